@@ -1,0 +1,136 @@
+"""Argument checks shared by every model.
+
+Each check names the parameter, quotes the value it got and says what it accepts, so a
+student who passes ``rate=-1`` reads ``rate must be a finite number > 0, got -1`` rather than a
+NumPy traceback. Wrong types raise TypeError; wrong values raise ValueError.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def number(
+    name: str,
+    value: Any,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """Return ``value`` as a float after checking it is a finite real within the bounds.
+
+    ``low``/``high`` are inclusive unless ``low_open``/``high_open`` make them strict.
+    """
+    if not _is_real(value):
+        raise TypeError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
+    x = float(value)
+    if not math.isfinite(x):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    too_low = low is not None and (x <= low if low_open else x < low)
+    too_high = high is not None and (x >= high if high_open else x > high)
+    if too_low or too_high:
+        raise ValueError(f"{name} must be {_describe(low, high, low_open, high_open)}, got {value!r}")
+    return x
+
+
+def positive(name: str, value: Any) -> float:
+    """A finite number > 0 (rates, durations, speeds)."""
+    return number(name, value, low=0.0, low_open=True)
+
+
+def non_negative(name: str, value: Any) -> float:
+    """A finite number >= 0 (delays, jitter, warm-up)."""
+    return number(name, value, low=0.0)
+
+
+def probability(name: str, value: Any) -> float:
+    """A number in [0, 1]."""
+    return number(name, value, low=0.0, high=1.0)
+
+
+def integer(name: str, value: Any, *, low: int | None = None, high: int | None = None) -> int:
+    """An int (not a bool, not a float) within the inclusive bounds."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
+    n = int(value)
+    if (low is not None and n < low) or (high is not None and n > high):
+        raise ValueError(f"{name} must be an integer {_describe(low, high)}, got {value!r}")
+    return n
+
+
+def choice(name: str, value: Any, options: Iterable[str]) -> str:
+    """One of a fixed set of names (policies, distributions, modes)."""
+    options = tuple(options)
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be one of {_quoted(options)}, got {value!r}")
+    if value not in options:
+        raise ValueError(f"unknown {name} {value!r}; choose one of {_quoted(options)}")
+    return value
+
+
+def seed(value: Any) -> int | None:
+    """A seed for ``numpy.random.default_rng``: None or a non-negative int."""
+    if value is None:
+        return None
+    return integer("seed", value, low=0)
+
+
+def array(
+    name: str,
+    values: Any,
+    *,
+    low: float | None = None,
+    low_open: bool = False,
+    min_len: int = 0,
+    sorted_: bool = False,
+) -> np.ndarray:
+    """A 1-D float array of finite values, optionally bounded below and sorted."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray)):
+        raise TypeError(f"{name} must be a sequence of numbers, got {type(values).__name__}")
+    try:
+        arr = np.asarray(values, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must contain only numbers") from exc
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
+    if arr.size < min_len:
+        raise ValueError(f"{name} must hold at least {min_len} value(s), got {arr.size}")
+    if arr.size and not np.all(np.isfinite(arr)):
+        bad = int(np.flatnonzero(~np.isfinite(arr))[0])
+        raise ValueError(f"{name} must be finite; {name}[{bad}] is {arr[bad]!r}")
+    if low is not None and arr.size:
+        bad_mask = arr <= low if low_open else arr < low
+        if bad_mask.any():
+            bad = int(np.flatnonzero(bad_mask)[0])
+            bound = f"> {low:g}" if low_open else f">= {low:g}"
+            raise ValueError(f"{name} must be {bound}; {name}[{bad}] is {arr[bad]!r}")
+    if sorted_ and arr.size > 1 and np.any(np.diff(arr) < 0):
+        bad = int(np.flatnonzero(np.diff(arr) < 0)[0]) + 1
+        raise ValueError(f"{name} must be sorted ascending; {name}[{bad}] < {name}[{bad - 1}]")
+    return arr
+
+
+def _describe(low, high, low_open=False, high_open=False) -> str:
+    parts = []
+    if low is not None:
+        parts.append(f"{'>' if low_open else '>='} {low:g}")
+    if high is not None:
+        parts.append(f"{'<' if high_open else '<='} {high:g}")
+    if not parts:
+        return "a finite number"
+    return "a finite number " + " and ".join(parts)
+
+
+def _quoted(options: Sequence[str]) -> str:
+    return ", ".join(repr(o) for o in options)

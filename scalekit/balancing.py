@@ -1,0 +1,72 @@
+"""Load-balancing policies: how a balancer picks a server for each request.
+
+Each policy is a small class with one decision method, named after what the real balancers
+call it (nginx ``random``/default round robin/``least_conn``, HAProxy ``random``/``roundrobin``/
+``leastconn``, Envoy ``RANDOM``/``ROUND_ROBIN``/``LEAST_REQUEST``). Plug any of them — or one
+you write, subclassing :class:`scalekit.sim.Policy` — into :func:`scalekit.sim.run`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scalekit import _check
+from scalekit.sim import ClusterState, Policy
+
+__all__ = ["RandomChoice", "RoundRobin", "FewestConnections", "policy", "POLICIES"]
+
+
+class RandomChoice(Policy):
+    """Every request goes to a server chosen uniformly at random (nginx/HAProxy ``random``
+    with one draw). Ignores live state, so a run is fully vectorised."""
+
+    name = "random"
+
+    def reset(self, n_servers, n_requests, gen):
+        self._picks = gen.integers(0, n_servers, n_requests).tolist()
+        self._next = 0
+
+    def assign(self, n_requests, n_servers, gen):
+        return np.asarray(self._picks, dtype=np.int64)
+
+    def choose(self, state: ClusterState) -> int:
+        i = self._picks[self._next]
+        self._next += 1
+        return i
+
+
+class RoundRobin(Policy):
+    """Server 0, 1, ..., n−1, 0, 1, ... in turn (HAProxy ``roundrobin`` with equal weights,
+    Envoy ``ROUND_ROBIN``). Ignores live state."""
+
+    name = "round_robin"
+
+    def reset(self, n_servers, n_requests, gen):
+        self._next = 0
+
+    def assign(self, n_requests, n_servers, gen):
+        return np.arange(n_requests, dtype=np.int64) % n_servers
+
+    def choose(self, state: ClusterState) -> int:
+        i = self._next % state.n_servers
+        self._next += 1
+        return i
+
+
+class FewestConnections(Policy):
+    """The server with the fewest requests in progress (HAProxy ``leastconn``, nginx
+    ``least_conn``); ties go to the lowest index. Counts requests, not their cost."""
+
+    name = "fewest_connections"
+
+    def choose(self, state: ClusterState) -> int:
+        conns = state.connections
+        return conns.index(min(conns))
+
+
+POLICIES = {cls.name: cls for cls in (RandomChoice, RoundRobin, FewestConnections)}
+
+
+def policy(name: str) -> Policy:
+    """A fresh policy by name: 'random', 'round_robin' or 'fewest_connections'."""
+    return POLICIES[_check.choice("policy", name, POLICIES)]()

@@ -1,0 +1,160 @@
+"""Closed forms from queueing theory: what the simulations are checked against.
+
+Units: rates in requests per second, times in seconds. Every function checks its arguments and
+refuses an unstable system (offered load >= capacity) with a ValueError, because a steady-state
+formula has no answer there — the queue grows without bound.
+
+Sources: Kleinrock, *Queueing Systems* vol. 1 (M/M/1, M/M/c, M/M/1/K, M/G/1
+Pollaczek–Khinchine); Reiser & Lavenberg 1980 (mean value analysis of closed networks);
+Gunther, *Guerrilla Capacity Planning* (Universal Scalability Law).
+"""
+
+from __future__ import annotations
+
+import math
+
+from scalekit import _check
+
+__all__ = [
+    "mm1_sojourn_s",
+    "mm1_wait_s",
+    "mm1_quantile_s",
+    "erlang_c",
+    "mmc_wait_s",
+    "mmc_sojourn_s",
+    "mg1_sojourn_s",
+    "mm1k_blocking",
+    "mva_closed",
+    "usl_capacity",
+    "usl_peak",
+]
+
+
+def _stable(arrival_rate: float, capacity: float, what: str) -> None:
+    if arrival_rate >= capacity:
+        raise ValueError(
+            f"unstable: arrival_rate {arrival_rate:g}/s >= {what} {capacity:g}/s; "
+            "the queue grows without bound, so there is no steady-state answer"
+        )
+
+
+def mm1_sojourn_s(arrival_rate: float, service_rate: float) -> float:
+    """Mean time in system of an M/M/1 queue, W = 1/(μ − λ)."""
+    lam = _check.positive("arrival_rate", arrival_rate)
+    mu = _check.positive("service_rate", service_rate)
+    _stable(lam, mu, "service_rate")
+    return 1.0 / (mu - lam)
+
+
+def mm1_wait_s(arrival_rate: float, service_rate: float) -> float:
+    """Mean time waiting in queue of an M/M/1 queue, Wq = ρ/(μ − λ)."""
+    w = mm1_sojourn_s(arrival_rate, service_rate)
+    return (arrival_rate / service_rate) * w
+
+
+def mm1_quantile_s(arrival_rate: float, service_rate: float, q: float) -> float:
+    """The q-quantile of M/M/1 time in system: it is exponential with rate μ − λ."""
+    w = mm1_sojourn_s(arrival_rate, service_rate)
+    q = _check.number("q", q, low=0.0, high=1.0, high_open=True)
+    return -math.log1p(-q) * w
+
+
+def erlang_c(servers: int, offered_erlangs: float) -> float:
+    """Probability that an arriving request waits in an M/M/c queue (Erlang C).
+
+    ``offered_erlangs`` is a = λ/μ; it must be below ``servers``. Computed through the
+    numerically stable Erlang B recursion, B(k) = a·B(k−1)/(k + a·B(k−1)).
+    """
+    c = _check.integer("servers", servers, low=1)
+    a = _check.positive("offered_erlangs", offered_erlangs)
+    _stable(a, c, "servers (in erlangs)")
+    b = 1.0
+    for k in range(1, c + 1):
+        b = a * b / (k + a * b)
+    rho = a / c
+    return b / (1.0 - rho * (1.0 - b))
+
+
+def mmc_wait_s(arrival_rate: float, service_rate: float, servers: int) -> float:
+    """Mean wait in queue of M/M/c: Wq = C(c, a)/(cμ − λ)."""
+    lam = _check.positive("arrival_rate", arrival_rate)
+    mu = _check.positive("service_rate", service_rate)
+    c = _check.integer("servers", servers, low=1)
+    _stable(lam, c * mu, "capacity servers*service_rate")
+    return erlang_c(c, lam / mu) / (c * mu - lam)
+
+
+def mmc_sojourn_s(arrival_rate: float, service_rate: float, servers: int) -> float:
+    """Mean time in system of M/M/c with one shared FIFO queue: W = Wq + 1/μ."""
+    return mmc_wait_s(arrival_rate, service_rate, servers) + 1.0 / service_rate
+
+
+def mg1_sojourn_s(arrival_rate: float, mean_service_s: float, scv: float) -> float:
+    """Mean time in system of M/G/1 (Pollaczek–Khinchine).
+
+    ``scv`` is the squared coefficient of variation of the service time, Var[S]/E[S]²
+    (1 for exponential, 0 for deterministic). Wq = ρ·E[S]·(1 + scv) / (2(1 − ρ)).
+    """
+    lam = _check.positive("arrival_rate", arrival_rate)
+    s = _check.positive("mean_service_s", mean_service_s)
+    scv = _check.non_negative("scv", scv)
+    _stable(lam, 1.0 / s, "service_rate 1/mean_service_s")
+    rho = lam * s
+    return rho * s * (1.0 + scv) / (2.0 * (1.0 - rho)) + s
+
+
+def mm1k_blocking(arrival_rate: float, service_rate: float, capacity: int) -> float:
+    """Fraction of arrivals dropped by an M/M/1/K queue holding at most K requests.
+
+    P_K = (1 − ρ)ρ^K / (1 − ρ^(K+1)), or 1/(K+1) when ρ = 1. Finite K is always stable.
+    """
+    lam = _check.positive("arrival_rate", arrival_rate)
+    mu = _check.positive("service_rate", service_rate)
+    k = _check.integer("capacity", capacity, low=1)
+    rho = lam / mu
+    if math.isclose(rho, 1.0):
+        return 1.0 / (k + 1)
+    return (1.0 - rho) * rho**k / (1.0 - rho ** (k + 1))
+
+
+def mva_closed(
+    users: int, service_demand_s: float, think_time_s: float = 0.0
+) -> tuple[float, float]:
+    """Exact mean value analysis of a closed loop: ``users`` clients, one FIFO server.
+
+    Each client sends a request, waits for the answer, thinks for ``think_time_s`` (a delay
+    that includes the network and the client's own work) and sends the next. Returns
+    (throughput in requests/s, mean response time in s) for N = ``users``:
+    R(n) = D·(1 + Q(n−1)), X(n) = n/(R(n) + Z), Q(n) = X(n)·R(n).
+    """
+    n = _check.integer("users", users, low=1)
+    d = _check.positive("service_demand_s", service_demand_s)
+    z = _check.non_negative("think_time_s", think_time_s)
+    q = 0.0
+    x = r = 0.0
+    for k in range(1, n + 1):
+        r = d * (1.0 + q)
+        x = k / (r + z)
+        q = x * r
+    return x, r
+
+
+def usl_capacity(n: float, sigma: float, kappa: float) -> float:
+    """Relative capacity C(N) = N / (1 + σ(N − 1) + κN(N − 1)) — Gunther's USL.
+
+    σ (contention, 0..1) caps the speed-up like Amdahl's serial fraction; κ (coherency, >= 0)
+    makes capacity fall after a peak, because every node must agree with every other.
+    """
+    n = _check.number("n", n, low=1.0)
+    sigma = _check.probability("sigma", sigma)
+    kappa = _check.non_negative("kappa", kappa)
+    return n / (1.0 + sigma * (n - 1.0) + kappa * n * (n - 1.0))
+
+
+def usl_peak(sigma: float, kappa: float) -> float:
+    """The N at which USL capacity peaks, N* = sqrt((1 − σ)/κ); infinite when κ = 0."""
+    sigma = _check.probability("sigma", sigma)
+    kappa = _check.non_negative("kappa", kappa)
+    if kappa == 0.0:
+        return math.inf
+    return math.sqrt((1.0 - sigma) / kappa)
