@@ -1,0 +1,103 @@
+"""Closed forms against published values and against each other.
+
+Sources: REFERENCES.md (Erlang C examples, one-fast vs many-slow table), Kleinrock vol. 1,
+Gunther's Guerrilla Capacity Planning (USL), Reiser & Lavenberg 1980 (MVA).
+"""
+
+import math
+
+import pytest
+
+from scalekit import theory
+
+
+def test_mm1():
+    assert theory.mm1_sojourn_s(0.8, 1.0) == pytest.approx(5.0)
+    assert theory.mm1_wait_s(0.8, 1.0) == pytest.approx(4.0)  # ρ/(μ − λ)
+    assert theory.mm1_quantile_s(0.8, 1.0, 0.5) == pytest.approx(5.0 * math.log(2))
+
+
+def test_erlang_c_examples_and_limits():
+    # REFERENCES.md: c=4, ρ=0.8 → Wq 0.746; c=16, ρ=0.9 → Wq 0.370 (μ = 1)
+    assert theory.mmc_wait_s(3.2, 1.0, 4) == pytest.approx(0.746, abs=5e-4)
+    assert theory.mmc_wait_s(14.4, 1.0, 16) == pytest.approx(0.370, abs=5e-4)
+    # one server: Erlang C is ρ, and M/M/c reduces to M/M/1
+    assert theory.erlang_c(1, 0.6) == pytest.approx(0.6)
+    assert theory.mmc_sojourn_s(0.6, 1.0, 1) == pytest.approx(theory.mm1_sojourn_s(0.6, 1.0))
+
+
+def test_explicit_erlang_c_formula_agrees_with_the_recursion():
+    a, c = 6.3, 8
+    rho = a / c
+    top = a**c / math.factorial(c) / (1 - rho)
+    explicit = top / (sum(a**k / math.factorial(k) for k in range(c)) + top)
+    assert theory.erlang_c(c, a) == pytest.approx(explicit, rel=1e-12)
+
+
+def test_one_fast_server_vs_four_slow_ones():
+    # REFERENCES.md: c=4, ρ=0.8 — one 4× server W=1.25, M/M/4 W=1.746, four random M/M/1 W=5.0
+    assert theory.mm1_sojourn_s(3.2, 4.0) == pytest.approx(1.25)
+    assert theory.mmc_sojourn_s(3.2, 1.0, 4) == pytest.approx(1.746, abs=5e-4)
+    assert theory.mm1_sojourn_s(0.8, 1.0) == pytest.approx(5.0)
+
+
+def test_pollaczek_khinchine_reduces_to_mm1_and_halves_the_wait_for_md1():
+    assert theory.mg1_sojourn_s(0.7, 1.0, 1.0) == pytest.approx(theory.mm1_sojourn_s(0.7, 1.0))
+    md1_wait = theory.mg1_sojourn_s(0.7, 1.0, 0.0) - 1.0
+    assert md1_wait == pytest.approx(theory.mm1_wait_s(0.7, 1.0) / 2)
+
+
+def test_mm1k_blocking():
+    assert theory.mm1k_blocking(1.0, 1.0, 4) == pytest.approx(1 / 5)
+    # as K grows the stable queue stops dropping
+    assert theory.mm1k_blocking(0.5, 1.0, 40) < 1e-12
+    # overloaded: at least 1 − 1/ρ of arrivals must be dropped
+    assert theory.mm1k_blocking(2.0, 1.0, 10) >= 0.5
+
+
+def test_mva_matches_the_asymptotic_bounds():
+    d, z = 0.002, 0.0005
+    x1, r1 = theory.mva_closed(1, d, z)
+    assert r1 == pytest.approx(d) and x1 == pytest.approx(1 / (d + z))
+    x, r = theory.mva_closed(64, d, z)
+    assert x == pytest.approx(1 / d, rel=1e-6)  # saturated: throughput is 1/D
+    assert r == pytest.approx(64 * d - z, rel=1e-3)  # and latency grows as N·D − Z
+    for n in range(1, 30):
+        x, _ = theory.mva_closed(n, d, z)
+        assert x <= min(n / (d + z), 1 / d) + 1e-9
+
+
+def test_usl():
+    assert theory.usl_capacity(1, 0.1, 0.01) == 1.0
+    assert theory.usl_capacity(10, 0.0, 0.0) == 10.0
+    # Amdahl (κ = 0) approaches 1/σ
+    assert theory.usl_capacity(1e6, 0.05, 0.0) == pytest.approx(20.0, rel=1e-3)
+    peak = theory.usl_peak(0.05, 0.001)
+    assert peak == pytest.approx(math.sqrt(0.95 / 0.001))
+    assert theory.usl_capacity(peak, 0.05, 0.001) > theory.usl_capacity(peak * 1.5, 0.05, 0.001)
+    assert theory.usl_peak(0.05, 0.0) == math.inf
+
+
+@pytest.mark.parametrize("call,name", [
+    (lambda: theory.mm1_sojourn_s(1.0, 1.0), "unstable"),
+    (lambda: theory.mm1_sojourn_s(0.0, 1.0), "arrival_rate"),
+    (lambda: theory.mmc_sojourn_s(4.0, 1.0, 4), "unstable"),
+    (lambda: theory.mmc_sojourn_s(1.0, 1.0, 0), "servers"),
+    (lambda: theory.erlang_c(2, -1.0), "offered_erlangs"),
+    (lambda: theory.mg1_sojourn_s(0.5, 1.0, -1.0), "scv"),
+    (lambda: theory.mm1k_blocking(0.5, 1.0, 0), "capacity"),
+    (lambda: theory.mva_closed(0, 1.0), "users"),
+    (lambda: theory.usl_capacity(0.5, 0.1, 0.0), "n"),
+    (lambda: theory.usl_peak(1.5, 0.1), "sigma"),
+    (lambda: theory.mm1_quantile_s(0.5, 1.0, 1.0), "q"),
+])
+def test_bad_input(call, name):
+    with pytest.raises(ValueError, match=name):
+        call()
+
+
+def test_wrong_types():
+    with pytest.raises(TypeError, match="servers"):
+        theory.erlang_c(2.0, 1.0)
+    with pytest.raises(TypeError, match="arrival_rate"):
+        theory.mm1_sojourn_s("0.5", 1.0)
