@@ -23,16 +23,17 @@ class RandomChoice(Policy):
     name = "random"
 
     def reset(self, n_servers, n_requests, gen):
-        self._picks = gen.integers(0, n_servers, n_requests).tolist()
-        self._next = 0
+        # Drawn once, up front: the vectorised path and the event loop see the same picks.
+        self._picks = gen.integers(0, n_servers, n_requests)
+        self._iter = None
 
     def assign(self, n_requests, n_servers, gen):
-        return np.asarray(self._picks, dtype=np.int64)
+        return self._picks
 
     def choose(self, state: ClusterState) -> int:
-        i = self._picks[self._next]
-        self._next += 1
-        return i
+        if self._iter is None:
+            self._iter = iter(self._picks.tolist())
+        return next(self._iter)
 
 
 class RoundRobin(Policy):

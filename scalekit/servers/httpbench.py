@@ -65,7 +65,7 @@ MAX_WORK_MS = 1000.0  # more than a second of CPU per request is not a web reque
 MAX_USERS = 128  # well inside the backlog, so no connection is ever refused for lack of room
 #: Longest benchmark accepted, in seconds (sum of its steps): a notebook cell must end.
 MAX_RUN_S = 120.0
-_HEADER = re.compile(r"\b(app|total);dur=([0-9.]+)")
+_HEADER = re.compile(r"\b(app|total|prev);dur=([0-9.]+)")
 
 # --------------------------------------------------------------------------- the server (child)
 
@@ -78,14 +78,14 @@ def _spin(iterations: int) -> int:
     return x
 
 
-def _calibrate(iterations: int = 50_000, repeats: int = 5) -> float:
-    """Loop iterations per millisecond on this machine (best of ``repeats``: least disturbed)."""
-    best = math.inf
+def _calibrate(iterations: int = 30_000, repeats: int = 9) -> float:
+    """Loop iterations per millisecond on this machine (median of ``repeats`` timings)."""
+    times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         _spin(iterations)
-        best = min(best, time.perf_counter() - t0)
-    return iterations / (best * 1e3)
+        times.append(time.perf_counter() - t0)
+    return iterations / (float(np.median(times)) * 1e3)
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -108,7 +108,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Connection", "close")
-        self.send_header("Server-Timing", f"app;dur={app_ms:.3f}, total;dur={total_ms:.3f}")
+        self.send_header("Server-Timing", f"app;dur={app_ms:.3f}, total;dur={total_ms:.3f}, prev;dur={self.server.prev_ms:.3f}")
         self.end_headers()
         self.wfile.write(body)
 
@@ -128,6 +128,11 @@ class _SingleWorker(http.server.HTTPServer):
     def process_request(self, request, client_address):
         self.accepted_at = time.perf_counter()
         super().process_request(request, client_address)
+
+    prev_ms = 0.0
+    def shutdown_request(self, request):
+        super().shutdown_request(request)
+        self.prev_ms = (time.perf_counter() - self.accepted_at) * 1e3
 
     def handle_error(self, request, client_address):  # a client that hung up early
         print(f"error serving {client_address}: {sys.exc_info()[1]!r}", file=sys.stderr)
@@ -324,7 +329,7 @@ def _client(port, path, timeout_s, window, ticket, records, errors) -> None:
             continue
         finally:
             conn.close()
-        app, total = (float(timing.get(k, "nan")) / 1e3 for k in ("app", "total"))
+        app, total = (float(timing.get(k, "nan")) / 1e3 for k in ("app", "prev"))
         records.append((t0, time.perf_counter(), app, total))
 
 

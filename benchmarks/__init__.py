@@ -1,0 +1,1 @@
+"""Speed comparisons of scalekit against peers on the same workload (run: make bench)."""
