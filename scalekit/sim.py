@@ -420,6 +420,7 @@ class Results:
 
     policy: str
     servers: int
+    mean_work_s: float
     offered_load: float
     unstable: bool
     arrived: int
@@ -511,7 +512,8 @@ def _results(
     util = [float(b / window) if window > 0 else math.nan for b in busy_s]
     load = workload.arrival_rate_rps * workload.mean_work_s / sum(speeds)
     return Results(
-        policy=policy_name, servers=len(speeds), offered_load=float(load),
+        policy=policy_name, servers=len(speeds), mean_work_s=workload.mean_work_s,
+        offered_load=float(load),
         unstable=bool(load >= 1.0), arrived=arrived, completed=completed,
         in_system=arrived - completed - dropped, dropped=dropped, mean_s=mean, p50_s=p50,
         p95_s=p95, p99_s=p99, throughput_rps=throughput, utilisation=tuple(util),

@@ -48,18 +48,9 @@ from scalekit import _check
 from scalekit.sim import rng
 
 __all__ = [
-    "HeartbeatConfig",
-    "HeartbeatResult",
-    "TimeoutTradeoff",
-    "TimeoutChoice",
-    "timeout_for",
-    "phi_timeout_s",
-    "simulate_heartbeats",
-    "timeout_tradeoff",
-    "choose_timeout",
-    "PAUSE_DISTRIBUTIONS",
-    "DETECTORS",
-    "MAX_BEATS",
+    "HeartbeatConfig", "HeartbeatResult", "TimeoutTradeoff", "TimeoutChoice",
+    "timeout_for", "phi_timeout_s", "simulate_heartbeats", "timeout_tradeoff", "choose_timeout",
+    "PAUSE_DISTRIBUTIONS", "DETECTORS", "MAX_BEATS",
 ]
 
 #: Upper bounds that keep one call bounded in memory and time: nothing hangs.
@@ -113,22 +104,19 @@ class HeartbeatConfig:
 
     def __post_init__(self):
         interval = _check.positive("interval_s", self.interval_s)
-        values = {
-            "interval_s": interval,
-            "jitter_s": _check.number("jitter_s", self.jitter_s, low=0.0, high=interval,
-                                      high_open=True),
-            "max_delay_s": _check.non_negative("max_delay_s", self.max_delay_s),
-            "pauses_per_hour": _check.non_negative("pauses_per_hour", self.pauses_per_hour),
-            "pause_s": _check.positive("pause_s", self.pause_s),
-            "pause_distribution": _check.choice("pause_distribution", self.pause_distribution,
-                                                PAUSE_DISTRIBUTIONS),
-            "servers": _check.integer("servers", self.servers, low=1, high=1_000_000),
-            "request_rate_rps": _check.non_negative("request_rate_rps", self.request_rate_rps),
-            "horizon_s": _check.number("horizon_s", self.horizon_s, low=interval,
-                                       low_open=True),
-        }
-        for name, value in values.items():
-            object.__setattr__(self, name, value)
+        put = object.__setattr__  # frozen: store the checked, normalised values
+        put(self, "interval_s", interval)
+        put(self, "jitter_s", _check.number("jitter_s", self.jitter_s, low=0.0, high=interval,
+                                            high_open=True))
+        for name in ("max_delay_s", "pauses_per_hour", "request_rate_rps"):
+            put(self, name, _check.non_negative(name, getattr(self, name)))
+        put(self, "pause_s", _check.positive("pause_s", self.pause_s))
+        put(self, "pause_distribution", _check.choice("pause_distribution",
+                                                      self.pause_distribution,
+                                                      PAUSE_DISTRIBUTIONS))
+        put(self, "servers", _check.integer("servers", self.servers, low=1, high=1_000_000))
+        put(self, "horizon_s", _check.number("horizon_s", self.horizon_s, low=interval,
+                                             low_open=True))
         beats = self.horizon_s / interval
         if beats > MAX_BEATS:
             raise ValueError(f"horizon_s / interval_s = {beats:.3g} beats, more than the "
@@ -160,6 +148,7 @@ class _Timeline:
     """One server's beats over the horizon (no crash) and a sample of crash instants."""
 
     sent_at: np.ndarray  # ascending send instants
+    arrived_at: np.ndarray  # each beat's arrival, in send order
     latest_at: np.ndarray  # latest arrival among beats 0..i (the monitor's "last heard")
     arrivals_at: np.ndarray  # every arrival, ascending, starting with the registration at 0
     crashes_at: np.ndarray
@@ -180,7 +169,7 @@ def _timeline(cfg: HeartbeatConfig, crashes: int, gen: np.random.Generator) -> _
     keep = np.ones(n, dtype=bool)
     keep[1:] = sent[1:] != sent[:-1]  # the overdue timer fires once when a pause ends
     sent, arrived = sent[keep], sent[keep] + delay[keep]
-    return _Timeline(sent, np.maximum.accumulate(arrived),
+    return _Timeline(sent, arrived, np.maximum.accumulate(arrived),
                      np.sort(np.concatenate(([0.0], arrived))), crashes_at)
 
 
@@ -224,7 +213,9 @@ def _false_suspicions(tl: _Timeline, timeouts: np.ndarray, end: float) -> np.nda
     a = tl.arrivals_at
     gaps = np.diff(a, append=math.inf)
     declared = a + timeouts
-    return declared[(gaps > timeouts) & (declared < end)]
+    # A few ulps of slack, so a gap of exactly one timeout (k × interval) is not "longer".
+    slack = 8 * np.spacing(a[-1] + timeouts.max())
+    return declared[(gaps > timeouts + slack) & (declared < end)]
 
 
 def _detections(tl: _Timeline, timeouts: np.ndarray, crashes_at: np.ndarray):
@@ -241,21 +232,27 @@ def _detections(tl: _Timeline, timeouts: np.ndarray, crashes_at: np.ndarray):
 # --------------------------------------------------------------------------- results
 
 
-def _html(rows: dict) -> str:
-    cells = []
-    for key, value in rows.items():
-        shown = f"{value:.4g}" if isinstance(value, float) else value
-        cells.append(f"<tr><th style='text-align:left'>{key}</th><td>{shown}</td></tr>")
-    return f"<table>{''.join(cells)}</table>"
+class _Table:
+    """A readable repr (floats to 6 digits) and a notebook table (4) of the scalar fields."""
+
+    def summary(self) -> dict:
+        """The scalar fields, in order."""
+        return {k: getattr(self, k) for k, f in self.__dataclass_fields__.items() if f.repr}
+
+    def __repr__(self) -> str:
+        shown = (f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v!r}"
+                 for k, v in self.summary().items())
+        return f"{type(self).__name__}({', '.join(shown)})"
+
+    def _repr_html_(self) -> str:
+        rows = "".join(f"<tr><th style='text-align:left'>{k}</th><td>"
+                       f"{f'{v:.4g}' if isinstance(v, float) else v}</td></tr>"
+                       for k, v in self.summary().items())
+        return f"<table>{rows}</table>"
 
 
-def _repr(obj, rows: dict) -> str:
-    shown = (f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v!r}" for k, v in rows.items())
-    return f"{type(obj).__name__}({', '.join(shown)})"
-
-
-@dataclass(frozen=True, eq=False)
-class HeartbeatResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class HeartbeatResult(_Table):
     """What one run measured. Instants end in ``_at``, durations in ``_s``.
 
     ``crashed_at``/``declared_dead_at``/``detection_s``/``requests_to_dead`` describe the one
@@ -283,20 +280,9 @@ class HeartbeatResult:
     mean_detection_s: float
     max_detection_s: float
     mean_requests_to_dead: float
-    arrivals_at: np.ndarray = field(repr=False)
+    arrivals_at: np.ndarray = field(repr=False)  # beats heard, with the registration at 0
     false_suspicions_at: np.ndarray = field(repr=False)
     detections_s: np.ndarray = field(repr=False)
-
-    def summary(self) -> dict:
-        """The scalar fields, in order."""
-        return {k: getattr(self, k) for k in self.__dataclass_fields__
-                if self.__dataclass_fields__[k].repr}
-
-    def __repr__(self) -> str:
-        return _repr(self, self.summary())
-
-    def _repr_html_(self) -> str:
-        return _html(self.summary())
 
 
 @dataclass(frozen=True, eq=False)
@@ -329,8 +315,8 @@ class TimeoutTradeoff:
         return f"<table>{head}{rows}</table>"
 
 
-@dataclass(frozen=True)
-class TimeoutChoice:
+@dataclass(frozen=True, repr=False)
+class TimeoutChoice(_Table):
     """The smallest timeout meeting both targets, or ``timeout_s=None`` and the reason."""
 
     timeout_s: float | None
@@ -342,12 +328,6 @@ class TimeoutChoice:
     @property
     def found(self) -> bool:
         return self.timeout_s is not None
-
-    def __repr__(self) -> str:
-        return _repr(self, {k: getattr(self, k) for k in self.__dataclass_fields__})
-
-    def _repr_html_(self) -> str:
-        return _html({k: getattr(self, k) for k in self.__dataclass_fields__})
 
 
 # --------------------------------------------------------------------------- running
@@ -394,6 +374,8 @@ def simulate_heartbeats(
         d_at, d_s = _detections(tl, timeouts, np.array([crashed_at]))
         declared, detection = float(d_at[0]), float(d_s[0])
     per_hour = suspected.size / (end / 3600.0)
+    heard = tl.arrivals_at if crashed_at is None else np.sort(
+        np.concatenate(([0.0], tl.arrived_at[tl.sent_at < crashed_at])))
     rate = cfg.request_rate_rps
     return HeartbeatResult(
         detector=detector, interval_s=cfg.interval_s, timeout_s=timeout, servers=cfg.servers,
@@ -405,7 +387,7 @@ def simulate_heartbeats(
         crashes=n_crashes, mean_detection_s=float(detections.mean()),
         max_detection_s=float(detections.max()),
         mean_requests_to_dead=rate * float(detections.mean()),
-        arrivals_at=tl.arrivals_at, false_suspicions_at=suspected, detections_s=detections,
+        arrivals_at=heard, false_suspicions_at=suspected, detections_s=detections,
     )
 
 
@@ -415,7 +397,7 @@ def _candidate_timeouts(timeouts_s, cfg: HeartbeatConfig) -> np.ndarray:
     t = _check.array("timeouts_s", timeouts_s, low=0.0, low_open=True, min_len=1)
     if t.size > 10_000:
         raise ValueError(f"timeouts_s must hold at most 10,000 values, got {t.size:,}")
-    return t
+    return t.copy()  # ours to freeze, never the caller's array
 
 
 def timeout_tradeoff(
@@ -477,16 +459,10 @@ def choose_timeout(
                              float(sweep.max_detection_s[j]),
                              float(sweep.false_suspicions_per_hour[j]),
                              f"smallest timeout meeting both targets ({statistic} detection)")
-    if not calm.any():
-        reason = (f"no timeout up to {sweep.timeouts_s.max():g} s keeps false suspicions "
-                  f"at or below {target_ph:g} per hour; try longer timeouts")
-    elif not fast.any():
-        reason = (f"no timeout down to {sweep.timeouts_s.min():g} s detects a crash within "
-                  f"{target_s:g} s ({statistic}); shorten the heartbeat interval")
-    else:
-        first_calm = sweep.timeouts_s[calm].min()
-        reason = (f"the targets conflict: false suspicions need a timeout >= {first_calm:g} s, "
-                  f"detection within {target_s:g} s needs one <= "
-                  f"{sweep.timeouts_s[fast].max():g} s")
+    calm_from = f"{sweep.timeouts_s[calm].min():g} s" if calm.any() else "none of those tried"
+    fast_upto = f"{sweep.timeouts_s[fast].max():g} s" if fast.any() else "none of those tried"
+    reason = (f"no timeout in {sweep.timeouts_s.min():g}–{sweep.timeouts_s.max():g} s meets "
+              f"both: <= {target_ph:g} false suspicions/h needs >= {calm_from}; "
+              f"{statistic} detection <= {target_s:g} s needs <= {fast_upto}")
     nan = math.nan
     return TimeoutChoice(None, nan, nan, nan, reason)

@@ -9,11 +9,12 @@ comes from a **closed loop** like ``ab -c N`` or ``wrk -c N``: N client threads,
 request, waiting for the whole answer and sending the next at once (no think time).
 
 The prediction is exact mean value analysis (:func:`scalekit.theory.mva_closed`) of one FIFO
-server with service demand D and a delay Z, both measured from single requests: D is the
-server's own processing time (the ``Server-Timing: app;dur=`` header each response carries),
-Z the rest of the end-to-end latency (connect, send, parse, the client's own work). With N
-users the throughput is at most min(N/(D + Z), 1/D): beyond N* = (D + Z)/D the server is
-saturated, throughput stays at 1/D and every extra user only adds D to everyone's latency.
+server with service demand D and a delay Z, both measured one request at a time: D is the
+server's own time per request from accept to close (it counts this itself; the handler's
+share is in the ``Server-Timing: app;dur=`` header of every response), Z the rest of the
+end-to-end latency (the client's work, connecting, sending). With N users the throughput is
+at most min(N/(D + Z), 1/D): beyond N* = (D + Z)/D the server is saturated, throughput stays
+at 1/D and every extra user only adds D to everyone's latency.
 
 Units: ``work_ms`` in milliseconds (it is what the header reports); every other time in
 seconds, throughput in requests per second. The server runs in a separate process, binds a
@@ -27,6 +28,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import http.server
+import json
 import math
 import os
 import queue
@@ -49,7 +51,6 @@ from scalekit import _check, theory
 
 __all__ = [
     "BenchServer",
-    "LoadRun",
     "SingleRequest",
     "BenchStep",
     "BenchmarkResult",
@@ -65,7 +66,7 @@ MAX_WORK_MS = 1000.0  # more than a second of CPU per request is not a web reque
 MAX_USERS = 128  # well inside the backlog, so no connection is ever refused for lack of room
 #: Longest benchmark accepted, in seconds (sum of its steps): a notebook cell must end.
 MAX_RUN_S = 120.0
-_HEADER = re.compile(r"\b(app|total|prev);dur=([0-9.]+)")
+_APP_TIMING = re.compile(r"\bapp;dur=([0-9.]+)")
 
 # --------------------------------------------------------------------------- the server (child)
 
@@ -78,37 +79,49 @@ def _spin(iterations: int) -> int:
     return x
 
 
-def _calibrate(iterations: int = 30_000, repeats: int = 9) -> float:
-    """Loop iterations per millisecond on this machine (median of ``repeats`` timings)."""
+def _calibrate(iterations: int = 40_000, repeats: int = 5) -> float:
+    """Loop iterations per CPU millisecond (median of ``repeats``; CPU time, so a busy
+    machine that preempts the calibration does not skew it)."""
     times = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = time.thread_time()
         _spin(iterations)
-        times.append(time.perf_counter() - t0)
-    return iterations / (float(np.median(times)) * 1e3)
+        times.append(time.thread_time() - t0)
+    return iterations / (max(float(np.median(times)), 1e-6) * 1e3)
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
+    """``GET /?work_ms=`` does the work; ``GET /stats`` reports the server's busy time."""
+
     protocol_version = "HTTP/1.0"  # one request per connection: each waits in the backlog
 
     def do_GET(self):  # noqa: N802 (the name http.server dispatches to)
         started = time.perf_counter()
-        query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+        url = urllib.parse.urlsplit(self.path)
+        if url.path == "/stats":
+            keys = ("requests", "busy_s", "app_s")
+            return self._reply(json.dumps({k: getattr(self.server, k) for k in keys}).encode())
         try:
-            work_ms = float(query.get("work_ms", [self.server.work_ms])[0])
-            if not 0.0 <= work_ms <= MAX_WORK_MS:
-                raise ValueError(work_ms)
+            work_ms = float(urllib.parse.parse_qs(url.query).get("work_ms", ["nan"])[0])
         except ValueError:
+            work_ms = math.nan
+        if math.isnan(work_ms):
+            work_ms = self.server.work_ms
+        if not 0.0 <= work_ms <= MAX_WORK_MS:
             return self.send_error(400, f"work_ms must be a number in [0, {MAX_WORK_MS:g}]")
         _spin(round(work_ms * self.server.iterations_per_ms))
-        done = time.perf_counter()
-        app_ms, total_ms = (done - started) * 1e3, (done - self.server.accepted_at) * 1e3
-        body = b"ok\n"
+        app_s = time.perf_counter() - started
+        self.server.app_s += app_s
+        self.server.counted = True
+        self._reply(b"ok\n", f"app;dur={app_s * 1e3:.3f}")
+
+    def _reply(self, body: bytes, timing: str | None = None) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Connection", "close")
-        self.send_header("Server-Timing", f"app;dur={app_ms:.3f}, total;dur={total_ms:.3f}, prev;dur={self.server.prev_ms:.3f}")
+        if timing:
+            self.send_header("Server-Timing", timing)  # W3C Server Timing, milliseconds
         self.end_headers()
         self.wfile.write(body)
 
@@ -117,29 +130,35 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 class _SingleWorker(http.server.HTTPServer):
-    """http.server without threads: accept one connection, serve it, accept the next."""
+    """http.server without threads: accept one connection, serve it, accept the next.
+
+    ``busy_s`` sums, over work requests, the time from accept to close: the server's whole
+    per-request cost (parsing, handler, writing, closing), which is what the queue sees.
+    """
 
     request_queue_size = BACKLOG
+    requests, busy_s, app_s, counted, accepted_at = 0, 0.0, 0.0, False, 0.0
 
     def server_bind(self):  # HTTPServer would resolve the host name (a DNS lookup): skip it
         socketserver.TCPServer.server_bind(self)
         self.server_name, self.server_port = self.server_address[:2]
 
     def process_request(self, request, client_address):
-        self.accepted_at = time.perf_counter()
+        self.accepted_at, self.counted = time.perf_counter(), False
         super().process_request(request, client_address)
 
-    prev_ms = 0.0
     def shutdown_request(self, request):
         super().shutdown_request(request)
-        self.prev_ms = (time.perf_counter() - self.accepted_at) * 1e3
+        if self.counted:
+            self.requests += 1
+            self.busy_s += time.perf_counter() - self.accepted_at
 
-    def handle_error(self, request, client_address):  # a client that hung up early
+    def handle_error(self, request, client_address):  # e.g. a client that hung up early
         print(f"error serving {client_address}: {sys.exc_info()[1]!r}", file=sys.stderr)
 
 
 def serve(work_ms: float, max_lifetime_s: float, watch_stdin: bool = True) -> None:
-    """Run the server in this process until ``max_lifetime_s`` or EOF on stdin."""
+    """Run the server in this process until ``max_lifetime_s`` (s) or EOF on stdin."""
     server = _SingleWorker((HOST, 0), _Handler)
     server.work_ms, server.iterations_per_ms = work_ms, _calibrate()
 
@@ -150,25 +169,22 @@ def serve(work_ms: float, max_lifetime_s: float, watch_stdin: bool = True) -> No
         sys.stdin.buffer.read()  # returns at EOF: the parent closed the pipe or died
         stop()
 
-    threading.Timer(max_lifetime_s, stop).start()
-    hard_stop = threading.Timer(max_lifetime_s + 5.0, os._exit, args=(3,))
-    hard_stop.daemon = True  # if a handler never returns, leave anyway
-    hard_stop.start()
-    if watch_stdin:
-        threading.Thread(target=watch, daemon=True).start()
+    timers = [threading.Timer(max_lifetime_s, stop),
+              threading.Timer(max_lifetime_s + 5.0, os._exit, args=(3,))]  # handler stuck
+    timers += [threading.Thread(target=watch)] if watch_stdin else []
+    for t in timers:
+        t.daemon = True
+        t.start()
     print(f"listening on {server.server_port} iterations_per_ms={server.iterations_per_ms:.3f}",
           flush=True)
-    try:
-        server.serve_forever(poll_interval=0.05)
-    finally:
-        server.server_close()
-        os._exit(0)  # the lifetime timer thread need not be waited for
+    server.serve_forever(poll_interval=0.05)
+    server.server_close()
 
 
 # --------------------------------------------------------------------------- the server (parent)
 
 
-def _terminate(proc: subprocess.Popen, timeout_s: float = 5.0) -> None:
+def _terminate(proc: subprocess.Popen, stderr, timeout_s: float = 5.0) -> None:
     if proc.poll() is None:
         proc.terminate()
         try:
@@ -176,19 +192,18 @@ def _terminate(proc: subprocess.Popen, timeout_s: float = 5.0) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout_s)
-    for pipe in (proc.stdin, proc.stdout, proc.stderr):
-        if pipe is not None:
-            pipe.close()
+    for f in (proc.stdin, proc.stdout, stderr):
+        f.close()
 
 
 class BenchServer:
     """A single-worker HTTP server in its own process: ``with BenchServer(work_ms=2.0) as s:``.
 
     ``work_ms`` (ms, > 0, <= 1000) is the CPU time each request costs; ``max_lifetime_s``
-    (s) is how long the process may live at most; ``startup_timeout_s`` (s) how long
-    :meth:`start` waits for it to listen. ``url``, ``port`` and ``pid`` describe the running
-    server; ``returncode`` is set once it has exited. Stopping twice is harmless; a stopped
-    server can be started again (on a new port).
+    (s) how long the process may live at most; ``startup_timeout_s`` (s) how long
+    :meth:`start` waits for it to listen. ``url``, ``port`` and ``pid`` describe the server;
+    ``returncode`` is set once it has exited. Stopping twice, or after the process died, is
+    harmless; a stopped server can be started again (on a new port).
     """
 
     def __init__(self, work_ms: float = 2.0, *, max_lifetime_s: float = 300.0,
@@ -199,21 +214,13 @@ class BenchServer:
         self.startup_timeout_s = _check.number("startup_timeout_s", startup_timeout_s,
                                                low=0.0, low_open=True, high=120.0)
         self._proc: subprocess.Popen | None = None
-        self._finalizer: weakref.finalize | None = None
+        self._stop: weakref.finalize | None = None
         self.port: int | None = None
         self.iterations_per_ms = math.nan
 
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
-    @property
-    def returncode(self) -> int | None:
-        return None if self._proc is None else self._proc.poll()
-
-    @property
-    def pid(self) -> int | None:
-        return None if self._proc is None else self._proc.pid
+    running = property(lambda self: self._proc is not None and self._proc.poll() is None)
+    returncode = property(lambda self: self._proc and self._proc.poll())
+    pid = property(lambda self: self._proc and self._proc.pid)
 
     @property
     def url(self) -> str:
@@ -222,6 +229,7 @@ class BenchServer:
         return f"http://{HOST}:{self.port}/"
 
     def start(self) -> BenchServer:
+        """Start the process and wait until it listens; RuntimeError (with its stderr) if not."""
         if self.running:
             raise RuntimeError(f"the server is already running on port {self.port}")
         root = str(Path(__file__).resolve().parents[2])  # so the child imports this scalekit
@@ -229,36 +237,30 @@ class BenchServer:
             p for p in (root, os.environ.get("PYTHONPATH")) if p)}
         cmd = [sys.executable, "-m", "scalekit.servers.httpbench", "serve",
                "--work-ms", repr(self.work_ms), "--max-lifetime-s", repr(self.max_lifetime_s)]
+        err = tempfile.TemporaryFile()  # a file, not a pipe: it can never fill up and block
         self._proc = proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                             stderr=tempfile.TemporaryFile(), env=env)
-        self._finalizer = weakref.finalize(self, _terminate, proc)  # also runs at exit
+                                             stderr=err, env=env)
+        self._stop = weakref.finalize(self, _terminate, proc, err)  # also runs at exit
         lines: queue.Queue[bytes] = queue.Queue()
         threading.Thread(target=lambda: lines.put(proc.stdout.readline()), daemon=True).start()
         try:
-            line = lines.get(timeout=self.startup_timeout_s)
+            found = re.match(rb"listening on (\d+) iterations_per_ms=([0-9.]+)",
+                             lines.get(timeout=self.startup_timeout_s))
         except queue.Empty:
-            line = b""
-        found = re.match(rb"listening on (\d+) iterations_per_ms=([0-9.]+)", line)
+            found = None
         if not found:
+            err.seek(0)
+            said = err.read().decode(errors="replace")[-2000:]
             self.stop()
-            raise RuntimeError(
-                f"the HTTP server did not start within {self.startup_timeout_s:g} s "
-                f"(exit code {proc.returncode}); its stderr said: {self._stderr_text()!r}")
+            raise RuntimeError(f"the HTTP server did not start within {self.startup_timeout_s:g}"
+                               f" s (exit code {proc.returncode}); its stderr said: {said!r}")
         self.port, self.iterations_per_ms = int(found[1]), float(found[2])
         return self
 
     def stop(self) -> None:
-        """Terminate the process (then kill it if it lingers); harmless when already stopped."""
-        if self._proc is not None:
-            self._stderr = self._stderr_text()
-            self._finalizer()
-
-    def _stderr_text(self) -> str:
-        err = self._proc.stderr
-        if err is None or err.closed:
-            return getattr(self, "_stderr", "")
-        err.seek(0)
-        return err.read().decode(errors="replace")[-2000:]
+        """Terminate the process (kill it if it lingers); harmless when already stopped."""
+        if self._stop is not None:
+            self._stop()
 
     def __enter__(self) -> BenchServer:
         return self.start()
@@ -281,38 +283,103 @@ def _require_running(server) -> BenchServer:
     return server
 
 
-# --------------------------------------------------------------------------- the load generator
+# --------------------------------------------------------------------------- measurements
+
+
+def _html_table(rows: list[dict]) -> str:
+    def cell(v):
+        return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+    head = "".join(f"<th>{k}</th>" for k in rows[0])
+    body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in r.values()) + "</tr>"
+                   for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
 
 
 @dataclass(frozen=True, eq=False)
-class LoadRun:
-    """What a closed loop of ``users`` clients measured over a window of ``duration_s``.
+class BenchStep:
+    """What ``users`` closed-loop clients measured in ``duration_s`` seconds, and the model.
 
-    Arrays hold one entry per request that completed inside the window: end-to-end latency as
-    the client saw it, the server's ``app`` time (handler work) and its ``total`` time (from
-    accept to the answer, parsing included), all in seconds. Requests that finished after
-    the window closed are counted in ``late`` only; failed ones in ``errors`` (by kind in
-    ``error_kinds``).
+    Throughput counts the ``completed`` requests that finished inside the window; ``late``
+    ones finished after it (in flight at the deadline), ``errors`` failed (by kind in
+    ``error_kinds``). Latency statistics (end to end, as the client saw it) cover every
+    request but each user's first, which met the initial burst rather than the steady state.
+    ``service_demand_s`` and ``utilisation`` are the server's own count for the run: mean
+    time per request from accept to close, and the fraction of time it was busy. ``handler_s``
+    holds those requests' ``Server-Timing: app`` times. Predictions (NaN without a
+    single-request measurement) are MVA with its D and Z: ``predicted_mean_s`` is end to end,
+    R + Z = N/X; ``bound_throughput_rps`` is min(N/(D + Z), 1/D).
     """
 
     users: int
-    duration_s: float
+    throughput_rps: float
+    mean_s: float
+    p50_s: float
+    p95_s: float
+    p99_s: float
+    errors: int
+    predicted_throughput_rps: float
+    predicted_mean_s: float
+    bound_throughput_rps: float
+    service_demand_s: float
+    utilisation: float
     completed: int
     late: int
-    errors: int
+    duration_s: float
     error_kinds: dict = field(default_factory=dict)
     latencies_s: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
-    service_s: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
-    server_busy_s: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
+    handler_s: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
 
-    @property
-    def throughput_rps(self) -> float:
-        return self.completed / self.duration_s if self.duration_s > 0 else math.nan
+    def summary(self) -> dict:
+        return {k: getattr(self, k) for k in list(self.__dataclass_fields__)[:14]}
+
+    def _repr_html_(self) -> str:
+        return _html_table([self.summary()])
+
+
+@dataclass(frozen=True, eq=False)
+class SingleRequest:
+    """One request at a time: the service demand D and the delay Z the model needs.
+
+    ``service_demand_s`` (D) is the server's mean time per request from accept to close;
+    ``handler_s`` the median ``Server-Timing: app`` time, the handler's work alone (D minus
+    parsing, writing, closing). ``overhead_s`` (Z) = mean end-to-end latency − D: the client's
+    work, connecting and sending — a delay that other users' service can overlap.
+    """
+
+    requests: int
+    service_demand_s: float
+    overhead_s: float
+    handler_s: float
+    mean_s: float
+    p50_s: float
+    errors: int
+    latencies_s: np.ndarray = field(repr=False)
+
+    def summary(self) -> dict:
+        return {k: getattr(self, k) for k in list(self.__dataclass_fields__)[:7]}
+
+    def _repr_html_(self) -> str:
+        return _html_table([self.summary()])
+
+
+def _stats(server: BenchServer, timeout_s: float) -> dict:
+    """The server's own counters (requests, busy_s, app_s) and the instant they were read."""
+    conn = http.client.HTTPConnection(HOST, server.port, timeout=timeout_s)
+    try:
+        conn.request("GET", "/stats")
+        out = json.loads(conn.getresponse().read())
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        raise RuntimeError(f"the server at {server.url} does not answer: {exc!r}") from exc
+    finally:
+        conn.close()
+    return {**out, "at": time.perf_counter()}
 
 
 def _client(port, path, timeout_s, window, ticket, records, errors) -> None:
     """One user: send, wait for the whole answer, send the next, until the deadline."""
     window["go"].wait()
+    first = True
     while time.perf_counter() < window["deadline"] and ticket():
         t0 = time.perf_counter()
         conn = http.client.HTTPConnection(HOST, port, timeout=timeout_s)
@@ -322,42 +389,39 @@ def _client(port, path, timeout_s, window, ticket, records, errors) -> None:
             resp.read()
             if resp.status != 200:
                 raise http.client.HTTPException(f"HTTP status {resp.status}")
-            timing = dict(_HEADER.findall(resp.getheader("Server-Timing", "")))
+            app = _APP_TIMING.search(resp.getheader("Server-Timing", ""))
         except (OSError, http.client.HTTPException) as exc:
             errors.append(type(exc).__name__)
             time.sleep(0.01)  # a dead server must not turn the loop into a busy spin
             continue
         finally:
             conn.close()
-        app, total = (float(timing.get(k, "nan")) / 1e3 for k in ("app", "prev"))
-        records.append((t0, time.perf_counter(), app, total))
+        records.append((first, t0, time.perf_counter(), float(app[1]) / 1e3 if app else math.nan))
+        first = False
 
 
 def _tickets(max_requests: int | None) -> Callable[[], bool]:
-    if max_requests is None:
-        return lambda: True
     lock, issued = threading.Lock(), [0]
 
     def ticket() -> bool:
         with lock:
             issued[0] += 1
-            return issued[0] <= max_requests
+            return max_requests is None or issued[0] <= max_requests
 
     return ticket
 
 
 def run_load(server: BenchServer, users: int, duration_s: float, *,
-             max_requests: int | None = None, work_ms: float | None = None,
-             timeout_s: float = 5.0) -> LoadRun:
+             single: SingleRequest | None = None, max_requests: int | None = None,
+             work_ms: float | None = None, timeout_s: float = 5.0) -> BenchStep:
     """Drive ``server`` with a closed loop of ``users`` threads for ``duration_s`` seconds.
 
     Zero think time: each thread opens a connection, sends GET, reads the whole response and
     starts again. Stops at the deadline or after ``max_requests`` requests in all; a request
-    still in flight is waited for at most ``timeout_s`` (s, the socket timeout), so the call
-    returns within ``duration_s + timeout_s`` plus thread start-up. ``work_ms`` (ms) overrides
-    the server's work per request.
+    in flight is waited for at most ``timeout_s`` (s, the socket timeout), so the call returns
+    within about ``duration_s + timeout_s``. ``work_ms`` (ms) overrides the server's work per
+    request; ``single`` (from :func:`measure_single`) adds the model's predictions.
     """
-    server = _require_running(server)
     users = _check.integer("users", users, low=1, high=MAX_USERS)
     duration_s = _check.number("duration_s", duration_s, low=0.0, low_open=True, high=MAX_RUN_S)
     timeout_s = _check.number("timeout_s", timeout_s, low=0.0, low_open=True, high=60.0)
@@ -366,28 +430,159 @@ def run_load(server: BenchServer, users: int, duration_s: float, *,
     path = "/"
     if work_ms is not None:
         path += f"?work_ms={_check.number('work_ms', work_ms, low=0.0, high=MAX_WORK_MS)!r}"
+    if single is not None and not isinstance(single, SingleRequest):
+        raise TypeError(f"single must be a SingleRequest or None, got {type(single).__name__}")
+    server = _require_running(server)
     window = {"go": threading.Event(), "deadline": math.inf}
     ticket, records, errors = _tickets(max_requests), [], []
-    threads = [threading.Thread(target=_client, daemon=True,
-                                args=(server.port, path, timeout_s, window, ticket, records,
-                                      errors)) for _ in range(users)]
+    args = (server.port, path, timeout_s, window, ticket, records, errors)
+    threads = [threading.Thread(target=_client, args=args, daemon=True) for _ in range(users)]
     for t in threads:
         t.start()
-    start = time.perf_counter()
-    window["deadline"] = deadline = start + duration_s
+    before = _stats(server, timeout_s)
+    window["deadline"] = deadline = (start := time.perf_counter()) + duration_s
     window["go"].set()
     for t in threads:
         t.join(max(0.0, deadline + timeout_s + 1.0 - time.perf_counter()))
+    after = _stats(server, timeout_s)
     rec = np.array(records, dtype=float).reshape(-1, 4)
     end = deadline
     if max_requests is not None and len(records) + len(errors) >= max_requests and rec.size:
-        end = min(deadline, float(rec[:, 1].max()))  # stopped early: the window is shorter
-    inside = rec[rec[:, 1] <= end]
-    kinds = {k: errors.count(k) for k in sorted(set(errors))}
-    return LoadRun(users=users, duration_s=end - start, completed=len(inside),
-                   late=len(rec) - len(inside), errors=len(errors), error_kinds=kinds,
-                   latencies_s=inside[:, 1] - inside[:, 0], service_s=inside[:, 2],
-                   server_busy_s=inside[:, 3])
+        end = min(deadline, float(rec[:, 2].max()))  # stopped early: the window is shorter
+    completed = int(np.count_nonzero(rec[:, 2] <= end))
+    steady = rec[rec[:, 0] == 0] if np.any(rec[:, 0] == 0) else rec  # drop the first burst
+    lat = steady[:, 2] - steady[:, 1]
+    q = np.percentile(lat, [50, 95, 99]) if lat.size else np.full(3, math.nan)
+    served, busy = after["requests"] - before["requests"], after["busy_s"] - before["busy_s"]
+    x = r = bound = math.nan
+    if single is not None:
+        d, z = single.service_demand_s, single.overhead_s
+        x, r = theory.mva_closed(users, d, z)
+        r, bound = r + z, min(users / (d + z), 1.0 / d)
+    return BenchStep(
+        users=users, throughput_rps=completed / (end - start),
+        mean_s=float(lat.mean()) if lat.size else math.nan, p50_s=float(q[0]),
+        p95_s=float(q[1]), p99_s=float(q[2]), errors=len(errors), predicted_throughput_rps=x,
+        predicted_mean_s=r, bound_throughput_rps=bound,
+        service_demand_s=busy / served if served else math.nan,
+        utilisation=busy / (after["at"] - before["at"]), completed=completed,
+        late=len(rec) - completed, duration_s=end - start,
+        error_kinds={k: errors.count(k) for k in sorted(set(errors))}, latencies_s=lat,
+        handler_s=steady[:, 3])
+
+
+def measure_single(server: BenchServer, requests: int = 200, *, warmup: int = 5,
+                   max_duration_s: float = 10.0, timeout_s: float = 5.0) -> SingleRequest:
+    """Send ``requests`` requests one after another (concurrency 1) and measure D and Z.
+
+    The first ``warmup`` requests are not recorded; the run stops after ``max_duration_s`` (s)
+    even if fewer requests were sent.
+    """
+    requests = _check.integer("requests", requests, low=10, high=100_000)
+    warmup = _check.integer("warmup", warmup, low=0, high=1000)
+    max_duration_s = _check.number("max_duration_s", max_duration_s, low=0.0, low_open=True,
+                                   high=MAX_RUN_S)
+    if warmup:
+        run_load(server, 1, max_duration_s, max_requests=warmup, timeout_s=timeout_s)
+    run = run_load(server, 1, max_duration_s, max_requests=requests, timeout_s=timeout_s)
+    if run.completed < 10:
+        raise RuntimeError(f"only {run.completed} of {requests} requests succeeded "
+                           f"(errors: {run.error_kinds}); is the server overloaded or dying?")
+    d = run.service_demand_s
+    return SingleRequest(
+        requests=run.completed, service_demand_s=d, overhead_s=max(0.0, run.mean_s - d),
+        handler_s=float(np.median(run.handler_s)), mean_s=run.mean_s, p50_s=run.p50_s,
+        errors=run.errors, latencies_s=run.latencies_s)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class BenchmarkResult:
+    """A ramp of closed-loop steps against one server, with the MVA prediction for each.
+
+    Column accessors (``users``, ``throughput_rps``, ``predicted_throughput_rps``, ``mean_s``
+    ...) return numpy arrays, one entry per step, ready to plot; ``column(name)`` any other
+    field of :class:`BenchStep`. ``saturation_users`` is N* = (D + Z)/D, where the two
+    asymptotes cross; ``max_throughput_rps`` is 1/D.
+    """
+
+    steps: tuple[BenchStep, ...]
+    single: SingleRequest
+    work_ms: float
+    step_s: float
+    started_at: float
+    duration_s: float
+
+    def column(self, name: str) -> np.ndarray:
+        _check.choice("name", name, BenchStep.__dataclass_fields__)
+        return np.array([getattr(s, name) for s in self.steps])
+
+    users = property(lambda self: self.column("users"))
+    throughput_rps = property(lambda self: self.column("throughput_rps"))
+    predicted_throughput_rps = property(lambda self: self.column("predicted_throughput_rps"))
+    bound_throughput_rps = property(lambda self: self.column("bound_throughput_rps"))
+    mean_s = property(lambda self: self.column("mean_s"))
+    predicted_mean_s = property(lambda self: self.column("predicted_mean_s"))
+    p95_s = property(lambda self: self.column("p95_s"))
+    errors = property(lambda self: self.column("errors"))
+    max_throughput_rps = property(lambda self: 1.0 / self.single.service_demand_s)
+    saturation_users = property(
+        lambda self: 1.0 + self.single.overhead_s / self.single.service_demand_s)
+
+    def __repr__(self) -> str:
+        d, z = self.single.service_demand_s * 1e3, self.single.overhead_s * 1e3
+        lines = [f"BenchmarkResult(work_ms={self.work_ms:g}, D={d:.3f} ms, Z={z:.3f} ms, "
+                 f"N*={self.saturation_users:.2f}, {len(self.steps)} steps of {self.step_s:g} s)",
+                 "  users   X req/s  MVA req/s  mean ms  MVA ms   p95 ms  errors"]
+        lines += [f"  {s.users:5d} {s.throughput_rps:9.1f} {s.predicted_throughput_rps:10.1f} "
+                  f"{s.mean_s * 1e3:8.2f} {s.predicted_mean_s * 1e3:7.2f} {s.p95_s * 1e3:8.2f} "
+                  f"{s.errors:7d}" for s in self.steps]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        return (f"<p>one request at a time: D = {self.single.service_demand_s * 1e3:.3f} ms, "
+                f"Z = {self.single.overhead_s * 1e3:.3f} ms; saturation at N* = "
+                f"{self.saturation_users:.2f} users, at most {self.max_throughput_rps:.0f} req/s"
+                f"</p>" + _html_table([s.summary() for s in self.steps]))
+
+
+def benchmark(server: BenchServer, users: Sequence[int] = (1, 2, 4, 8, 16), step_s: float = 1.0,
+              *, requests: int = 200, progress: Callable[[int, int, str], object] | None = None,
+              timeout_s: float = 5.0) -> BenchmarkResult:
+    """Measure one request at a time, then ramp closed-loop ``users`` for ``step_s`` s each.
+
+    ``progress(done_steps, total_steps, message)``, if given, is called before and after each
+    step (the single-request measurement, at most ``max(1, step_s)`` s, is the first). The
+    ramp takes ``len(users) * step_s`` seconds; more than ``MAX_RUN_S`` is refused.
+    """
+    if isinstance(users, (str, bytes)) or not isinstance(users, (Sequence, np.ndarray)):
+        raise TypeError(f"users must be a sequence of integers, got {type(users).__name__}")
+    if len(users) == 0:
+        raise ValueError("users must hold at least one number of users, got an empty sequence")
+    users = [_check.integer(f"users[{i}]", n, low=1, high=MAX_USERS) for i, n in enumerate(users)]
+    step_s = _check.number("step_s", step_s, low=0.0, low_open=True, high=MAX_RUN_S)
+    if len(users) * step_s > MAX_RUN_S:
+        raise ValueError(f"step_s × len(users) = {len(users) * step_s:g} s is longer than the "
+                         f"{MAX_RUN_S:g} s a benchmark may take; use fewer users or less step_s")
+    requests = _check.integer("requests", requests, low=10, high=100_000)
+    timeout_s = _check.number("timeout_s", timeout_s, low=0.0, low_open=True, high=60.0)
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be callable or None, got {type(progress).__name__}")
+    server = _require_running(server)
+    report = progress or (lambda done, total, message: None)
+    total, started_at, t0 = len(users) + 1, time.time(), time.perf_counter()
+    report(0, total, "measuring one request at a time")
+    single = measure_single(server, requests, max_duration_s=max(1.0, step_s),
+                            timeout_s=timeout_s)
+    report(1, total, f"D = {single.service_demand_s * 1e3:.2f} ms, "
+                     f"Z = {single.overhead_s * 1e3:.2f} ms")
+    steps = []
+    for i, n in enumerate(users, start=1):
+        report(i, total, f"running {n} users for {step_s:g} s")
+        steps.append(run_load(server, n, step_s, single=single, timeout_s=timeout_s))
+        report(i + 1, total, f"{n} users: {steps[-1].throughput_rps:.0f} req/s")
+    return BenchmarkResult(steps=tuple(steps), single=single, work_ms=server.work_ms,
+                           step_s=step_s, started_at=started_at,
+                           duration_s=time.perf_counter() - t0)
 
 
 def _main(argv: Sequence[str] | None = None) -> None:

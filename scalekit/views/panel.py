@@ -1,0 +1,107 @@
+"""A widget panel: controls → model → figure, refreshed when a control is released.
+
+Every ``explore_*`` view returns a :class:`Panel`. It shows the controls, a status line and
+the figure (as a PNG image widget, so it renders the same in JupyterLab, Voilà and tests).
+Sliders use ``continuous_update=False``: the model runs when the student lets go.
+
+For tests and for measuring: ``panel.controls`` maps names to widgets (set ``.value`` from
+Python), ``panel.result`` is the last model result, ``panel.png`` the last image,
+``panel.refresh_ms`` how long the last refresh took (model + plot + PNG), and
+``panel.error`` the message shown when the model refused the input.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from collections.abc import Callable
+from typing import Any
+
+import ipywidgets as widgets
+
+from scalekit.views.style import to_png
+
+
+class Panel(widgets.VBox):
+    def __init__(
+        self,
+        controls: dict[str, widgets.ValueWidget],
+        compute: Callable[..., Any],
+        draw: Callable[[Any], Any],
+        *,
+        title: str = "",
+        describe: Callable[[Any], str] | None = None,
+        columns: int = 3,
+    ):
+        self.controls = controls
+        self._compute, self._draw, self._describe = compute, draw, describe
+        self.result: Any = None
+        self.png: bytes = b""
+        self.refresh_ms = float("nan")
+        self.error = ""
+        self.status = widgets.HTML()
+        self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
+        for control in controls.values():
+            if hasattr(control, "continuous_update"):
+                control.continuous_update = False
+            control.style = {"description_width": "initial"}
+            control.observe(self._on_change, names="value")
+        grid = widgets.GridBox(
+            list(controls.values()),
+            layout=widgets.Layout(grid_template_columns=f"repeat({columns}, 1fr)",
+                                  grid_gap="4px 16px"),
+        )
+        head = [widgets.HTML(f"<b>{html.escape(title)}</b>")] if title else []
+        super().__init__(head + [grid, self.status, self.image])
+        self.refresh()
+
+    @property
+    def values(self) -> dict[str, Any]:
+        return {name: c.value for name, c in self.controls.items()}
+
+    def _on_change(self, change) -> None:
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Run the model with the current control values and redraw."""
+        start = time.perf_counter()
+        try:
+            result = self._compute(**self.values)
+        except (ValueError, TypeError) as exc:
+            self.error = str(exc)
+            self.status.value = (f"<span style='color:#D55E00'>⚠ {html.escape(self.error)}"
+                                 "</span>")
+            return
+        self.error = ""
+        self.result = result
+        self.png = to_png(self._draw(result))
+        self.image.value = self.png
+        self.refresh_ms = (time.perf_counter() - start) * 1e3
+        text = self._describe(result) if self._describe else ""
+        self.status.value = html.escape(text)
+
+
+class Progress:
+    """A progress bar for slow runs: ``progress(done, total, message)``.
+
+    Shows an ipywidgets bar in a notebook and prints a line elsewhere.
+    """
+
+    def __init__(self, description: str = "running"):
+        self.bar = widgets.IntProgress(value=0, min=0, max=1, description=description,
+                                       style={"description_width": "initial"})
+        self.label = widgets.Label()
+        self.box = widgets.HBox([self.bar, self.label])
+        self.calls: list[tuple[int, int, str]] = []
+
+    def show(self) -> Progress:
+        from IPython.display import display
+
+        display(self.box)
+        return self
+
+    def __call__(self, done: int, total: int, message: str = "") -> None:
+        self.calls.append((done, total, message))
+        self.bar.max = max(total, 1)
+        self.bar.value = done
+        self.label.value = f"{done}/{total} {message}"

@@ -1,0 +1,271 @@
+"""Plots and widget panels for notebook 01 (servers).
+
+Each ``plot_*`` takes a model result and returns a Figure whose title states the finding;
+each ``explore_*`` returns a :class:`~scalekit.views.panel.Panel` wired to one model.
+"""
+
+from __future__ import annotations
+
+import math
+
+import ipywidgets as widgets
+import numpy as np
+
+from scalekit import sim, theory
+from scalekit.servers import capacity, scaling
+from scalekit.views.panel import Panel
+from scalekit.views.style import LIMIT, MEASURED, SIMULATED, THEORY, figure, styled
+
+__all__ = [
+    "saturate",
+    "plot_saturation",
+    "explore_saturation",
+    "plot_ramp",
+    "explore_ramp",
+    "plot_scaling",
+    "explore_scaling",
+    "plot_usl",
+    "explore_usl",
+    "plot_costs",
+]
+
+
+# ----------------------------------------------------------------------------- saturation
+
+
+def saturate(rate_rps: float = 80.0, service_ms: float = 10.0, servers: int = 1,
+             distribution: str = "exponential", duration_s: float = 60.0,
+             seed: int = 1) -> sim.Results:
+    """One run of a server (or a shared-queue pool) at a given load: what the widget shows."""
+    service = sim.service_time(distribution, service_ms / 1e3)
+    workload = sim.Workload.poisson(rate_rps, service, horizon_s=duration_s, seed=seed)
+    return sim.run(workload, servers=servers)
+
+
+def _theory_curve(result: sim.Results, mean_s: float, scv: float, loads: np.ndarray):
+    """Mean time in system vs load from the matching closed form (None when there is none)."""
+    c = result.servers
+    mu = 1.0 / mean_s
+    if c == 1 and math.isfinite(scv):
+        return np.array([theory.mg1_sojourn_s(r * mu, mean_s, scv) for r in loads]), "M/G/1"
+    if scv == 1.0:
+        return np.array([theory.mmc_sojourn_s(r * c * mu, mu, c) for r in loads]), f"M/M/{c}"
+    return None, ""
+
+
+@styled
+def plot_saturation(result: sim.Results, scv: float = 1.0):
+    """Left: requests in the system over time. Right: mean latency against load, with this
+    run marked — the curve that explodes as load approaches capacity. ``scv`` is the work's
+    squared coefficient of variation (1 exponential, 0 deterministic), for the theory curve."""
+    fig, (left, right) = figure(2)
+    t = np.linspace(0, result.horizon_s, 600)
+    left.plot(t, result.in_system_at(t), color=SIMULATED, lw=1)
+    left.set(xlabel="time (s)", ylabel="requests in system",
+             title="The queue grows without bound" if result.unstable
+             else "The queue comes and goes")
+    mean_s = result.mean_work_s
+    loads = np.linspace(0.01, 0.97, 120)
+    curve, label = _theory_curve(result, mean_s, scv, loads)
+    if curve is not None:
+        right.plot(loads, curve * 1e3, color=THEORY, label=f"theory ({label})")
+    right.axvline(1.0, color=LIMIT, ls="--", label="capacity")
+    shown = min(result.offered_load, 1.3)
+    right.plot([shown], [result.mean_s * 1e3], "o", color=MEASURED, ms=8,
+               label="this run" + (" (unstable)" if result.unstable else ""))
+    top = max(curve[-1] * 1e3 if curve is not None else 0, result.mean_s * 1e3) * 1.1
+    right.set(xlim=(0, 1.35), ylim=(0, top if math.isfinite(top) else None),
+              xlabel="utilisation ρ = offered load / capacity", ylabel="mean latency (ms)",
+              title=f"At ρ = {result.offered_load:.2f}: mean latency "
+                    f"{result.mean_s * 1e3:.0f} ms")
+    right.legend(loc="upper left")
+    return fig
+
+
+def explore_saturation() -> Panel:
+    """Sliders: arrival rate, service time, servers, distribution."""
+    controls = {
+        "rate_rps": widgets.FloatSlider(value=80, min=5, max=200, step=5,
+                                        description="arrivals /s"),
+        "service_ms": widgets.FloatSlider(value=10, min=1, max=50, step=1,
+                                          description="service time (ms)"),
+        "servers": widgets.IntSlider(value=1, min=1, max=8, description="servers"),
+        "distribution": widgets.Dropdown(options=["exponential", "deterministic", "pareto"],
+                                         value="exponential", description="work"),
+    }
+
+    def compute(rate_rps, service_ms, servers, distribution):
+        scv = sim.service_time(distribution, service_ms / 1e3).scv
+        return saturate(rate_rps, service_ms, servers, distribution), scv
+
+    def draw(out):
+        return plot_saturation(*out)
+
+    def describe(out):
+        r = out[0]
+        return (f"load {r.offered_load:.2f} · mean {r.mean_s * 1e3:.1f} ms · "
+                f"p99 {r.p99_s * 1e3:.1f} ms · still queued at the end: {r.in_system}"
+                + (" · UNSTABLE" if r.unstable else ""))
+
+    return Panel(controls, compute, draw, title="Saturate a server", describe=describe,
+                 columns=2)
+
+
+# ----------------------------------------------------------------------------- benchmarking
+
+
+@styled
+def plot_ramp(result: capacity.CapacityResult):
+    """Throughput and tail latency per step of a load ramp, with the SLO, the capacity
+    estimate and the knee marked."""
+    fig, (left, right) = figure(2)
+    offered = result.column("offered_rps")
+    left.plot(offered, result.column("throughput_rps"), "o-", color=SIMULATED,
+              label="measured")
+    left.plot(offered, offered, ":", color=THEORY, label="throughput = offered")
+    left.axhline(result.true_capacity_rps, color=LIMIT, ls="--", label="true capacity")
+    left.set(xlabel="offered load (req/s)", ylabel="throughput (req/s)",
+             title="Throughput follows load until the server is full")
+    left.legend()
+    tail = result.column(f"p{result.percentile}_s") if result.percentile in (50, 95, 99) \
+        else result.column("p95_s")
+    ok = np.array([s.met_slo for s in result.steps])
+    right.plot(offered, tail * 1e3, "-", color=SIMULATED)
+    right.plot(offered[ok], tail[ok] * 1e3, "o", color=SIMULATED, label="met the SLO")
+    right.plot(offered[~ok], tail[~ok] * 1e3, "X", color=MEASURED, ms=9, label="breached")
+    right.axhline(result.slo_s * 1e3, color=MEASURED, ls="--",
+                  label=f"SLO p{result.percentile} ≤ {result.slo_s * 1e3:.0f} ms")
+    right.axvline(result.knee_rps, color=LIMIT, ls=":", label=f"knee {result.knee_rps:.0f}/s")
+    right.set(xlabel="offered load (req/s)", ylabel=f"p{result.percentile} latency (ms)",
+              title=f"Capacity ≈ {result.capacity_rps:.0f} req/s under the SLO")
+    right.legend(loc="upper left")
+    return fig
+
+
+def explore_ramp() -> Panel:
+    """Sliders: SLO, step size, service time; the ramp stops at the first breach."""
+    controls = {
+        "slo_ms": widgets.FloatSlider(value=100, min=20, max=500, step=10,
+                                      description="SLO p95 (ms)"),
+        "step_rps": widgets.FloatSlider(value=10, min=2, max=25, step=1,
+                                        description="ramp step (req/s)"),
+        "service_ms": widgets.FloatSlider(value=10, min=2, max=20, step=1,
+                                          description="service time (ms)"),
+    }
+
+    def compute(slo_ms, step_rps, service_ms):
+        top = 1e3 / service_ms * 1.5
+        return capacity.ramp(sim.Exponential(service_ms / 1e3),
+                             rates_rps=np.arange(step_rps, top, step_rps),
+                             slo_s=slo_ms / 1e3, step_s=60.0, seed=1)
+
+    def describe(r):
+        return (f"{len(r.steps)} steps run · capacity ≈ {r.capacity_rps:.0f} req/s · "
+                f"true capacity {r.true_capacity_rps:.0f} req/s · knee {r.knee_rps:.0f} req/s")
+
+    return Panel(controls, compute, plot_ramp, title="Benchmark by ramping the load",
+                 describe=describe)
+
+
+# ----------------------------------------------------------------------------- scaling
+
+
+@styled
+def plot_scaling(result: scaling.ScalingComparison):
+    """Mean latency of one k× server, k servers sharing a queue, k servers at random."""
+    fig, ax = figure(width=7.5, height=3.4)
+    rows = result.rows()
+    y = np.arange(len(rows))
+    ax.barh(y - 0.2, [r[1] for r in rows], height=0.4, color=SIMULATED, label="simulated")
+    ax.barh(y + 0.2, [r[2] for r in rows], height=0.4, color=LIMIT, label="theory")
+    ax.set_yticks(y, [r[0] for r in rows])
+    ax.invert_yaxis()
+    best = min(rows, key=lambda r: r[2])[0]
+    ax.set(xlabel="mean time in system (× one request's service time)",
+           title=f"Same capacity, load {result.load:.2f}: fastest is {best}")
+    ax.legend(loc="lower right")
+    return fig
+
+
+def explore_scaling() -> Panel:
+    controls = {
+        "factor": widgets.IntSlider(value=4, min=1, max=16, description="k (capacity ×)"),
+        "load": widgets.FloatSlider(value=0.8, min=0.1, max=0.95, step=0.05,
+                                    description="load ρ"),
+    }
+
+    def compute(factor, load):
+        return scaling.compare_scaling(factor, load, requests=20_000, seed=1)
+
+    return Panel(controls, compute, plot_scaling, title="One big server or k small ones?")
+
+
+@styled
+def plot_usl(sigma: float, kappa: float, max_nodes: int = 64, fit: scaling.UslFit | None = None,
+             measured: tuple | None = None):
+    """Relative capacity C(N) under the Universal Scalability Law, next to linear scaling
+    and Amdahl's law (κ = 0)."""
+    fig, ax = figure(width=7.5, height=3.6)
+    n = np.arange(1, max_nodes + 1)
+    usl = np.array([theory.usl_capacity(k, sigma, kappa) for k in n])
+    amdahl = np.array([theory.usl_capacity(k, sigma, 0.0) for k in n])
+    ax.plot(n, n, ":", color=LIMIT, label="linear (ideal)")
+    ax.plot(n, amdahl, "--", color=THEORY, label=f"Amdahl (σ={sigma:g}, κ=0)")
+    ax.plot(n, usl, "-", color=SIMULATED, lw=2, label=f"USL (σ={sigma:g}, κ={kappa:g})")
+    if measured is not None:
+        ax.plot(measured[0], measured[1], "o", color=MEASURED, label="measured")
+    peak = theory.usl_peak(sigma, kappa)
+    if math.isfinite(peak) and peak <= max_nodes:
+        ax.axvline(peak, color=MEASURED, ls=":", label=f"peak N* = {peak:.0f}")
+        title = f"Past {peak:.0f} nodes, adding nodes loses capacity"
+    else:
+        title = f"Capacity flattens towards 1/σ = {1 / sigma:.0f}×" if sigma > 0 \
+            else "Linear scaling: no contention, no coherency cost"
+    ax.set(xlabel="nodes N", ylabel="capacity relative to one node", ylim=(0, None),
+           title=title)
+    ax.legend(loc="upper left")
+    return fig
+
+
+def explore_usl() -> Panel:
+    controls = {
+        "sigma": widgets.FloatLogSlider(value=0.05, base=10, min=-3, max=-0.5, step=0.1,
+                                        description="contention σ"),
+        "kappa": widgets.FloatLogSlider(value=0.001, base=10, min=-5, max=-1, step=0.1,
+                                        description="coherency κ"),
+        "max_nodes": widgets.IntSlider(value=64, min=8, max=256, step=8,
+                                       description="nodes shown"),
+    }
+
+    def compute(sigma, kappa, max_nodes):
+        theory.usl_capacity(2, sigma, kappa)  # validates the inputs
+        return sigma, kappa, max_nodes
+
+    def describe(v):
+        peak = theory.usl_peak(v[0], v[1])
+        return f"peak at N* = √((1−σ)/κ) = {peak:.1f} nodes"
+
+    return Panel(controls, compute, lambda v: plot_usl(*v), title="Universal Scalability Law",
+                 describe=describe)
+
+
+@styled
+def plot_costs(model: scaling.CostModel, demands_rps, cores_each: int = 2):
+    """Hourly cost of carrying each demand with one big machine vs many small ones."""
+    fig, ax = figure(width=7.5, height=3.6)
+    demands = np.asarray(demands_rps, dtype=float)
+    vertical = [model.vertical(d) for d in demands]
+    horizontal = [model.horizontal(d, cores_each) for d in demands]
+    v_cost = [p.cost_per_hour if p.feasible else np.nan for p in vertical]
+    h_cost = [p.cost_per_hour if p.feasible else np.nan for p in horizontal]
+    ax.plot(demands, v_cost, "-", color=MEASURED, lw=2, label="vertical: one bigger machine")
+    ax.plot(demands, h_cost, "-", color=SIMULATED, lw=2,
+            label=f"horizontal: {cores_each}-core machines")
+    limit = model.machine_rps(model.max_cores)
+    if limit <= demands.max():
+        ax.axvline(limit, color=LIMIT, ls="--",
+                   label=f"largest machine ({model.max_cores} cores)")
+    ax.set(xlabel="demand (req/s)", ylabel="cost per hour",
+           title="Big machines cost more per request — and stop at a maximum size")
+    ax.legend(loc="upper left")
+    return fig
