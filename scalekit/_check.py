@@ -34,7 +34,10 @@ def number(
     """
     if not _is_real(value):
         raise TypeError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
-    x = float(value)
+    try:
+        x = float(value)
+    except OverflowError:
+        raise ValueError(f"{name} must be a finite number, got {value!r}") from None
     if not math.isfinite(x):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
     too_low = low is not None and (x <= low if low_open else x < low)
@@ -65,7 +68,8 @@ def integer(name: str, value: Any, *, low: int | None = None, high: int | None =
         raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
     n = int(value)
     if (low is not None and n < low) or (high is not None and n > high):
-        raise ValueError(f"{name} must be an integer {_describe(low, high)}, got {value!r}")
+        raise ValueError(f"{name} must be {_describe(low, high, noun='an integer')}, "
+                         f"got {value!r}")
     return n
 
 
@@ -99,8 +103,8 @@ def array(
     if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray)):
         raise TypeError(f"{name} must be a sequence of numbers, got {type(values).__name__}")
     try:
-        arr = np.asarray(values, dtype=float)
-    except (TypeError, ValueError) as exc:
+        arr = np.array(values, dtype=float)  # a copy: never the caller's array
+    except (TypeError, ValueError, OverflowError) as exc:
         raise TypeError(f"{name} must contain only numbers") from exc
     if arr.ndim != 1:
         raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
@@ -121,15 +125,13 @@ def array(
     return arr
 
 
-def _describe(low, high, low_open=False, high_open=False) -> str:
+def _describe(low, high, low_open=False, high_open=False, noun="a finite number") -> str:
     parts = []
     if low is not None:
         parts.append(f"{'>' if low_open else '>='} {low:g}")
     if high is not None:
         parts.append(f"{'<' if high_open else '<='} {high:g}")
-    if not parts:
-        return "a finite number"
-    return "a finite number " + " and ".join(parts)
+    return " ".join([noun, " and ".join(parts)]) if parts else noun
 
 
 def _quoted(options: Sequence[str]) -> str:

@@ -148,7 +148,7 @@ def _service(value) -> ServiceTime:
 # --------------------------------------------------------------------------- arrivals
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TrafficTrace:
     """Offered traffic over time: a rate in requests/s, linear between the given points.
 
@@ -169,8 +169,9 @@ class TrafficTrace:
             raise ValueError("times_s must be strictly increasing")
         if not r.max() > 0:
             raise ValueError("rates_rps must have at least one rate > 0")
-        object.__setattr__(self, "times_s", t)
-        object.__setattr__(self, "rates_rps", r)
+        for name, value in (("times_s", t), ("rates_rps", r)):
+            value.setflags(write=False)
+            object.__setattr__(self, name, value)
 
     @property
     def duration_s(self) -> float:
@@ -215,6 +216,8 @@ class TrafficTrace:
         t = np.arange(0.0, duration + step / 2, step)
         phase = 2 * np.pi * (t / 86_400.0 - hour / 24.0)
         rate = base + (peak - base) * 0.5 * (1.0 + np.cos(phase))
+        if spike_at_s is None and spike_rps:
+            raise ValueError("spike_rps needs spike_at_s: when does the spike start?")
         if spike_at_s is not None:
             at = _check.number("spike_at_s", spike_at_s, low=0.0, high=duration)
             extra = _check.non_negative("spike_rps", spike_rps)

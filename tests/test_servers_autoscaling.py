@@ -138,6 +138,19 @@ class TestController:
         assert hpa.recommend(10, 10, 0.65) == 10
         assert hpa.recommend(10, 10, 0.67) == 12  # ratio 1.117: ceil(11.17)
 
+    @pytest.mark.parametrize(
+        "args, exc, name",
+        [
+            ((0.0, 0, 0, 0.5), ValueError, "requested"),
+            ((0.0, 3, 4, 0.5), ValueError, "ready"),
+            ((0.0, 3, 2, float("nan")), ValueError, "utilisation"),
+            ((None, 3, 2, 0.5), TypeError, "now_s"),
+        ],
+    )
+    def test_sync_bad_input(self, args, exc, name):
+        with pytest.raises(exc, match=name):
+            HorizontalPodAutoscaler().sync(*args)
+
     def test_repr_names_settings(self):
         assert "target_utilisation=0.5" in repr(HorizontalPodAutoscaler(target_utilisation=0.5))
 
@@ -428,6 +441,17 @@ def _autoscale(**kw):
 def test_bad_input_names_parameter(call, kwargs, exc, name):
     with pytest.raises(exc, match=name):
         call(**kwargs)
+
+
+def test_huge_rates_with_noise_refused_clearly():
+    with pytest.raises(ValueError, match="seed=None"):
+        autoscale(constant(1e20, 100), seed=1)
+
+
+def test_trace_shorter_than_a_step_gives_one_step():
+    r = autoscale(constant(10, 5.0))
+    assert r.times_s.tolist() == [0.0]
+    assert r.server_hours == pytest.approx(r.max_servers_used * 5 / 3600)
 
 
 def test_step_bound_refuses_instead_of_hanging():

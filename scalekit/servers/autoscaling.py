@@ -29,6 +29,11 @@ period; one HPA pass per step). In step k, at instant t_k:
    latency is ``inf`` (there is no steady state) and the backlog grows as a fluid queue,
    B ← max(0, B + (λ − ready/s)·Δt).
 
+Limits of the model: no request is dropped or abandoned (clients wait forever, so a long
+overload leaves a long tail of slow steps); CPU is the only metric; with
+``target_utilisation=1`` a saturated pool reads exactly on target and never grows — one reason
+real targets sit well below 100 %.
+
 Units: seconds, requests per second, requests (backlog), server-hours. The HPA is created at
 t = 0 with an empty history. ``seed=None`` uses the expected rate of every step (deterministic);
 an integer seed draws Poisson arrivals per step instead, reproducibly.
@@ -47,15 +52,8 @@ import numpy as np
 
 from scalekit import _check, sim
 
-__all__ = [
-    "hpa_desired_replicas",
-    "HorizontalPodAutoscaler",
-    "AutoscaleResult",
-    "autoscale",
-    "fixed_servers",
-    "MAX_STEPS",
-    "MAX_SERVERS",
-]
+__all__ = ["hpa_desired_replicas", "HorizontalPodAutoscaler", "AutoscaleResult", "autoscale",
+           "fixed_servers", "MAX_STEPS", "MAX_SERVERS"]
 
 #: Upper bounds that keep one run small and fast (a widget calls it): ~35 days at 15 s steps.
 MAX_STEPS = 200_000
@@ -65,8 +63,8 @@ _EMPTY = 1e-9
 
 
 def _ceil(x: float) -> int:
-    # ceil with a guard against binary rounding: 0.3 / 0.1 * 2 is 6.000000000000001, and a
-    # bare ceil would ask for 7. (Kubernetes sidesteps this with integer milli-units.)
+    # ceil with a guard against binary rounding: 2 * (0.27 / 0.09) is 6.000000000000001, and
+    # a bare ceil would ask for 7. (Kubernetes sidesteps this with integer milli-units.)
     return math.ceil(x - 1e-9 * max(1.0, abs(x)))
 
 
@@ -151,17 +149,24 @@ class HorizontalPodAutoscaler:
         """One pass at instant ``now_s`` (s): returns the new replica count and records it.
 
         ``requested`` servers exist (ready or starting), ``ready`` of them take traffic at a
-        mean CPU ``utilisation`` (fraction). Steps: recommend → stabilise → limit.
+        mean CPU ``utilisation`` (fraction). Steps: recommend → stabilise → limit. Instants
+        must not go backwards from one call to the next.
         """
-        raw = self.recommend(requested, ready, utilisation)
+        return self._sync(_check.number("now_s", now_s), *_counts(requested, ready, utilisation))
+
+    def recommend(self, requested: int, ready: int, utilisation: float) -> int:
+        """The replica calculator (k8s ``GetResourceReplicas``) for a CPU utilisation target."""
+        return self._recommend(*_counts(requested, ready, utilisation))
+
+    def _sync(self, now_s: float, requested: int, ready: int, utilisation: float) -> int:
+        raw = self._recommend(requested, ready, utilisation)
         stable = self._stabilise(now_s, requested, raw)
         new = self._limit(now_s, requested, stable)
         if new != requested:
             self._events.append((now_s, new - requested))
         return new
 
-    def recommend(self, requested: int, ready: int, utilisation: float) -> int:
-        """The replica calculator (k8s ``GetResourceReplicas``) for a CPU utilisation target."""
+    def _recommend(self, requested: int, ready: int, utilisation: float) -> int:
         ratio = utilisation / self.target_utilisation
         if ready <= 0:  # no metrics from any ready pod: k8s makes no change
             return requested
@@ -204,6 +209,12 @@ class HorizontalPodAutoscaler:
         if desired > self.max_servers:
             return self.max_servers
         return desired if desired > self.min_servers else self.min_servers
+
+
+def _counts(requested, ready, utilisation) -> tuple[int, int, float]:
+    requested = _check.integer("requested", requested, low=1)
+    ready = _check.integer("ready", ready, low=0, high=requested)
+    return requested, ready, _check.non_negative("utilisation", utilisation)
 
 
 @dataclass(frozen=True, eq=False)
@@ -275,7 +286,9 @@ def autoscale(
 ) -> AutoscaleResult:
     """Serve ``trace`` with a pool that a :class:`HorizontalPodAutoscaler` resizes.
 
-    HPA settings as in :class:`HorizontalPodAutoscaler`; ``sync_s`` (s) is its sync period and
+    HPA settings as in :class:`HorizontalPodAutoscaler`: ``target_utilisation`` and
+    ``tolerance`` (fractions), ``min_servers``/``max_servers`` and ``scale_up_pods`` (servers),
+    ``scale_up_percent`` (%), ``stabilisation_s`` (s). ``sync_s`` (s) is its sync period and
     the simulation step; ``startup_s`` (s) is how long a new server takes to become ready;
     ``mean_service_s`` (s) the mean work per request (exponential: M/M/c); ``slo_s`` (s) the
     latency objective; ``initial_servers`` the pool at t = 0 (default: what the target needs
@@ -295,20 +308,20 @@ def autoscale(
         initial = _check.integer("initial_servers", initial_servers,
                                  low=hpa.min_servers, high=hpa.max_servers)
     n = times.size
-    requested_at = np.empty(n, dtype=np.int64)
-    ready_at = np.empty(n, dtype=np.int64)
-    backlog_at = np.empty(n)
+    requested_k = np.empty(n, dtype=np.int64)
+    ready_k = np.empty(n, dtype=np.int64)
+    backlog_k = np.empty(n)
     pending: deque[list] = deque()  # [instant ready (s), servers] per scale-up, oldest first
     requested = ready = initial
     backlog, events = 0.0, 0
-    lam_s, times_l, weights_l = (lam * s).tolist(), times.tolist(), weights.tolist()
+    busy, times_l, weights_l = (lam * s).tolist(), times.tolist(), weights.tolist()  # busy: λ·s
     for k in range(n):
         t = times_l[k]
         due = t + 1e-9 * max(1.0, t)
         while pending and pending[0][0] <= due:  # 1. start-ups that ended become ready
             ready += pending.popleft()[1]
-        cpu = 1.0 if backlog > 0.0 or lam_s[k] >= ready else lam_s[k] / ready
-        new = hpa.sync(t, requested, ready, cpu)  # 2. one HPA pass
+        cpu = 1.0 if backlog > 0.0 or busy[k] >= ready else busy[k] / ready
+        new = hpa._sync(t, requested, ready, cpu)  # 2. one HPA pass
         if new > requested:
             if startup == 0.0:
                 ready += new - requested
@@ -325,12 +338,12 @@ def autoscale(
             ready -= drop
         events += new != requested
         requested = new
-        requested_at[k], ready_at[k], backlog_at[k] = requested, ready, backlog
+        requested_k[k], ready_k[k], backlog_k[k] = requested, ready, backlog
         # 3. fluid backlog: grows while λ exceeds capacity, drains when it falls below
-        backlog = backlog + (lam_s[k] - ready) * weights_l[k] / s
+        backlog = backlog + (busy[k] - ready) * weights_l[k] / s
         backlog = backlog if backlog > _EMPTY else 0.0
     label = f"autoscaled (target {hpa.target_utilisation:.0%})"
-    return _result(label, step, times, weights, lam, requested_at, ready_at, backlog_at, s, slo,
+    return _result(label, step, times, weights, lam, requested_k, ready_k, backlog_k, s, slo,
                    events)
 
 
@@ -373,16 +386,20 @@ def _setup(trace, step_s, mean_service_s, slo_s, seed, step_name):
         raise ValueError(
             f"{step_name}={step:g} s gives {steps:,.0f} steps over the trace's "
             f"{trace.duration_s:g} s; at most {MAX_STEPS:,} allowed — use a longer step")
-    times = np.arange(_ceil(steps)) * step
+    times = np.arange(max(1, _ceil(steps))) * step
     weights = np.diff(np.append(times, trace.duration_s))  # the last step may be shorter
     lam = trace.rate_at(times)
     if seed is not None:  # Poisson arrivals per step, reported as a rate
-        lam = sim.rng(seed).poisson(lam * weights) / weights
+        try:
+            lam = sim.rng(seed).poisson(lam * weights) / weights
+        except ValueError as exc:
+            raise ValueError(f"trace rates up to {trace.peak_rps:g}/s are too large to draw "
+                             "Poisson arrivals; use seed=None for expected rates") from exc
     return step, times, weights, lam, s, slo
 
 
 def _result(policy, step, times, weights, lam, requested, ready, backlog, s, slo, events):
-    rho = np.where(ready > 0, lam * s / np.maximum(ready, 1), np.inf)
+    rho = lam * s / ready  # ready >= 1 on every step
     latency = _latency_s(lam, 1.0 / s, ready, backlog)
     busy = np.where(backlog > 0, 1.0, np.minimum(rho, 1.0))
     total = float(weights.sum())

@@ -189,7 +189,8 @@ def _after_pauses(due: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.n
     return np.where(inside, cluster_end[cluster[kk]], due)
 
 
-def _timeouts(tl: _Timeline, detector: str, timeout_s: float, phi: float) -> np.ndarray:
+def _timeouts(tl: _Timeline, detector: str, timeout_s: float, phi: float,
+              interval_s: float) -> np.ndarray:
     """The silence each arrival tolerates (s): constant for the fixed detector; for phi,
     from the mean and spread of the gaps seen so far (Akka's sliding window)."""
     if detector == "fixed":
@@ -201,7 +202,7 @@ def _timeouts(tl: _Timeline, detector: str, timeout_s: float, phi: float) -> np.
     w = np.minimum(j, _PHI_WINDOW)
     lo = j - w
     safe = np.maximum(w, 1)
-    mean = np.where(w > 0, (s1[j] - s1[lo]) / safe, 1.0)  # Akka: first estimate 1 s
+    mean = np.where(w > 0, (s1[j] - s1[lo]) / safe, interval_s)  # the first estimate
     var = np.where(w > 0, (s2[j] - s2[lo]) / safe - mean * mean, 0.0)
     std = np.maximum(np.sqrt(np.maximum(var, 0.0)), _PHI_MIN_STD_S)
     z = -NormalDist().inv_cdf(10.0**-phi)
@@ -218,10 +219,15 @@ def _false_suspicions(tl: _Timeline, timeouts: np.ndarray, end: float) -> np.nda
     return declared[(gaps > timeouts + slack) & (declared < end)]
 
 
+def _last_heard(tl: _Timeline, crashes_at: np.ndarray) -> np.ndarray:
+    """The latest arrival among beats sent before each crash (0: the registration)."""
+    i = np.searchsorted(tl.sent_at, crashes_at, side="left") - 1
+    return np.where(i >= 0, tl.latest_at[np.maximum(i, 0)], 0.0)
+
+
 def _detections(tl: _Timeline, timeouts: np.ndarray, crashes_at: np.ndarray):
     """(declared-dead instants, detection times) for crashes at ``crashes_at``."""
-    i = np.searchsorted(tl.sent_at, crashes_at, side="left") - 1  # beats sent before
-    last = np.where(i >= 0, tl.latest_at[np.maximum(i, 0)], 0.0)
+    last = _last_heard(tl, crashes_at)
     # The timeout in force at that arrival (for phi: as estimated when it arrived).
     pos = np.minimum(np.searchsorted(tl.arrivals_at, last, side="right") - 1,
                      tl.arrivals_at.size - 1)
@@ -364,7 +370,7 @@ def simulate_heartbeats(
     detector = _check.choice("detector", detector, DETECTORS)
     phi = _check.number("phi_threshold", phi_threshold, low=0.0, low_open=True, high=300.0)
     tl = _timeline(cfg, n_crashes, rng(seed))
-    timeouts = _timeouts(tl, detector, timeout, phi)
+    timeouts = _timeouts(tl, detector, timeout, phi, cfg.interval_s)
     end = cfg.horizon_s if crashed_at is None else crashed_at
     suspected = _false_suspicions(tl, timeouts, end)
     _, detections = _detections(tl, timeouts, tl.crashes_at)
@@ -413,13 +419,25 @@ def timeout_tradeoff(
     cfg = _config(config)
     t = _candidate_timeouts(timeouts_s, cfg)
     tl = _timeline(cfg, _crashes(crashes), rng(seed))
-    mean, worst, false = (np.empty(t.size) for _ in range(3))
-    for j, timeout in enumerate(t):
-        timeouts = np.full(tl.arrivals_at.size, timeout)
-        _, detection = _detections(tl, timeouts, tl.crashes_at)
-        mean[j], worst[j] = detection.mean(), detection.max()
-        false[j] = _false_suspicions(tl, timeouts, cfg.horizon_s).size
-    false *= 3600.0 / cfg.horizon_s
+    a, horizon = tl.arrivals_at, cfg.horizon_s
+    # Detection is max(0, T − x), x = crash instant − last heard: sort x once and sum the
+    # x below each T with a cumulative sum.
+    x = np.sort(tl.crashes_at - _last_heard(tl, tl.crashes_at))
+    below = np.searchsorted(x, t, side="left")
+    mean = (below * t - np.concatenate(([0.0], np.cumsum(x)))[below]) / x.size
+    worst = np.maximum(t - x[0], 0.0)
+    # False suspicions: gaps longer than T (slack as in _false_suspicions), less those
+    # declared after the horizon — only arrivals in the last T seconds can be.
+    gaps = np.diff(a, append=math.inf)
+    slack = 8 * np.spacing(a[-1] + t)
+    longer = gaps.size - np.searchsorted(np.sort(gaps), t + slack, side="right")
+    first = np.maximum(np.searchsorted(a, horizon - t, side="left") - 1, 0)
+    if (a.size - first).sum() > MAX_BEATS:
+        raise ValueError("timeouts_s: too many timeouts close to horizon_s; use fewer or "
+                         "shorter timeouts, or a longer horizon_s")
+    late = [np.count_nonzero((gaps[i:] > tt + sl) & (a[i:] + tt >= horizon))
+            for i, tt, sl in zip(first, t, slack, strict=True)]
+    false = (longer - np.asarray(late, dtype=float)) * (3600.0 / horizon)
     for arr in (t, mean, worst, false):
         arr.setflags(write=False)
     return TimeoutTradeoff(cfg.interval_s, t, mean, worst, false)

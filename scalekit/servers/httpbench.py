@@ -49,16 +49,8 @@ import numpy as np
 
 from scalekit import _check, theory
 
-__all__ = [
-    "BenchServer",
-    "SingleRequest",
-    "BenchStep",
-    "BenchmarkResult",
-    "run_load",
-    "measure_single",
-    "benchmark",
-    "MAX_RUN_S",
-]
+__all__ = ["BenchServer", "SingleRequest", "BenchStep", "BenchmarkResult", "run_load",
+           "measure_single", "benchmark", "MAX_RUN_S"]
 
 HOST = "127.0.0.1"  # loopback only, always
 BACKLOG = 256  # the accept queue: the FIFO queue in front of the single worker
@@ -99,21 +91,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         started = time.perf_counter()
         url = urllib.parse.urlsplit(self.path)
         if url.path == "/stats":
-            keys = ("requests", "busy_s", "app_s")
-            return self._reply(json.dumps({k: getattr(self.server, k) for k in keys}).encode())
+            stats = {"requests": self.server.requests, "busy_s": self.server.busy_s}
+            return self._reply(json.dumps(stats).encode())
         try:
-            work_ms = float(urllib.parse.parse_qs(url.query).get("work_ms", ["nan"])[0])
+            work_ms = float(urllib.parse.parse_qs(url.query).get("work_ms", [math.nan])[0])
         except ValueError:
-            work_ms = math.nan
-        if math.isnan(work_ms):
-            work_ms = self.server.work_ms
+            work_ms = -1.0
+        work_ms = self.server.work_ms if math.isnan(work_ms) else work_ms
         if not 0.0 <= work_ms <= MAX_WORK_MS:
             return self.send_error(400, f"work_ms must be a number in [0, {MAX_WORK_MS:g}]")
         _spin(round(work_ms * self.server.iterations_per_ms))
-        app_s = time.perf_counter() - started
-        self.server.app_s += app_s
-        self.server.counted = True
-        self._reply(b"ok\n", f"app;dur={app_s * 1e3:.3f}")
+        self.server.counted = True  # a work request: its accept-to-close time counts as busy
+        self._reply(b"ok\n", f"app;dur={(time.perf_counter() - started) * 1e3:.3f}")
 
     def _reply(self, body: bytes, timing: str | None = None) -> None:
         self.send_response(200)
@@ -137,7 +126,7 @@ class _SingleWorker(http.server.HTTPServer):
     """
 
     request_queue_size = BACKLOG
-    requests, busy_s, app_s, counted, accepted_at = 0, 0.0, 0.0, False, 0.0
+    requests, busy_s, counted, accepted_at = 0, 0.0, False, 0.0
 
     def server_bind(self):  # HTTPServer would resolve the host name (a DNS lookup): skip it
         socketserver.TCPServer.server_bind(self)
@@ -165,8 +154,9 @@ def serve(work_ms: float, max_lifetime_s: float, watch_stdin: bool = True) -> No
     def stop():
         threading.Thread(target=server.shutdown, daemon=True).start()
 
-    def watch():
-        sys.stdin.buffer.read()  # returns at EOF: the parent closed the pipe or died
+    def watch():  # os.read, not sys.stdin: a buffered read would hold a lock at exit
+        while os.read(sys.stdin.fileno(), 4096):
+            pass  # EOF: the parent closed the pipe, or died
         stop()
 
     timers = [threading.Timer(max_lifetime_s, stop),
@@ -238,8 +228,12 @@ class BenchServer:
         cmd = [sys.executable, "-m", "scalekit.servers.httpbench", "serve",
                "--work-ms", repr(self.work_ms), "--max-lifetime-s", repr(self.max_lifetime_s)]
         err = tempfile.TemporaryFile()  # a file, not a pipe: it can never fill up and block
-        self._proc = proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                             stderr=err, env=env)
+        try:
+            self._proc = proc = subprocess.Popen(cmd, stdin=subprocess.PIPE,
+                                                 stdout=subprocess.PIPE, stderr=err, env=env)
+        except OSError as exc:
+            err.close()
+            raise RuntimeError(f"could not start the HTTP server: {exc}") from exc
         self._stop = weakref.finalize(self, _terminate, proc, err)  # also runs at exit
         lines: queue.Queue[bytes] = queue.Queue()
         threading.Thread(target=lambda: lines.put(proc.stdout.readline()), daemon=True).start()
@@ -363,8 +357,12 @@ class SingleRequest:
         return _html_table([self.summary()])
 
 
-def _stats(server: BenchServer, timeout_s: float) -> dict:
-    """The server's own counters (requests, busy_s, app_s) and the instant they were read."""
+def _stats(server: BenchServer, timeout_s: float = 10.0) -> dict:
+    """The server's own counters (requests, busy_s) and the instant they were read.
+
+    The request waits behind any work still queued, including requests whose clients gave
+    up: a client's timeout does not cancel the server's work.
+    """
     conn = http.client.HTTPConnection(HOST, server.port, timeout=timeout_s)
     try:
         conn.request("GET", "/stats")
@@ -439,12 +437,12 @@ def run_load(server: BenchServer, users: int, duration_s: float, *,
     threads = [threading.Thread(target=_client, args=args, daemon=True) for _ in range(users)]
     for t in threads:
         t.start()
-    before = _stats(server, timeout_s)
+    before = _stats(server)
     window["deadline"] = deadline = (start := time.perf_counter()) + duration_s
     window["go"].set()
     for t in threads:
         t.join(max(0.0, deadline + timeout_s + 1.0 - time.perf_counter()))
-    after = _stats(server, timeout_s)
+    after = _stats(server)
     rec = np.array(records, dtype=float).reshape(-1, 4)
     end = deadline
     if max_requests is not None and len(records) + len(errors) >= max_requests and rec.size:
@@ -586,16 +584,15 @@ def benchmark(server: BenchServer, users: Sequence[int] = (1, 2, 4, 8, 16), step
 
 
 def _main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m scalekit.servers.httpbench")
-    sub = parser.add_subparsers(dest="command", required=True)
-    cmd = sub.add_parser("serve", help="run a single-worker HTTP server on 127.0.0.1")
-    cmd.add_argument("--work-ms", type=float, default=2.0, help="CPU work per request, ms")
-    cmd.add_argument("--max-lifetime-s", type=float, default=300.0, help="exit after this, s")
-    cmd.add_argument("--no-stdin-watch", action="store_true", help="do not exit on stdin EOF")
+    parser = argparse.ArgumentParser(prog="python -m scalekit.servers.httpbench",
+                                     description="serve: a single-worker HTTP server")
+    parser.add_argument("command", choices=["serve"])
+    parser.add_argument("--work-ms", type=float, default=2.0, help="CPU work per request, ms")
+    parser.add_argument("--max-lifetime-s", type=float, default=300.0, help="exit after, s")
+    parser.add_argument("--no-stdin-watch", action="store_true", help="ignore EOF on stdin")
     args = parser.parse_args(argv)
     serve(_check.number("work_ms", args.work_ms, low=0.0, low_open=True, high=MAX_WORK_MS),
-          _check.positive("max_lifetime_s", args.max_lifetime_s),
-          watch_stdin=not args.no_stdin_watch)
+          _check.positive("max_lifetime_s", args.max_lifetime_s), not args.no_stdin_watch)
 
 
 if __name__ == "__main__":

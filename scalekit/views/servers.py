@@ -12,8 +12,8 @@ import ipywidgets as widgets
 import numpy as np
 
 from scalekit import sim, theory
-from scalekit.servers import capacity, scaling
-from scalekit.views.panel import Panel
+from scalekit.servers import autoscaling, capacity, heartbeats, httpbench, scaling
+from scalekit.views.panel import Panel, Progress
 from scalekit.views.style import LIMIT, MEASURED, SIMULATED, THEORY, figure, styled
 
 __all__ = [
@@ -27,6 +27,13 @@ __all__ = [
     "plot_usl",
     "explore_usl",
     "plot_costs",
+    "run_benchmark",
+    "plot_benchmark",
+    "plot_autoscaling",
+    "explore_autoscaling",
+    "plot_heartbeats",
+    "plot_timeout_tradeoff",
+    "explore_heartbeats",
 ]
 
 
@@ -173,7 +180,7 @@ def explore_ramp() -> Panel:
 @styled
 def plot_scaling(result: scaling.ScalingComparison):
     """Mean latency of one k× server, k servers sharing a queue, k servers at random."""
-    fig, ax = figure(width=7.5, height=3.4)
+    fig, ax = figure(width=8.5, height=3.4, left=0.27)
     rows = result.rows()
     y = np.arange(len(rows))
     ax.barh(y - 0.2, [r[1] for r in rows], height=0.4, color=SIMULATED, label="simulated")
@@ -183,7 +190,7 @@ def plot_scaling(result: scaling.ScalingComparison):
     best = min(rows, key=lambda r: r[2])[0]
     ax.set(xlabel="mean time in system (× one request's service time)",
            title=f"Same capacity, load {result.load:.2f}: fastest is {best}")
-    ax.legend(loc="lower right")
+    ax.legend(loc="center right")
     return fig
 
 
@@ -197,7 +204,11 @@ def explore_scaling() -> Panel:
     def compute(factor, load):
         return scaling.compare_scaling(factor, load, requests=20_000, seed=1)
 
-    return Panel(controls, compute, plot_scaling, title="One big server or k small ones?")
+    def describe(r):
+        return " · ".join(f"{name}: {sim_s:.2f} (theory {th:.2f})" for name, sim_s, th in r.rows())
+
+    return Panel(controls, compute, plot_scaling, title="One big server or k small ones?",
+                 describe=describe)
 
 
 @styled
@@ -269,3 +280,222 @@ def plot_costs(model: scaling.CostModel, demands_rps, cores_each: int = 2):
            title="Big machines cost more per request — and stop at a maximum size")
     ax.legend(loc="upper left")
     return fig
+
+
+# ----------------------------------------------------------------------------- real benchmark
+
+
+def run_benchmark(work_ms: float = 5.0, users=(1, 2, 4, 8, 16), step_s: float = 1.0
+                  ) -> httpbench.BenchmarkResult:
+    """Start a real single-worker HTTP server on 127.0.0.1, ramp closed-loop users against
+    it with a progress bar, stop the server, return the measurements."""
+    bar = Progress("benchmark").show()
+    with httpbench.BenchServer(work_ms=work_ms) as server:
+        return httpbench.benchmark(server, users=users, step_s=step_s, progress=bar)
+
+
+@styled
+def plot_benchmark(result: httpbench.BenchmarkResult):
+    """Measured throughput and latency against users, next to the MVA prediction made from
+    one request at a time."""
+    fig, (left, right) = figure(2)
+    n = result.users
+    left.plot(n, result.throughput_rps, "o-", color=MEASURED, label="measured")
+    left.plot(n, result.predicted_throughput_rps, "s--", color=THEORY,
+              label="model (MVA from 1 request)")
+    left.axhline(result.max_throughput_rps, color=LIMIT, ls=":", label="1/D: the server's limit")
+    left.set(xlabel="concurrent users", ylabel="throughput (req/s)", ylim=(0, None),
+             title=f"Throughput stops at ≈{result.max_throughput_rps:.0f} req/s")
+    left.legend(loc="lower right")
+    right.plot(n, result.mean_s * 1e3, "o-", color=MEASURED, label="measured mean")
+    right.plot(n, result.p95_s * 1e3, "^:", color=MEASURED, alpha=0.6, label="measured p95")
+    right.plot(n, result.predicted_mean_s * 1e3, "s--", color=THEORY, label="model mean")
+    right.set(xlabel="concurrent users", ylabel="latency (ms)", ylim=(0, None),
+              title="Past saturation, each user adds one service time")
+    right.legend(loc="upper left")
+    return fig
+
+
+# ----------------------------------------------------------------------------- autoscaling
+
+
+def day_trace(peak_rps: float = 400.0, spike_rps: float = 300.0) -> sim.TrafficTrace:
+    """The notebook's day of traffic: a daily cycle peaking at 14:00 and a flash crowd at
+    09:00 lasting 15 minutes."""
+    return sim.TrafficTrace.daily(base_rps=peak_rps / 8, peak_rps=peak_rps,
+                                  spike_at_s=9 * 3600, spike_rps=spike_rps, spike_s=900)
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(start, stop) index pairs of the True stretches of ``mask``."""
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], mask.astype(np.int8), [0]))))
+    return list(zip(edges[::2], edges[1::2], strict=True))
+
+
+@styled
+def plot_autoscaling(*results: autoscaling.AutoscaleResult, mean_service_s: float = 0.05):
+    """Servers over time against the work to do (top) and latency over time (bottom), for
+    each provisioning run; shaded where a run was overloaded (its queue growing)."""
+    fig, (top, bottom) = figure(1, 2, height=5.6)
+    first = results[0]
+    hours = first.times_s / 3600.0
+    work = first.arrival_rps * mean_service_s
+    top.fill_between(hours, work, step="post", color=LIMIT, alpha=0.3, lw=0,
+                     label="work: servers 100% busy (λ × service time)")
+    cap = first.slo_s * 1e3 * 20
+    for r in results:
+        line, = top.step(hours, r.servers_ready, where="post", lw=1.6,
+                         label=f"{r.policy}: {r.server_hours:.0f} server-hours")
+        lat = np.minimum(np.where(np.isfinite(r.latency_s), r.latency_s * 1e3, cap), cap)
+        bottom.step(hours, lat, where="post", lw=1.2, color=line.get_color(),
+                    label=f"{r.policy}: SLO missed {r.slo_violation_fraction:.1%} of the day")
+        for lo, hi in _runs(r.overloaded):
+            bottom.axvspan(hours[lo], hours[min(hi, hours.size - 1)], color=line.get_color(),
+                           alpha=0.12, lw=0)
+    top.set(ylabel="servers", xlim=(0, hours[-1]), ylim=(0, None),
+            title="Autoscaling follows the work; a fixed pool is too small or too big")
+    top.legend(loc="upper left")
+    bottom.axhline(first.slo_s * 1e3, color=MEASURED, ls="--", label="SLO")
+    bottom.set(yscale="log", xlabel="time of day (h)", ylabel="mean latency (ms)",
+               xlim=(0, hours[-1]), ylim=(mean_service_s * 1e3 * 0.8, cap * 1.3),
+               title="Latency (shaded: overloaded — the queue grows; curve capped at 20×SLO)")
+    bottom.legend(loc="upper left", ncols=2)
+    return fig
+
+
+def explore_autoscaling() -> Panel:
+    controls = {
+        "target": widgets.FloatSlider(value=0.6, min=0.2, max=0.95, step=0.05,
+                                      description="target utilisation"),
+        "min_servers": widgets.IntSlider(value=2, min=1, max=20, description="min servers"),
+        "max_servers": widgets.IntSlider(value=40, min=2, max=60, description="max servers"),
+        "startup_s": widgets.IntSlider(value=60, min=0, max=600, step=30,
+                                       description="start-up (s)"),
+        "stabilisation_s": widgets.IntSlider(value=300, min=0, max=1200, step=60,
+                                             description="scale-down window (s)"),
+        "fixed": widgets.IntSlider(value=24, min=1, max=60, description="fixed pool"),
+    }
+    trace = day_trace()
+
+    def compute(target, min_servers, max_servers, startup_s, stabilisation_s, fixed):
+        auto = autoscaling.autoscale(trace, target_utilisation=target, min_servers=min_servers,
+                                     max_servers=max_servers, startup_s=startup_s,
+                                     stabilisation_s=stabilisation_s)
+        return auto, autoscaling.fixed_servers(trace, fixed)
+
+    def describe(out):
+        auto, fixed = out
+        return (f"autoscaled: {auto.server_hours:.0f} server-hours, SLO missed "
+                f"{auto.slo_violation_fraction:.1%} · fixed {fixed.max_servers_used}: "
+                f"{fixed.server_hours:.0f} server-hours, SLO missed "
+                f"{fixed.slo_violation_fraction:.1%}")
+
+    return Panel(controls, compute, lambda out: plot_autoscaling(*out),
+                 title="Autoscaling a day of traffic", describe=describe)
+
+
+# ----------------------------------------------------------------------------- heartbeats
+
+
+def _draw_timeline(ax, result: heartbeats.HeartbeatResult, window_s: float) -> None:
+    crash = result.crashed_at
+    lo = max(0.0, crash - window_s * 0.6) if math.isfinite(crash) else 0.0
+    hi = lo + window_s
+    beats = result.arrivals_at[(result.arrivals_at >= lo) & (result.arrivals_at <= hi)]
+    ax.vlines(beats, 0, 1, color=SIMULATED, lw=1.5, label="heartbeat heard")
+    if math.isfinite(crash):
+        ax.axvline(crash, color=MEASURED, lw=2, label="server crashes")
+        last = beats[beats <= crash].max() if (beats <= crash).any() else lo
+        ax.axvspan(last, result.declared_dead_at, color=MEASURED, alpha=0.12,
+                   label=f"silence: {result.timeout_s:.3g} s timeout running")
+        ax.axvline(result.declared_dead_at, color=THEORY, ls="--",
+                   label=f"declared dead (+{result.detection_s:.1f} s)")
+    ax.set(xlim=(lo, hi), ylim=(0, 1.5), yticks=[], xlabel="time (s)",
+           title=f"Detected {result.detection_s:.1f} s after the crash: "
+                 f"≈{result.requests_to_dead:.0f} requests went to a dead server")
+
+
+def _draw_tradeoff(left, tradeoff: heartbeats.TimeoutTradeoff, mark_s: float | None,
+                   mark_label: str) -> None:
+    k = tradeoff.missed_beats
+    left.plot(k, tradeoff.mean_detection_s, "-", color=SIMULATED, lw=2,
+              label="mean detection time (s)")
+    left.set(xlabel="timeout (heartbeat intervals missed)", ylabel="detection time (s)",
+             ylim=(0, None))
+    right = left.twinx()
+    right.plot(k, tradeoff.false_suspicions_per_hour, "-", color=MEASURED, lw=2,
+               label="false suspicions / hour")
+    right.set_yscale("symlog", linthresh=0.01)
+    right.set_ylabel("false suspicions per hour (per server)", color=MEASURED)
+    right.spines[["top"]].set_visible(False)
+    if mark_s is not None:
+        left.axvline(mark_s / tradeoff.interval_s, color=THEORY, ls="--", label=mark_label)
+    handles, labels = left.get_legend_handles_labels()
+    more, more_labels = right.get_legend_handles_labels()
+    left.legend(handles + more, labels + more_labels, loc="upper center")
+
+
+@styled
+def plot_heartbeats(result: heartbeats.HeartbeatResult, window_s: float = 30.0):
+    """The beats the balancer heard around the crash, the timeout running out, and the
+    moment the server was declared dead."""
+    fig, ax = figure(width=9.5, height=2.8)
+    _draw_timeline(ax, result, window_s)
+    ax.legend(loc="upper left", ncols=4)
+    return fig
+
+
+@styled
+def plot_timeout_tradeoff(tradeoff: heartbeats.TimeoutTradeoff,
+                          choice: heartbeats.TimeoutChoice | None = None):
+    """Mean detection time and false suspicions per hour against the timeout."""
+    fig, ax = figure(width=9.5, height=3.6, right=0.9)
+    mark = choice.timeout_s if choice is not None and choice.found else None
+    _draw_tradeoff(ax, tradeoff, mark, f"chosen: {mark:g} s" if mark else "")
+    ax.set_title("A short timeout detects fast but cries wolf; a long one is calm but slow")
+    return fig
+
+
+@styled
+def _plot_heartbeat_panel(out):
+    result, tradeoff = out
+    fig, (top, bottom) = figure(1, 2, height=5.6, right=0.9)
+    _draw_timeline(top, result, 20 * result.interval_s)
+    top.legend(loc="upper left", ncols=4)
+    _draw_tradeoff(bottom, tradeoff, result.timeout_s, f"this timeout: {result.timeout_s:.3g} s")
+    bottom.set_title(f"At this timeout: {result.false_suspicions_per_hour:.2f} false "
+                     f"suspicions per hour, {result.mean_detection_s:.2f} s mean detection")
+    return fig
+
+
+def explore_heartbeats() -> Panel:
+    controls = {
+        "interval_s": widgets.FloatSlider(value=1.0, min=0.1, max=5.0, step=0.1,
+                                          description="interval (s)"),
+        "missed_beats": widgets.FloatSlider(value=3.0, min=0.5, max=10.0, step=0.5,
+                                            description="timeout (missed beats)"),
+        "pauses_per_hour": widgets.FloatSlider(value=6.0, min=0.0, max=60.0, step=1.0,
+                                               description="GC pauses / hour"),
+        "pause_s": widgets.FloatSlider(value=1.0, min=0.1, max=10.0, step=0.1,
+                                       description="mean pause (s)"),
+        "jitter_s": widgets.FloatSlider(value=0.05, min=0.0, max=0.09, step=0.01,
+                                        description="jitter (× interval)"),
+    }
+
+    def compute(interval_s, missed_beats, pauses_per_hour, pause_s, jitter_s):
+        cfg = heartbeats.HeartbeatConfig(interval_s=interval_s, jitter_s=jitter_s * interval_s,
+                                         pauses_per_hour=pauses_per_hour, pause_s=pause_s,
+                                         horizon_s=min(86_400.0, 200_000 * interval_s))
+        timeout = heartbeats.timeout_for(missed_beats, interval_s)
+        result = heartbeats.simulate_heartbeats(cfg, timeout_s=timeout,
+                                                crashed_at=cfg.horizon_s / 2 + 0.5, seed=1)
+        return result, heartbeats.timeout_tradeoff(cfg, seed=1)
+
+    def describe(out):
+        r = out[0]
+        return (f"{r.messages_per_s:.1f} heartbeat messages/s for {r.servers} servers · "
+                f"mean detection {r.mean_detection_s:.2f} s · "
+                f"{r.false_suspicions_per_hour:.2f} false suspicions/hour per server")
+
+    return Panel(controls, compute, _plot_heartbeat_panel, title="Heartbeats and timeouts",
+                 describe=describe)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 
-from matplotlib.figure import Figure
+from matplotlib.figure import Figure as _MplFigure
 
 #: Okabe–Ito colours by name.
 COLORS = {
@@ -35,12 +35,27 @@ CYCLE = [COLORS[k] for k in ("blue", "orange", "green", "vermillion", "sky", "pu
 DPI = 80
 
 
-def figure(ncols: int = 1, nrows: int = 1, *, width: float = 9.5, height: float = 3.6):
-    """A new Figure and its styled axes (one Axes when 1×1, else an array)."""
+class Figure(_MplFigure):
+    """A matplotlib Figure that shows itself in a notebook as a PNG (``_repr_png_``).
+
+    Built without pyplot, so nothing global changes and nothing piles up in pyplot's figure
+    list; no matplotlib backend needs to be active for it to display.
+    """
+
+    def _repr_png_(self) -> bytes:
+        return to_png(self)
+
+
+def figure(ncols: int = 1, nrows: int = 1, *, width: float = 9.5, height: float = 3.6,
+           **margins: float):
+    """A new Figure and its styled axes (one Axes when 1×1, else an array). ``margins``
+    override the fixed layout (``left``, ``right``, ``bottom``, ``top`` as figure fractions):
+    widen ``left`` for long tick labels, narrow ``right`` for a twin axis."""
     fig = Figure(figsize=(width, height), dpi=DPI)
     axes = fig.subplots(nrows, ncols, squeeze=True)
-    fig.subplots_adjust(left=0.08 if ncols > 1 else 0.1, right=0.98, bottom=0.15,
-                        top=0.88 if nrows == 1 else 0.92, wspace=0.25, hspace=0.45)
+    layout = dict(left=0.08 if ncols > 1 else 0.1, right=0.98, bottom=0.15,
+                  top=0.88 if nrows == 1 else 0.92, wspace=0.25, hspace=0.45)
+    fig.subplots_adjust(**(layout | margins))
     for ax in fig.axes:
         ax.set_prop_cycle(color=CYCLE)
         ax.grid(True, alpha=0.3)
@@ -49,7 +64,7 @@ def figure(ncols: int = 1, nrows: int = 1, *, width: float = 9.5, height: float 
     return fig, axes
 
 
-def finish(fig: Figure) -> Figure:
+def finish(fig: _MplFigure) -> _MplFigure:
     """Apply the text look once everything is drawn: bold titles, frameless legends."""
     for ax in fig.axes:
         ax.title.set_fontsize(10.5)
@@ -75,7 +90,7 @@ def styled(fn):
     return wrapper
 
 
-def to_png(fig: Figure) -> bytes:
+def to_png(fig: _MplFigure) -> bytes:
     """Render a figure to PNG bytes (what a widget panel shows)."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI)
