@@ -32,8 +32,10 @@ lab: setup
 lint: setup
 	$(BIN)/ruff check scalekit tests benchmarks
 
+# Unit, property, theory and widget tests, the student build, and every master notebook run
+# top to bottom by nbval — on 2 processes (each file stays on one, so a notebook keeps its kernel).
 test: setup lint
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax --nbval-current-env tests notebooks
 
 student: setup
 	$(BIN)/python -m scalekit.grading assign --out student

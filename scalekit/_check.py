@@ -43,7 +43,8 @@ def number(
     too_low = low is not None and (x <= low if low_open else x < low)
     too_high = high is not None and (x >= high if high_open else x > high)
     if too_low or too_high:
-        raise ValueError(f"{name} must be {_describe(low, high, low_open, high_open)}, got {value!r}")
+        bounds = _describe(low, high, low_open, high_open)
+        raise ValueError(f"{name} must be {bounds}, got {value!r}")
     return x
 
 

@@ -80,9 +80,9 @@ def build_student(
     does not pass — a master whose own tests fail never reaches students.
     """
     root = _root()
-    notebooks = Path(notebooks or root / "notebooks")
-    out = Path(out or root / "student")
-    work = Path(work or root / "build" / "otter")
+    notebooks = Path(notebooks or root / "notebooks").resolve()
+    out = Path(out or root / "student").resolve()
+    work = Path(work or root / "build" / "otter").resolve()
     chosen = [m for m in masters(notebooks) if only in (None, m.stem)]
     if not chosen:
         raise FileNotFoundError(f"no master notebook named {only!r} in {notebooks}")

@@ -701,7 +701,9 @@ def estimate(values) -> tuple[float, float]:
     return float(x.mean()), float(x.std(ddof=1) / math.sqrt(x.size))
 
 
-def replicate(fn: Callable[[int], float], replications: int, *, seed: int = 0) -> tuple[float, float]:
+def replicate(
+    fn: Callable[[int], float], replications: int, *, seed: int = 0
+) -> tuple[float, float]:
     """Run ``fn(seed_i)`` for ``replications`` independent seeds; return (mean, standard error)."""
     reps = _check.integer("replications", replications, low=2, high=10_000)
     base = _check.integer("seed", seed, low=0)

@@ -42,7 +42,7 @@ def test_environment_yml_pins_the_same_lower_bounds():
     bounds = {_name(d): d.replace(" ", "") for d in
               project["dependencies"] + extras["lab"] + extras["grade"]}
     text = (ROOT / "environment.yml").read_text()
-    for name, spec in bounds.items():
+    for spec in bounds.values():
         assert spec in text.replace(" ", ""), f"{spec} missing from environment.yml"
 
 

@@ -74,8 +74,9 @@ def test_server_answers_with_server_timing_and_closes(server20):
         assert status == 200
         assert headers["Connection"] == "close"
         durations.append(float(APP.search(headers["Server-Timing"])[1]))
-    # The handler's own time, in ms: calibrated CPU work, stretched only by a busy machine.
-    assert 0.5 * 20.0 <= np.median(durations) <= 3.0 * 20.0
+    # The handler's own time, in ms: calibrated CPU work, stretched by a busy machine (the
+    # least stretched of five).
+    assert 0.5 * 20.0 <= min(durations) <= 3.0 * 20.0
 
 
 def test_work_per_request_from_the_query(server20):
@@ -86,7 +87,7 @@ def test_work_per_request_from_the_query(server20):
     assert err.value.code == 400
 
 
-# ------------------------------------------------------------------ lifetime: never outlive the test
+# ------------------------------------------------------------------ it never outlives the test
 
 
 def test_two_servers_get_free_ports_and_the_context_manager_stops_them():
@@ -225,10 +226,12 @@ def test_measure_single_reports_demand_and_overhead(server20):
     single = measure_single(server20, requests=10, warmup=1)
     assert single.requests >= 10 - 1 and single.errors == 0
     assert 0.005 < single.service_demand_s < 0.2
-    # Z is what the client adds to D; the client may see the answer just before the server
-    # has closed the connection, so Z is clipped at zero rather than negative.
+    # Z is what the client adds to D. The client may see its answer before the server has
+    # closed the connection (a preemption there lengthens D, not that latency), so Z is
+    # clipped at zero and the mean latency can fall a little short of D.
     assert single.overhead_s >= 0.0
-    assert single.mean_s == pytest.approx(single.service_demand_s + single.overhead_s, rel=0.05)
+    assert 0.8 * single.service_demand_s <= single.mean_s
+    assert single.mean_s <= single.service_demand_s + single.overhead_s + 1e-12
 
 
 # ------------------------------------------------------------------ bad input
@@ -313,4 +316,4 @@ def test_bad_single_arguments(kwargs, error, name):
 
 def test_url_of_a_server_never_started():
     with pytest.raises(RuntimeError, match="not been started"):
-        BenchServer().url
+        _ = BenchServer().url
