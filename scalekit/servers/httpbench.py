@@ -4,17 +4,19 @@ What is modelled: a server with **one worker** that serves one request at a time
 synchronous gunicorn or uWSGI worker. Requests that arrive while it is busy wait in the
 kernel's accept backlog (``listen(256)``), which is a FIFO queue: connections are accepted in
 the order their handshakes completed. Each request costs CPU time in pure Python (it holds the
-GIL), ``work_ms`` milliseconds on this machine, calibrated when the server starts. The load
-comes from a **closed loop** like ``ab -c N`` or ``wrk -c N``: N client threads, each sending a
-request, waiting for the whole answer and sending the next at once (no think time).
+GIL), ``work_ms`` milliseconds of CPU, calibrated when the server starts. The load comes from
+a **closed loop** like ``ab -c N`` (a new connection per request): N client threads, each
+sending a request, waiting for the whole answer and sending the next at once (no think time).
 
 The prediction is exact mean value analysis (:func:`scalekit.theory.mva_closed`) of one FIFO
 server with service demand D and a delay Z, both measured one request at a time: D is the
-server's own time per request from accept to close (it counts this itself; the handler's
-share is in the ``Server-Timing: app;dur=`` header of every response), Z the rest of the
-end-to-end latency (the client's work, connecting, sending). With N users the throughput is
-at most min(N/(D + Z), 1/D): beyond N* = (D + Z)/D the server is saturated, throughput stays
-at 1/D and every extra user only adds D to everyone's latency.
+server's own time per request from accept to close, which it counts itself; Z is the rest
+of the end-to-end latency (the client's work, connecting, sending). The handler's share of D
+is in the ``Server-Timing: app;dur=`` header of every response, but D = handler time alone
+would leave out parsing, writing and closing — serial work too — and put the ceiling 10–30%
+too high at ``work_ms=2`` (measured on a 2-core VM). With N users the throughput is at most
+min(N/(D + Z), 1/D): beyond N* = (D + Z)/D the server is saturated, throughput stays at 1/D
+and every extra user only adds D to everyone's latency.
 
 Units: ``work_ms`` in milliseconds (it is what the header reports); every other time in
 seconds, throughput in requests per second. The server runs in a separate process, binds a
@@ -42,7 +44,7 @@ import time
 import urllib.parse
 import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -86,6 +88,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     """``GET /?work_ms=`` does the work; ``GET /stats`` reports the server's busy time."""
 
     protocol_version = "HTTP/1.0"  # one request per connection: each waits in the backlog
+    timeout = 10.0  # s: a client that connects and says nothing cannot hold the worker forever
 
     def do_GET(self):  # noqa: N802 (the name http.server dispatches to)
         started = time.perf_counter()
@@ -280,6 +283,12 @@ def _require_running(server) -> BenchServer:
 # --------------------------------------------------------------------------- measurements
 
 
+def _scalars(result) -> dict:
+    """A result's numbers and names, for tables (arrays and dicts left out)."""
+    return {f.name: getattr(result, f.name) for f in fields(result)
+            if isinstance(getattr(result, f.name), (int, float, str))}
+
+
 def _html_table(rows: list[dict]) -> str:
     def cell(v):
         return f"{v:.4g}" if isinstance(v, float) else str(v)
@@ -324,11 +333,8 @@ class BenchStep:
     latencies_s: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
     handler_s: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
 
-    def summary(self) -> dict:
-        return {k: getattr(self, k) for k in list(self.__dataclass_fields__)[:14]}
-
     def _repr_html_(self) -> str:
-        return _html_table([self.summary()])
+        return _html_table([_scalars(self)])
 
 
 @dataclass(frozen=True, eq=False)
@@ -350,11 +356,8 @@ class SingleRequest:
     errors: int
     latencies_s: np.ndarray = field(repr=False)
 
-    def summary(self) -> dict:
-        return {k: getattr(self, k) for k in list(self.__dataclass_fields__)[:7]}
-
     def _repr_html_(self) -> str:
-        return _html_table([self.summary()])
+        return _html_table([_scalars(self)])
 
 
 def _stats(server: BenchServer, timeout_s: float = 10.0) -> dict:
@@ -541,7 +544,7 @@ class BenchmarkResult:
         return (f"<p>one request at a time: D = {self.single.service_demand_s * 1e3:.3f} ms, "
                 f"Z = {self.single.overhead_s * 1e3:.3f} ms; saturation at N* = "
                 f"{self.saturation_users:.2f} users, at most {self.max_throughput_rps:.0f} req/s"
-                f"</p>" + _html_table([s.summary() for s in self.steps]))
+                f"</p>" + _html_table([_scalars(s) for s in self.steps]))
 
 
 def benchmark(server: BenchServer, users: Sequence[int] = (1, 2, 4, 8, 16), step_s: float = 1.0,
