@@ -1,0 +1,40 @@
+"""Widget refresh times: model + figure + PNG for each panel at its default settings.
+
+A refresh is what a student waits for after releasing a slider; the budget is 150 ms
+(DESIGN.md). Each panel is refreshed several times after a warm-up and the median printed.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+BUDGET_MS = 150.0
+
+
+def measure(repeats: int = 7) -> dict[str, float]:
+    from scalekit.views import servers as view
+
+    times = {}
+    for name in view.__all__:
+        if not name.startswith("explore_"):
+            continue
+        panel = getattr(view, name)()
+        panel.refresh()  # warm-up: first-use caches (fonts, imports)
+        samples = []
+        for _ in range(repeats):
+            panel.refresh()
+            samples.append(panel.refresh_ms)
+        times[f"servers.{name}"] = statistics.median(samples)
+    return times
+
+
+def main() -> dict[str, float]:
+    start = time.perf_counter()
+    times = measure()
+    print(f"\nWidget refresh at default settings (median of 7; budget {BUDGET_MS:.0f} ms)")
+    for name, ms in times.items():
+        flag = "" if ms <= BUDGET_MS else "  over budget"
+        print(f"  {name:<32}{ms:8.1f} ms{flag}")
+    print(f"  ({time.perf_counter() - start:.1f} s)")
+    return times
