@@ -26,8 +26,10 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# (--allow-root only when run as root, e.g. in a container: Jupyter refuses root otherwise.)
 lab: setup
-	$(BIN)/jupyter lab --notebook-dir=notebooks --ip=127.0.0.1
+	$(BIN)/jupyter lab --notebook-dir=notebooks --ip=127.0.0.1 \
+		$(if $(filter 0,$(shell id -u)),--allow-root,)
 
 lint: setup
 	$(BIN)/ruff check scalekit tests benchmarks

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from scalekit import _check
+from scalekit import _check, _html
 
 __all__ = [
     "rng",
@@ -474,14 +474,9 @@ class Results:
         return out
 
     def _repr_html_(self) -> str:
-        rows = []
-        for key, value in self.summary().items():
-            if isinstance(value, float):
-                value = f"{value:.4g}"
-            rows.append(f"<tr><th style='text-align:left'>{key}</th><td>{value}</td></tr>")
-        note = ("<p><b>unstable</b>: offered load ≥ capacity — the queue grows without "
-                "bound; latencies depend on how long the run is.</p>") if self.unstable else ""
-        return f"<table>{''.join(rows)}</table>{note}"
+        note = ("unstable: offered load ≥ capacity — the queue grows without bound; "
+                "latencies depend on how long the run is.") if self.unstable else ""
+        return _html.key_value_table(self.summary(), note)
 
 
 def _results(

@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from scalekit import _check, sim
+from scalekit import _check, _html, sim
 
 __all__ = ["hpa_desired_replicas", "HorizontalPodAutoscaler", "AutoscaleResult", "autoscale",
            "fixed_servers", "MAX_STEPS", "MAX_SERVERS"]
@@ -260,11 +260,7 @@ class AutoscaleResult:
         return {k: getattr(self, k) for k in keys}
 
     def _repr_html_(self) -> str:
-        rows = []
-        for key, value in self.summary().items():
-            text = f"{value:.4g}" if isinstance(value, float) else value
-            rows.append(f"<tr><th style='text-align:left'>{key}</th><td>{text}</td></tr>")
-        return f"<table>{''.join(rows)}</table>"
+        return _html.key_value_table(self.summary())
 
 
 def autoscale(

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scalekit import _check, sim
+from scalekit import _check, _html, sim
 
 __all__ = ["RampStep", "CapacityResult", "ramp", "capacity_from_table"]
 
@@ -73,19 +73,15 @@ class CapacityResult:
         return np.array([getattr(s, name) for s in self.steps], dtype=float)
 
     def _repr_html_(self) -> str:
-        head = "".join(f"<th>{h}</th>" for h in (
-            "offered /s", "throughput /s", "mean ms", "p50 ms", "p95 ms", "p99 ms",
-            "utilisation", "met SLO"))
-        rows = "".join(
-            f"<tr><td>{s.offered_rps:.4g}</td><td>{s.throughput_rps:.4g}</td>"
-            f"<td>{s.mean_s * 1e3:.4g}</td><td>{s.p50_s * 1e3:.4g}</td>"
-            f"<td>{s.p95_s * 1e3:.4g}</td><td>{s.p99_s * 1e3:.4g}</td>"
-            f"<td>{s.utilisation:.2f}</td><td>{'yes' if s.met_slo else 'NO'}</td></tr>"
-            for s in self.steps)
-        return (f"<table><tr>{head}</tr>{rows}</table>"
-                f"<p>capacity ≈ {self.capacity_rps:.4g} req/s under a p{self.percentile} SLO "
+        columns = ("offered /s", "throughput /s", "mean ms", "p50 ms", "p95 ms", "p99 ms",
+                   "utilisation", "met SLO")
+        rows = [(s.offered_rps, s.throughput_rps, s.mean_s * 1e3, s.p50_s * 1e3,
+                 s.p95_s * 1e3, s.p99_s * 1e3, f"{s.utilisation:.2f}",
+                 "yes" if s.met_slo else "NO") for s in self.steps]
+        note = (f"capacity ≈ {self.capacity_rps:.4g} req/s under a p{self.percentile} SLO "
                 f"of {self.slo_s * 1e3:.4g} ms; knee at {self.knee_rps:.4g} req/s"
-                f"{'; stopped at the first breach' if self.stopped_early else ''}.</p>")
+                f"{'; stopped at the first breach' if self.stopped_early else ''}.")
+        return _html.rows_table(rows, columns, note)
 
 
 def ramp(

@@ -44,7 +44,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-from scalekit import _check
+from scalekit import _check, _html
 from scalekit.sim import rng
 
 __all__ = [
@@ -251,10 +251,7 @@ class _Table:
         return f"{type(self).__name__}({', '.join(shown)})"
 
     def _repr_html_(self) -> str:
-        rows = "".join(f"<tr><th style='text-align:left'>{k}</th><td>"
-                       f"{f'{v:.4g}' if isinstance(v, float) else v}</td></tr>"
-                       for k, v in self.summary().items())
-        return f"<table>{rows}</table>"
+        return _html.key_value_table(self.summary())
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -312,13 +309,10 @@ class TimeoutTradeoff:
                 f"{self.timeouts_s.min():.4g} s to {self.timeouts_s.max():.4g} s)")
 
     def _repr_html_(self) -> str:
-        head = ("<tr><th>timeout_s</th><th>missed_beats</th><th>mean_detection_s</th>"
-                "<th>max_detection_s</th><th>false_suspicions_per_hour</th></tr>")
-        rows = "".join(
-            "<tr>" + "".join(f"<td>{x:.4g}</td>" for x in row) + "</tr>"
-            for row in zip(self.timeouts_s, self.missed_beats, self.mean_detection_s,
-                           self.max_detection_s, self.false_suspicions_per_hour, strict=True))
-        return f"<table>{head}{rows}</table>"
+        rows = zip(self.timeouts_s, self.missed_beats, self.mean_detection_s,
+                   self.max_detection_s, self.false_suspicions_per_hour, strict=True)
+        return _html.rows_table(rows, ("timeout_s", "missed_beats", "mean_detection_s",
+                                       "max_detection_s", "false_suspicions_per_hour"))
 
 
 @dataclass(frozen=True, repr=False)

@@ -19,29 +19,27 @@ min(N/(D + Z), 1/D): beyond N* = (D + Z)/D the server is saturated, throughput s
 and every extra user only adds D to everyone's latency.
 
 Units: ``work_ms`` in milliseconds (it is what the header reports); every other time in
-seconds, throughput in requests per second. The server runs in a separate process, binds a
-free port, exits by itself after ``max_lifetime_s`` or when its parent goes away, and is
-stopped by the :class:`BenchServer` context manager. This needs a real Python kernel: it
-starts a process and opens sockets (JupyterLite cannot).
+seconds, throughput in requests per second. The server runs in a separate process
+(:mod:`scalekit.servers._httpserver`), binds a free port, exits by itself after
+``max_lifetime_s`` or when its parent goes away, and is stopped by the :class:`BenchServer`
+context manager. This needs a real Python kernel: it starts a process and opens sockets
+(JupyterLite cannot).
 """
 
 from __future__ import annotations
 
 import argparse
 import http.client
-import http.server
 import json
 import math
 import os
 import queue
 import re
-import socketserver
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.parse
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
@@ -49,132 +47,19 @@ from pathlib import Path
 
 import numpy as np
 
-from scalekit import _check, theory
+from scalekit import _check, _html, theory
+from scalekit.servers import _httpserver
+from scalekit.servers._httpserver import BACKLOG, HOST, MAX_WORK_MS  # noqa: F401 (re-exported)
 
 __all__ = ["BenchServer", "SingleRequest", "BenchStep", "BenchmarkResult", "run_load",
            "measure_single", "benchmark", "MAX_RUN_S"]
 
-HOST = "127.0.0.1"  # loopback only, always
-BACKLOG = 256  # the accept queue: the FIFO queue in front of the single worker
-MAX_WORK_MS = 1000.0  # more than a second of CPU per request is not a web request
 MAX_USERS = 128  # well inside the backlog, so no connection is ever refused for lack of room
 #: Longest benchmark accepted, in seconds (sum of its steps): a notebook cell must end.
 MAX_RUN_S = 120.0
 _APP_TIMING = re.compile(r"\bapp;dur=([0-9.]+)")
 
-# --------------------------------------------------------------------------- the server (child)
-
-
-def _spin(iterations: int) -> int:
-    """CPU-bound work in pure Python: integer arithmetic that holds the GIL throughout."""
-    x = 0
-    for i in range(iterations):
-        x = (x * 31 + i) & 0xFFFF_FFFF
-    return x
-
-
-def _calibrate(iterations: int = 40_000, repeats: int = 5) -> float:
-    """Loop iterations per CPU millisecond (median of ``repeats``; CPU time, so a busy
-    machine that preempts the calibration does not skew it)."""
-    times = []
-    for _ in range(repeats):
-        t0 = time.thread_time()
-        _spin(iterations)
-        times.append(time.thread_time() - t0)
-    return iterations / (max(float(np.median(times)), 1e-6) * 1e3)
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    """``GET /?work_ms=`` does the work; ``GET /stats`` reports the server's busy time."""
-
-    protocol_version = "HTTP/1.0"  # one request per connection: each waits in the backlog
-    timeout = 10.0  # s: a client that connects and says nothing cannot hold the worker forever
-
-    def do_GET(self):  # noqa: N802 (the name http.server dispatches to)
-        started = time.perf_counter()
-        url = urllib.parse.urlsplit(self.path)
-        if url.path == "/stats":
-            stats = {"requests": self.server.requests, "busy_s": self.server.busy_s}
-            return self._reply(json.dumps(stats).encode())
-        try:
-            work_ms = float(urllib.parse.parse_qs(url.query).get("work_ms", [math.nan])[0])
-        except ValueError:
-            work_ms = -1.0
-        work_ms = self.server.work_ms if math.isnan(work_ms) else work_ms
-        if not 0.0 <= work_ms <= MAX_WORK_MS:
-            return self.send_error(400, f"work_ms must be a number in [0, {MAX_WORK_MS:g}]")
-        _spin(round(work_ms * self.server.iterations_per_ms))
-        self.server.counted = True  # a work request: its accept-to-close time counts as busy
-        self._reply(b"ok\n", f"app;dur={(time.perf_counter() - started) * 1e3:.3f}")
-
-    def _reply(self, body: bytes, timing: str | None = None) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Connection", "close")
-        if timing:
-            self.send_header("Server-Timing", timing)  # W3C Server Timing, milliseconds
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format, *args):  # noqa: A002 - no line per request on stderr
-        pass
-
-
-class _SingleWorker(http.server.HTTPServer):
-    """http.server without threads: accept one connection, serve it, accept the next.
-
-    ``busy_s`` sums, over work requests, the time from accept to close: the server's whole
-    per-request cost (parsing, handler, writing, closing), which is what the queue sees.
-    """
-
-    request_queue_size = BACKLOG
-    requests, busy_s, counted, accepted_at = 0, 0.0, False, 0.0
-
-    def server_bind(self):  # HTTPServer would resolve the host name (a DNS lookup): skip it
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
-
-    def process_request(self, request, client_address):
-        self.accepted_at, self.counted = time.perf_counter(), False
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request):
-        super().shutdown_request(request)
-        if self.counted:
-            self.requests += 1
-            self.busy_s += time.perf_counter() - self.accepted_at
-
-    def handle_error(self, request, client_address):  # e.g. a client that hung up early
-        print(f"error serving {client_address}: {sys.exc_info()[1]!r}", file=sys.stderr)
-
-
-def serve(work_ms: float, max_lifetime_s: float, watch_stdin: bool = True) -> None:
-    """Run the server in this process until ``max_lifetime_s`` (s) or EOF on stdin."""
-    server = _SingleWorker((HOST, 0), _Handler)
-    server.work_ms, server.iterations_per_ms = work_ms, _calibrate()
-
-    def stop():
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    def watch():  # os.read, not sys.stdin: a buffered read would hold a lock at exit
-        while os.read(sys.stdin.fileno(), 4096):
-            pass  # EOF: the parent closed the pipe, or died
-        stop()
-
-    timers = [threading.Timer(max_lifetime_s, stop),
-              threading.Timer(max_lifetime_s + 5.0, os._exit, args=(3,))]  # handler stuck
-    timers += [threading.Thread(target=watch)] if watch_stdin else []
-    for t in timers:
-        t.daemon = True
-        t.start()
-    print(f"listening on {server.server_port} iterations_per_ms={server.iterations_per_ms:.3f}",
-          flush=True)
-    server.serve_forever(poll_interval=0.05)
-    server.server_close()
-
-
-# --------------------------------------------------------------------------- the server (parent)
+# --------------------------------------------------------------------------- the server
 
 
 def _terminate(proc: subprocess.Popen, stderr, timeout_s: float = 5.0) -> None:
@@ -228,7 +113,7 @@ class BenchServer:
         root = str(Path(__file__).resolve().parents[2])  # so the child imports this scalekit
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
             p for p in (root, os.environ.get("PYTHONPATH")) if p)}
-        cmd = [sys.executable, "-m", "scalekit.servers.httpbench", "serve",
+        cmd = [sys.executable, "-m", "scalekit.servers._httpserver",
                "--work-ms", repr(self.work_ms), "--max-lifetime-s", repr(self.max_lifetime_s)]
         err = tempfile.TemporaryFile()  # a file, not a pipe: it can never fill up and block
         try:
@@ -289,16 +174,6 @@ def _scalars(result) -> dict:
             if isinstance(getattr(result, f.name), (int, float, str))}
 
 
-def _html_table(rows: list[dict]) -> str:
-    def cell(v):
-        return f"{v:.4g}" if isinstance(v, float) else str(v)
-
-    head = "".join(f"<th>{k}</th>" for k in rows[0])
-    body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in r.values()) + "</tr>"
-                   for r in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
 @dataclass(frozen=True, eq=False)
 class BenchStep:
     """What ``users`` closed-loop clients measured in ``duration_s`` seconds, and the model.
@@ -334,7 +209,7 @@ class BenchStep:
     handler_s: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
 
     def _repr_html_(self) -> str:
-        return _html_table([_scalars(self)])
+        return _html.rows_table([_scalars(self)])
 
 
 @dataclass(frozen=True, eq=False)
@@ -357,7 +232,7 @@ class SingleRequest:
     latencies_s: np.ndarray = field(repr=False)
 
     def _repr_html_(self) -> str:
-        return _html_table([_scalars(self)])
+        return _html.rows_table([_scalars(self)])
 
 
 def _stats(server: BenchServer, timeout_s: float = 10.0) -> dict:
@@ -541,10 +416,10 @@ class BenchmarkResult:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        return (f"<p>one request at a time: D = {self.single.service_demand_s * 1e3:.3f} ms, "
+        note = (f"one request at a time: D = {self.single.service_demand_s * 1e3:.3f} ms, "
                 f"Z = {self.single.overhead_s * 1e3:.3f} ms; saturation at N* = "
-                f"{self.saturation_users:.2f} users, at most {self.max_throughput_rps:.0f} req/s"
-                f"</p>" + _html_table([_scalars(s) for s in self.steps]))
+                f"{self.saturation_users:.2f} users, at most {self.max_throughput_rps:.0f} req/s")
+        return _html.rows_table([_scalars(s) for s in self.steps], note=note)
 
 
 def benchmark(server: BenchServer, users: Sequence[int] = (1, 2, 4, 8, 16), step_s: float = 1.0,
@@ -588,15 +463,13 @@ def benchmark(server: BenchServer, users: Sequence[int] = (1, 2, 4, 8, 16), step
 
 
 def _main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m scalekit.servers.httpbench",
+    """The older spelling, kept: ``python -m scalekit.servers.httpbench serve [options]``."""
+    prog = "python -m scalekit.servers.httpbench"
+    parser = argparse.ArgumentParser(prog=prog, add_help=False,
                                      description="serve: a single-worker HTTP server")
     parser.add_argument("command", choices=["serve"])
-    parser.add_argument("--work-ms", type=float, default=2.0, help="CPU work per request, ms")
-    parser.add_argument("--max-lifetime-s", type=float, default=300.0, help="exit after, s")
-    parser.add_argument("--no-stdin-watch", action="store_true", help="ignore EOF on stdin")
-    args = parser.parse_args(argv)
-    serve(_check.number("work_ms", args.work_ms, low=0.0, low_open=True, high=MAX_WORK_MS),
-          _check.positive("max_lifetime_s", args.max_lifetime_s), not args.no_stdin_watch)
+    args, rest = parser.parse_known_args(argv)
+    _httpserver._main(rest, prog=f"{prog} {args.command}")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scalekit import _check, sim, theory
+from scalekit import _check, _html, sim, theory
 
 __all__ = [
     "ScalingComparison",
@@ -58,10 +58,8 @@ class ScalingComparison:
         ]
 
     def _repr_html_(self) -> str:
-        body = "".join(f"<tr><td>{name}</td><td>{s:.4g}</td><td>{t:.4g}</td></tr>"
-                       for name, s, t in self.rows())
-        return ("<table><tr><th>design</th><th>simulated mean (s)</th><th>theory (s)</th>"
-                f"</tr>{body}</table><p>load ρ = {self.load:.2f} on every design</p>")
+        return _html.rows_table(self.rows(), ("design", "simulated mean (s)", "theory (s)"),
+                                f"load ρ = {self.load:.2f} on every design")
 
 
 def compare_scaling(

@@ -1,0 +1,55 @@
+"""The HTML tables that results show in a notebook (their ``_repr_html_``), in one place.
+
+Jupyter renders an object's ``_repr_html_`` string instead of its repr. Every result type
+builds its table here, so all of them look alike: real numbers (not integers, not bools) to
+4 significant digits, everything else with ``str``, and every key, cell and note
+HTML-escaped, so a policy named ``<b>`` shows as typed and cannot break the page. A ``note``
+is plain text, shown as a paragraph under the table. Standard library only.
+"""
+
+from __future__ import annotations
+
+import html
+import numbers
+from collections.abc import Iterable, Mapping, Sequence
+
+__all__ = ["cell", "key_value_table", "rows_table"]
+
+
+def cell(value: object) -> str:
+    """One value as escaped HTML text: a non-integer real to 4 significant digits."""
+    if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
+        return f"{float(value):.4g}"
+    return html.escape(str(value))
+
+
+def _note(note: str) -> str:
+    return f"<p>{html.escape(note)}</p>" if note else ""
+
+
+def key_value_table(mapping: Mapping[str, object], note: str = "") -> str:
+    """A two-column table, one row per key (the key as a left-aligned header cell)."""
+    rows = "".join(f"<tr><th style='text-align:left'>{html.escape(str(key))}</th>"
+                   f"<td>{cell(value)}</td></tr>" for key, value in mapping.items())
+    return f"<table>{rows}</table>{_note(note)}"
+
+
+def rows_table(rows: Iterable[Mapping[str, object] | Sequence[object]],
+               columns: Sequence[str] | None = None, note: str = "") -> str:
+    """A table with one row per record and a header row.
+
+    ``rows`` are mappings (the header is the first one's keys, unless ``columns`` names it)
+    or sequences of cells (then ``columns`` gives the header). Mappings are read in their own
+    key order, so every row should have the same keys.
+    """
+    records = list(rows)
+    if columns is None:
+        if records and not isinstance(records[0], Mapping):
+            raise TypeError("rows_table needs columns when the rows are sequences, not dicts")
+        columns = list(records[0]) if records else []
+    head = "".join(f"<th>{html.escape(str(name))}</th>" for name in columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{cell(v)}</td>"
+                         for v in (r.values() if isinstance(r, Mapping) else r)) + "</tr>"
+        for r in records)
+    return f"<table><tr>{head}</tr>{body}</table>{_note(note)}"
