@@ -34,19 +34,19 @@ def _other_value(control):
 
 def test_panel_draws_at_defaults(panel):
     assert panel.error == ""
-    assert panel.png.startswith(b"\x89PNG") and len(panel.png) > 5000
-    assert panel.image.value == panel.png
+    assert b"<svg" in panel.picture[:500] and len(panel.picture) > 5000
+    assert panel.image.value == panel.picture
     assert math.isfinite(panel.refresh_ms)
     assert panel.status.value  # a one-line summary under the controls
 
 
 def test_every_control_changes_the_output(panel):
     for name, control in panel.controls.items():
-        before_png, before_result, original = panel.png, panel.result, control.value
+        before_png, before_result, original = panel.picture, panel.result, control.value
         control.value = _other_value(control)
         assert panel.error == "", f"{name}: {panel.error}"
         assert panel.result is not before_result, f"{name} did not rerun the model"
-        assert panel.png != before_png, f"{name} did not change the figure"
+        assert panel.picture != before_png, f"{name} did not change the figure"
         control.value = original  # test each control from the defaults
 
 
@@ -77,7 +77,7 @@ def test_autoscaling_panel_reports_min_above_max_instead_of_crashing():
     p.controls["max_servers"].value = 3
     p.controls["min_servers"].value = 10
     assert "min_servers" in p.error
-    assert p.png  # the last good figure stays on screen
+    assert p.picture  # the last good figure stays on screen
 
 
 def test_saturation_panel_flags_an_unstable_server():
@@ -109,3 +109,26 @@ def test_figures_are_labelled(make):
             assert ax.get_xlabel() or ax.get_ylabel()
     assert any(ax.get_title() for ax in fig.axes), "a figure states its finding in a title"
     assert len(to_png(fig)) > 5000
+
+
+def test_redrawing_into_a_used_figure_leaves_nothing_stale(panel):
+    """A panel redraws into its previous figure; after a detour to other values and back,
+    the picture must be exactly the one a brand-new figure gives (no leftover artists,
+    limits, legends or twin axes)."""
+    fresh = to_png(panel.figure)
+    for control in panel.controls.values():
+        original = control.value
+        control.value = _other_value(control)
+        control.value = original
+    assert panel.error == ""
+    assert to_png(panel.figure) == fresh
+
+
+def test_figure_reuse_only_for_the_same_layout():
+    from scalekit.views.style import drawing_into, figure
+
+    first, _ = figure(2)
+    with drawing_into(first):
+        same, _ = figure(2)
+        other, _ = figure(1)
+    assert same is first and other is not first

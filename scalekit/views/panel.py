@@ -1,17 +1,20 @@
 """A widget panel: controls → model → figure, refreshed when a control is released.
 
 Every ``explore_*`` view returns a :class:`Panel`. It shows the controls, a status line and
-the figure (as a PNG image widget, so it renders the same in JupyterLab, Voilà and tests).
-Sliders use ``continuous_update=False``: the model runs when the student lets go.
+the figure — an SVG image widget, so it renders the same in JupyterLab, Voilà and tests.
+Sliders use ``continuous_update=False``: the model runs when the student lets go. Each
+refresh redraws into the panel's previous figure (:func:`~scalekit.views.style.drawing_into`)
+rather than building a new one.
 
 For tests and for measuring: ``panel.controls`` maps names to widgets (set ``.value`` from
-Python), ``panel.result`` is the last model result, ``panel.png`` the last image,
-``panel.refresh_ms`` how long the last refresh took (model + plot + PNG), and
+Python), ``panel.result`` is the last model result, ``panel.picture`` the last image (SVG
+bytes), ``panel.refresh_ms`` how long the last refresh took (model + plot + SVG), and
 ``panel.error`` the message shown when the model refused the input.
 """
 
 from __future__ import annotations
 
+import gc
 import html
 import time
 from collections.abc import Callable
@@ -19,7 +22,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from scalekit.views.style import to_png
+from scalekit.views.style import drawing_into, to_svg
 
 
 class Panel(widgets.VBox):
@@ -36,11 +39,12 @@ class Panel(widgets.VBox):
         self.controls = controls
         self._compute, self._draw, self._describe = compute, draw, describe
         self.result: Any = None
-        self.png: bytes = b""
+        self.picture: bytes = b""
+        self.figure = None
         self.refresh_ms = float("nan")
         self.error = ""
         self.status = widgets.HTML()
-        self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
+        self.image = widgets.Image(format="svg+xml", layout=widgets.Layout(max_width="100%"))
         for control in controls.values():
             if hasattr(control, "continuous_update"):
                 control.continuous_update = False
@@ -63,7 +67,20 @@ class Panel(widgets.VBox):
         self.refresh()
 
     def refresh(self) -> None:
-        """Run the model with the current control values and redraw."""
+        """Run the model with the current control values and redraw.
+
+        Python's cyclic garbage collector is paused while it runs: a redraw allocates
+        thousands of small matplotlib objects, and a collection in the middle of it costs
+        the student a visible pause; the collector catches up afterwards."""
+        paused = gc.isenabled()
+        gc.disable()
+        try:
+            self._refresh()
+        finally:
+            if paused:
+                gc.enable()
+
+    def _refresh(self) -> None:
         start = time.perf_counter()
         try:
             result = self._compute(**self.values)
@@ -74,8 +91,10 @@ class Panel(widgets.VBox):
             return
         self.error = ""
         self.result = result
-        self.png = to_png(self._draw(result))
-        self.image.value = self.png
+        with drawing_into(self.figure):
+            self.figure = self._draw(result)
+        self.picture = to_svg(self.figure)
+        self.image.value = self.picture
         self.refresh_ms = (time.perf_counter() - start) * 1e3
         text = self._describe(result) if self._describe else ""
         self.status.value = html.escape(text)

@@ -14,7 +14,16 @@ import numpy as np
 from scalekit import sim, theory
 from scalekit.servers import autoscaling, capacity, heartbeats, httpbench, scaling
 from scalekit.views.panel import Panel, Progress
-from scalekit.views.style import LIMIT, MEASURED, SIMULATED, THEORY, figure, styled
+from scalekit.views.style import (
+    LIMIT,
+    MEASURED,
+    SIMULATED,
+    THEORY,
+    figure,
+    plain_numbers,
+    styled,
+    twinx,
+)
 
 __all__ = [
     "saturate",
@@ -186,7 +195,7 @@ def plot_scaling(result: scaling.ScalingComparison):
     ax.barh(y - 0.2, [r[1] for r in rows], height=0.4, color=SIMULATED, label="simulated")
     ax.barh(y + 0.2, [r[2] for r in rows], height=0.4, color=LIMIT, label="theory")
     ax.set_yticks(y, [r[0] for r in rows])
-    ax.invert_yaxis()
+    ax.yaxis.set_inverted(True)
     best = min(rows, key=lambda r: r[2])[0]
     ax.set(xlabel="mean time in system (× one request's service time)",
            title=f"Same capacity, load {result.load:.2f}: fastest is {best}")
@@ -202,7 +211,7 @@ def explore_scaling() -> Panel:
     }
 
     def compute(factor, load):
-        return scaling.compare_scaling(factor, load, requests=20_000, seed=1)
+        return scaling.compare_scaling(factor, load, requests=12_000, seed=1)
 
     def describe(r):
         return " · ".join(f"{name}: {sim_s:.2f} (theory {th:.2f})" for name, sim_s, th in r.rows())
@@ -332,35 +341,74 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(edges[::2], edges[1::2], strict=True))
 
 
+def _thin(n: int, max_points: int = 800) -> int:
+    """Bin size that brings ``n`` time steps down to at most ``max_points`` on screen."""
+    return max(1, -(-n // max_points))
+
+
+def _binned(values: np.ndarray, size: int, how=np.max) -> np.ndarray:
+    """Each bin of ``size`` steps as one value (its max by default: spikes stay visible)."""
+    pad = (-values.size) % size
+    padded = np.concatenate([values, np.repeat(values[-1:], pad)]) if pad else values
+    return how(padded.reshape(-1, size), axis=1)
+
+
 @styled
-def plot_autoscaling(*results: autoscaling.AutoscaleResult, mean_service_s: float = 0.05):
+def plot_autoscaling(*results: autoscaling.AutoscaleResult, mean_service_s: float = 0.05,
+                     latency: bool = True):
     """Servers over time against the work to do (top) and latency over time (bottom), for
-    each provisioning run; shaded where a run was overloaded (its queue growing)."""
+    each provisioning run; shaded where a run was overloaded (its queue growing). With
+    ``latency=False`` only the top plot, shaded where each run missed its SLO."""
+    if not latency:
+        fig, top = figure(height=3.6)
+        _draw_servers(top, results, mean_service_s, shade_slo=True)
+        return fig
     fig, (top, bottom) = figure(1, 2, height=5.6)
+    _draw_servers(top, results, mean_service_s, shade_slo=False)
     first = results[0]
-    hours = first.times_s / 3600.0
-    work = first.arrival_rps * mean_service_s
-    top.fill_between(hours, work, step="post", color=LIMIT, alpha=0.3, lw=0,
-                     label="work: servers 100% busy (λ × service time)")
+    size = _thin(first.times_s.size)  # a day of 15 s steps is 5,760: show ≤ 800 bins
+    hours = first.times_s[::size] / 3600.0
     cap = first.slo_s * 1e3 * 20
-    for r in results:
-        line, = top.step(hours, r.servers_ready, where="post", lw=1.6,
-                         label=f"{r.policy}: {r.server_hours:.0f} server-hours")
+    for r, line in zip(results, top.lines[-len(results):], strict=True):
         lat = np.minimum(np.where(np.isfinite(r.latency_s), r.latency_s * 1e3, cap), cap)
-        bottom.step(hours, lat, where="post", lw=1.2, color=line.get_color(),
+        bottom.step(hours, _binned(lat, size), where="post", lw=1.2, color=line.get_color(),
                     label=f"{r.policy}: SLO missed {r.slo_violation_fraction:.1%} of the day")
-        for lo, hi in _runs(r.overloaded):
-            bottom.axvspan(hours[lo], hours[min(hi, hours.size - 1)], color=line.get_color(),
-                           alpha=0.12, lw=0)
-    top.set(ylabel="servers", xlim=(0, hours[-1]), ylim=(0, None),
-            title="Autoscaling follows the work; a fixed pool is too small or too big")
-    top.legend(loc="upper left")
+        _shade(bottom, r.times_s, r.overloaded, line.get_color())
+    end = first.duration_s / 3600.0
     bottom.axhline(first.slo_s * 1e3, color=MEASURED, ls="--", label="SLO")
     bottom.set(yscale="log", xlabel="time of day (h)", ylabel="mean latency (ms)",
-               xlim=(0, hours[-1]), ylim=(mean_service_s * 1e3 * 0.8, cap * 1.3),
+               xlim=(0, end), ylim=(mean_service_s * 1e3 * 0.8, cap * 1.3),
                title="Latency (shaded: overloaded — the queue grows; curve capped at 20×SLO)")
+    plain_numbers(bottom.yaxis)
     bottom.legend(loc="upper left", ncols=2)
     return fig
+
+
+def _shade(ax, times_s: np.ndarray, mask: np.ndarray, color: str) -> None:
+    hours = times_s / 3600.0
+    for lo, hi in _runs(mask):
+        ax.axvspan(hours[lo], hours[min(hi, hours.size - 1)], color=color, alpha=0.12, lw=0)
+
+
+def _draw_servers(top, results, mean_service_s: float, shade_slo: bool) -> None:
+    first = results[0]
+    size = _thin(first.times_s.size)
+    hours = first.times_s[::size] / 3600.0
+    work = _binned(first.arrival_rps * mean_service_s, size)
+    top.fill_between(hours, work, step="post", color=LIMIT, alpha=0.3, lw=0,
+                     label="work: servers 100% busy (λ × service time)")
+    for r in results:
+        line, = top.step(hours, _binned(r.servers_ready, size), where="post", lw=1.6,
+                         label=f"{r.policy}: {r.server_hours:.0f} server-hours"
+                               + (f", SLO missed {r.slo_violation_fraction:.1%}"
+                                  if shade_slo else ""))
+        if shade_slo:
+            _shade(top, r.times_s, r.latency_s > r.slo_s, line.get_color())
+    top.set(ylabel="servers", xlim=(0, first.duration_s / 3600.0), ylim=(0, None),
+            xlabel="time of day (h)" if shade_slo else "",
+            title="Autoscaling follows the work; a fixed pool is too small or too big"
+                  + (" (shaded: SLO missed)" if shade_slo else ""))
+    top.legend(loc="upper left")
 
 
 def explore_autoscaling() -> Panel:
@@ -390,7 +438,7 @@ def explore_autoscaling() -> Panel:
                 f"{fixed.server_hours:.0f} server-hours, SLO missed "
                 f"{fixed.slo_violation_fraction:.1%}")
 
-    return Panel(controls, compute, lambda out: plot_autoscaling(*out),
+    return Panel(controls, compute, lambda out: plot_autoscaling(*out, latency=False),
                  title="Autoscaling a day of traffic", describe=describe)
 
 
@@ -422,12 +470,13 @@ def _draw_tradeoff(left, tradeoff: heartbeats.TimeoutTradeoff, mark_s: float | N
               label="mean detection time (s)")
     left.set(xlabel="timeout (heartbeat intervals missed)", ylabel="detection time (s)",
              ylim=(0, None))
-    right = left.twinx()
+    right = twinx(left)
     right.plot(k, tradeoff.false_suspicions_per_hour, "-", color=MEASURED, lw=2,
                label="false suspicions / hour")
     right.set_yscale("symlog", linthresh=0.01)
+    plain_numbers(right.yaxis)
     right.set_ylabel("false suspicions per hour (per server)", color=MEASURED)
-    right.spines[["top"]].set_visible(False)
+    right.grid(False)
     if mark_s is not None:
         left.axvline(mark_s / tradeoff.interval_s, color=THEORY, ls="--", label=mark_label)
     handles, labels = left.get_legend_handles_labels()
@@ -459,12 +508,10 @@ def plot_timeout_tradeoff(tradeoff: heartbeats.TimeoutTradeoff,
 @styled
 def _plot_heartbeat_panel(out):
     result, tradeoff = out
-    fig, (top, bottom) = figure(1, 2, height=5.6, right=0.9)
-    _draw_timeline(top, result, 20 * result.interval_s)
-    top.legend(loc="upper left", ncols=4)
-    _draw_tradeoff(bottom, tradeoff, result.timeout_s, f"this timeout: {result.timeout_s:.3g} s")
-    bottom.set_title(f"At this timeout: {result.false_suspicions_per_hour:.2f} false "
-                     f"suspicions per hour, {result.mean_detection_s:.2f} s mean detection")
+    fig, ax = figure(width=9.5, height=3.6, right=0.9)
+    _draw_tradeoff(ax, tradeoff, result.timeout_s, f"this timeout: {result.timeout_s:.3g} s")
+    ax.set_title(f"At a {result.timeout_s:.3g} s timeout: {result.mean_detection_s:.2f} s to "
+                 f"detect a crash, {result.false_suspicions_per_hour:.2f} false alarms/hour")
     return fig
 
 
