@@ -132,3 +132,20 @@ def test_figure_reuse_only_for_the_same_layout():
         same, _ = figure(2)
         other, _ = figure(1)
     assert same is first and other is not first
+
+
+@pytest.mark.parametrize("plot", [view.plot_saturation, view.plot_ramp, view.plot_scaling,
+                                  view.plot_benchmark, view.plot_heartbeats,
+                                  view.plot_timeout_tradeoff, view.plot_autoscaling])
+def test_plots_refuse_what_is_not_a_result(plot):
+    with pytest.raises(TypeError, match="must be a scalekit"):
+        plot({"mean_s": 1.0})
+
+
+def test_plot_inputs_are_checked():
+    with pytest.raises(TypeError, match="model"):
+        view.plot_costs("cheap", [100.0])
+    with pytest.raises(ValueError, match="sigma"):
+        view.plot_usl(1.5, 0.0)
+    with pytest.raises(TypeError, match="at least one"):
+        view.plot_autoscaling()

@@ -46,6 +46,13 @@ __all__ = [
 ]
 
 
+def _expect(name: str, value, cls) -> None:
+    """Plots take model results: say so plainly when handed something else."""
+    if not isinstance(value, cls):
+        raise TypeError(f"{name} must be a {cls.__module__}.{cls.__qualname__}, "
+                        f"got {type(value).__name__}")
+
+
 # ----------------------------------------------------------------------------- saturation
 
 
@@ -74,6 +81,7 @@ def plot_saturation(result: sim.Results, scv: float = 1.0):
     """Left: requests in the system over time. Right: mean latency against load, with this
     run marked — the curve that explodes as load approaches capacity. ``scv`` is the work's
     squared coefficient of variation (1 exponential, 0 deterministic), for the theory curve."""
+    _expect("result", result, sim.Results)
     fig, (left, right) = figure(2)
     t = np.linspace(0, result.horizon_s, 600)
     left.plot(t, result.in_system_at(t), color=SIMULATED, lw=1)
@@ -134,6 +142,7 @@ def explore_saturation() -> Panel:
 def plot_ramp(result: capacity.CapacityResult):
     """Throughput and tail latency per step of a load ramp, with the SLO, the capacity
     estimate and the knee marked."""
+    _expect("result", result, capacity.CapacityResult)
     fig, (left, right) = figure(2)
     offered = result.column("offered_rps")
     left.plot(offered, result.column("throughput_rps"), "o-", color=SIMULATED,
@@ -189,6 +198,7 @@ def explore_ramp() -> Panel:
 @styled
 def plot_scaling(result: scaling.ScalingComparison):
     """Mean latency of one k× server, k servers sharing a queue, k servers at random."""
+    _expect("result", result, scaling.ScalingComparison)
     fig, ax = figure(width=8.5, height=3.4, left=0.27)
     rows = result.rows()
     y = np.arange(len(rows))
@@ -272,6 +282,7 @@ def explore_usl() -> Panel:
 @styled
 def plot_costs(model: scaling.CostModel, demands_rps, cores_each: int = 2):
     """Hourly cost of carrying each demand with one big machine vs many small ones."""
+    _expect("model", model, scaling.CostModel)
     fig, ax = figure(width=7.5, height=3.6)
     demands = np.asarray(demands_rps, dtype=float)
     vertical = [model.vertical(d) for d in demands]
@@ -307,6 +318,7 @@ def run_benchmark(work_ms: float = 5.0, users=(1, 2, 4, 8, 16), step_s: float = 
 def plot_benchmark(result: httpbench.BenchmarkResult):
     """Measured throughput and latency against users, next to the MVA prediction made from
     one request at a time."""
+    _expect("result", result, httpbench.BenchmarkResult)
     fig, (left, right) = figure(2)
     n = result.users
     left.plot(n, result.throughput_rps, "o-", color=MEASURED, label="measured")
@@ -359,6 +371,10 @@ def plot_autoscaling(*results: autoscaling.AutoscaleResult, mean_service_s: floa
     """Servers over time against the work to do (top) and latency over time (bottom), for
     each provisioning run; shaded where a run was overloaded (its queue growing). With
     ``latency=False`` only the top plot, shaded where each run missed its SLO."""
+    if not results:
+        raise TypeError("plot_autoscaling needs at least one AutoscaleResult")
+    for r in results:
+        _expect("results", r, autoscaling.AutoscaleResult)
     if not latency:
         fig, top = figure(height=3.6)
         _draw_servers(top, results, mean_service_s, shade_slo=True)
@@ -488,6 +504,7 @@ def _draw_tradeoff(left, tradeoff: heartbeats.TimeoutTradeoff, mark_s: float | N
 def plot_heartbeats(result: heartbeats.HeartbeatResult, window_s: float = 30.0):
     """The beats the balancer heard around the crash, the timeout running out, and the
     moment the server was declared dead."""
+    _expect("result", result, heartbeats.HeartbeatResult)
     fig, ax = figure(width=9.5, height=2.8)
     _draw_timeline(ax, result, window_s)
     ax.legend(loc="upper left", ncols=4)
@@ -498,6 +515,7 @@ def plot_heartbeats(result: heartbeats.HeartbeatResult, window_s: float = 30.0):
 def plot_timeout_tradeoff(tradeoff: heartbeats.TimeoutTradeoff,
                           choice: heartbeats.TimeoutChoice | None = None):
     """Mean detection time and false suspicions per hour against the timeout."""
+    _expect("tradeoff", tradeoff, heartbeats.TimeoutTradeoff)
     fig, ax = figure(width=9.5, height=3.6, right=0.9)
     mark = choice.timeout_s if choice is not None and choice.found else None
     _draw_tradeoff(ax, tradeoff, mark, f"chosen: {mark:g} s" if mark else "")
