@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -646,16 +647,20 @@ def _check_assignment(policy, assigned, n, k) -> np.ndarray:
 
 
 def _event_loop(workload: Workload, speeds, policy: Policy, limit, gen):
-    """Dispatch request by request; the policy sees live connection counts."""
+    """Dispatch request by request; the policy sees live connection counts.
+
+    The hot loop works on Python lists and floats (numpy scalars are slower one at a time)
+    and turns them into arrays once at the end.
+    """
     n, k = len(workload), len(speeds)
     state = ClusterState(speeds, gen)
     conns = state.connections
     choose = policy.choose
     last_departure = [0.0] * k
     in_flight: list[tuple[float, int]] = []  # heap of (departure instant, server)
-    departures = np.empty(n)
-    server_of = np.full(n, -1, dtype=np.int64)
-    dropped = np.zeros(n, dtype=bool)
+    departures = [math.nan] * n
+    server_of = [-1] * n
+    cap = limit if limit is not None else math.inf
     work = workload.work_s.tolist()
     pop, push = heapq.heappop, heapq.heappush
     for j, a in enumerate(workload.arrivals_at.tolist()):
@@ -665,12 +670,10 @@ def _event_loop(workload: Workload, speeds, policy: Policy, limit, gen):
         # 2. The policy chooses, reading live state.
         state.now = a
         i = choose(state)
-        if not (isinstance(i, (int, np.integer)) and 0 <= i < k):
-            raise ValueError(f"{policy!r}.choose returned {i!r}; expected a server in 0..{k - 1}")
-        # 3. A full server refuses the request.
-        if limit is not None and conns[i] >= limit:
-            dropped[j] = True
-            departures[j] = np.nan
+        if type(i) is not int or not 0 <= i < k:
+            i = _server_index(policy, i, j, k)
+        # 3. A full server refuses the request (it stays NaN / -1: dropped).
+        if conns[i] >= cap:
             continue
         # 4. FIFO: the request starts when it arrives or when the one before it leaves.
         prev = last_departure[i]
@@ -680,7 +683,20 @@ def _event_loop(workload: Workload, speeds, policy: Policy, limit, gen):
         push(in_flight, (d, i))
         departures[j] = d
         server_of[j] = i
-    return departures, server_of, dropped
+    server_arr = np.array(server_of, dtype=np.int64)
+    return np.array(departures), server_arr, server_arr < 0
+
+
+def _server_index(policy: Policy, i, j: int, k: int) -> int:
+    """A policy's choice as a server index (numpy integers accepted), or a clear error."""
+    try:
+        index = operator.index(i)
+    except TypeError:
+        index = -1
+    if not 0 <= index < k:
+        raise ValueError(f"{policy!r}.choose returned {i!r} for request {j}; expected a "
+                         f"server index in 0..{k - 1}")
+    return index
 
 
 # --------------------------------------------------------------------------- statistics

@@ -227,10 +227,23 @@ class Broken(sim.Policy):
         return state.n_servers  # out of range
 
 
+class Returns(sim.Policy):
+    def __init__(self, value):
+        self.value = value
+
+    def choose(self, state):
+        return self.value
+
+
 def test_a_policy_that_returns_a_bad_server_is_reported():
     w = sim.Workload.poisson(1.0, sim.Exponential(1.0), n=10, seed=1)
     with pytest.raises(ValueError, match="choose returned"):
         sim.run(w, servers=2, policy=Broken())
+    for bad in (1.5, -1, "0", None):
+        with pytest.raises(ValueError, match="expected a server index in 0..1"):
+            sim.run(w, servers=2, policy=Returns(bad))
+    # numpy integers are fine: a student's policy may well return np.argmin(...)
+    assert set(sim.run(w, servers=2, policy=Returns(np.int64(1))).server_of) == {1}
 
 
 # ------------------------------------------------------------------ invariants
