@@ -17,9 +17,14 @@ __all__ = ["cell", "key_value_table", "rows_table"]
 
 
 def cell(value: object) -> str:
-    """One value as escaped HTML text: a non-integer real to 4 significant digits."""
+    """One value as escaped HTML text: a non-integer real to 4 significant digits, except
+    from 10,000 to a trillion, where it is written out with thousands separators and one
+    decimal (an instant like 40,000.5 s must not read as 4e+04)."""
     if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
-        return f"{float(value):.4g}"
+        x = float(value)
+        if 1e4 <= abs(x) < 1e12:
+            return f"{x:,.1f}"
+        return f"{x:.4g}"
     return html.escape(str(value))
 
 

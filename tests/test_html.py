@@ -17,7 +17,10 @@ from scalekit.servers import autoscaling, capacity, heartbeats, httpbench, scali
 
 @pytest.mark.parametrize(("value", "shown"), [
     (math.pi, "3.142"),
-    (1234567.0, "1.235e+06"),
+    (1234567.0, "1,234,567.0"),  # an instant or a count of seconds: every digit matters
+    (40_000.5, "40,000.5"),
+    (9999.5, "1e+04"),
+    (2.5e12, "2.5e+12"),
     (0.000123456, "0.0001235"),
     (np.float64(2.0) / 3, "0.6667"),
     (np.float32(0.5), "0.5"),
@@ -144,4 +147,6 @@ def test_httpbench_tables_without_a_server():
                                        step_s=1.0, started_at=0.0, duration_s=2.0)
     out = result._repr_html_()
     assert out.startswith("<table>") and out.count("<tr>") == 3
+    assert "<th>mean ms</th>" in out and "<td>12.3</td>" in out  # 0.0123 s shown in ms
+    assert out.count("<th>") == 8  # the columns a student compares, not all 15 fields
     assert "D = 7.500 ms, Z = 1.100 ms; saturation at N* = 1.15 users" in out

@@ -419,7 +419,13 @@ class BenchmarkResult:
         note = (f"one request at a time: D = {self.single.service_demand_s * 1e3:.3f} ms, "
                 f"Z = {self.single.overhead_s * 1e3:.3f} ms; saturation at N* = "
                 f"{self.saturation_users:.2f} users, at most {self.max_throughput_rps:.0f} req/s")
-        return _html.rows_table([_scalars(s) for s in self.steps], note=note)
+        # The columns a student compares, latencies in ms; every field is in .steps.
+        columns = ["users", "throughput /s", "model /s", "mean ms", "model mean ms", "p95 ms",
+                   "server busy", "errors"]
+        rows = [(s.users, s.throughput_rps, s.predicted_throughput_rps, s.mean_s * 1e3,
+                 s.predicted_mean_s * 1e3, s.p95_s * 1e3, s.utilisation, s.errors)
+                for s in self.steps]
+        return _html.rows_table(rows, columns, note=note)
 
 
 def benchmark(server: BenchServer, users: Sequence[int] = (1, 2, 4, 8, 16), step_s: float = 1.0,

@@ -36,7 +36,8 @@ MEASURED = COLORS["vermillion"]
 LIMIT = COLORS["grey"]
 CYCLE = [COLORS[k] for k in ("blue", "orange", "green", "vermillion", "sky", "purple")]
 
-DPI = 80
+DPI = 80  # figure units; a panel's SVG scales to the notebook's width
+PNG_DPI = 100  # static figures: 950 px wide at the default 9.5 in, text legible
 
 
 class Figure(_MplFigure):
@@ -167,7 +168,7 @@ def styled(fn):
 def to_png(fig: _MplFigure) -> bytes:
     """Render a figure to PNG bytes (static figures in a notebook)."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI)
+    fig.savefig(buf, format="png", dpi=PNG_DPI)
     return buf.getvalue()
 
 
