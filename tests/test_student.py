@@ -90,19 +90,40 @@ def test_grading_scores_solved_unsolved_and_broken(built, tmp_path):
     shutil.copy(out / "otter" / master.stem / "autograder" / master.name, subs / "solved.ipynb")
     shutil.copy(out / master.name, subs / "unsolved.ipynb")
     (subs / "broken.ipynb").write_text("{ this is not a notebook")
+    # one exercise answered: the student version's first answer cell, filled in by hand
+    partial = nbformat.read(out / master.name, as_version=4)
+    first = next(c for c in partial.cells if "otter_answer_cell" in c.metadata.get("tags", []))
+    first.source = _first_answer(master)
+    nbformat.write(partial, subs / "partial.ipynb")
     code = grading.main(["grade", str(subs), "--notebook", master.stem,
                          "--student-dir", str(out), "--out", str(tmp_path / "grades")])
     assert code == 0
     with open(tmp_path / "grades" / f"{master.stem}-scores.csv", newline="") as fh:
         rows = {r["submission"]: r for r in csv.DictReader(fh)}
     questions = _questions(master)
-    assert set(rows) == {"solved.ipynb", "unsolved.ipynb", "broken.ipynb"}
+    assert set(rows) == {"solved.ipynb", "unsolved.ipynb", "broken.ipynb", "partial.ipynb"}
     solved, unsolved, broken = rows["solved.ipynb"], rows["unsolved.ipynb"], rows["broken.ipynb"]
+    partial = rows["partial.ipynb"]
+    assert float(partial[questions[0]]) == float(solved[questions[0]]) > 0
+    assert all(float(partial[q]) == 0.0 for q in questions[1:])
     assert float(solved["percent"]) == 100.0 and float(solved["possible"]) > 0
     assert all(float(unsolved[q]) == 0.0 for q in questions)
     assert float(unsolved["total"]) == 0.0 and float(unsolved["possible"]) == float(
         solved["possible"])
     assert "not a readable notebook" in broken["error"]
+
+
+def _first_answer(master: Path) -> str:
+    """The solution of the master's first exercise, with otter's solution markers removed."""
+    nb = nbformat.read(master, as_version=4)
+    cells = iter(nb.cells)
+    for cell in cells:
+        if cell.cell_type == "raw" and cell.source.startswith("# BEGIN SOLUTION"):
+            code = next(cells).source
+            return "\n".join(line.replace("# SOLUTION", "").rstrip()
+                             for line in code.splitlines()
+                             if "BEGIN SOLUTION" not in line and "END SOLUTION" not in line)
+    raise AssertionError(f"{master.name} has no solution cell")
 
 
 def test_grading_without_an_autograder_says_what_to_do(tmp_path):
