@@ -113,7 +113,7 @@ def ramp(
     servers = _check.integer("servers", servers, low=1, high=1000)
     step = _check.positive("step_s", step_s)
     for rate in rates:
-        sim._check_expected("rate × step_s", rate * step)
+        sim.check_expected_requests("rate × step_s", rate * step)
     base = sim.rng(seed)
     steps: list[RampStep] = []
     for k, rate in enumerate(rates):

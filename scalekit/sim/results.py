@@ -1,0 +1,154 @@
+"""What was measured: one run's :class:`Results`, and statistics over replications.
+
+Latency statistics cover the window [warmup_s, horizon_s]; :func:`estimate` and
+:func:`replicate` give a mean with its standard error, to judge a simulation against theory.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from scalekit import _check, _html
+from scalekit.sim.workload import Workload
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True, eq=False)
+class Results:
+    """What one run measured, over the window [warmup_s, horizon_s].
+
+    Latency statistics cover requests that arrived after the warm-up and finished by the
+    horizon. ``arrived = completed + in_system + dropped`` counts every request that arrived
+    before the horizon. ``unstable`` is True when the offered load (arrival rate × mean work
+    ÷ total speed) is >= 1: then no steady state exists and the latencies grow with the run
+    length — they describe this run only.
+    """
+
+    policy: str
+    servers: int
+    mean_work_s: float
+    offered_load: float
+    unstable: bool
+    arrived: int
+    completed: int
+    in_system: int
+    dropped: int
+    mean_s: float
+    p50_s: float
+    p95_s: float
+    p99_s: float
+    throughput_rps: float
+    utilisation: tuple[float, ...]
+    horizon_s: float
+    warmup_s: float
+    arrivals_at: np.ndarray = field(repr=False)
+    departures_at: np.ndarray = field(repr=False)
+    server_of: np.ndarray = field(repr=False)
+    speeds: tuple[float, ...] = field(repr=False, default=())
+
+    @property
+    def latencies_s(self) -> np.ndarray:
+        """Time in system of the requests the statistics cover."""
+        a, d = self.arrivals_at, self.departures_at
+        mask = (a >= self.warmup_s) & (d <= self.horizon_s)
+        return d[mask] - a[mask]
+
+    @property
+    def imbalance(self) -> float:
+        """max/mean of per-server utilisation (1.0 = perfectly even)."""
+        u = np.asarray(self.utilisation)
+        return float(u.max() / u.mean()) if u.size and u.mean() > 0 else math.nan
+
+    def in_system_at(self, times_s, server: int | None = None) -> np.ndarray:
+        """Requests present (queued or in service) at each instant, per server or total."""
+        t = np.asarray(times_s, dtype=float)
+        served = ~np.isnan(self.departures_at)
+        if server is not None:
+            served &= self.server_of == server
+        a = np.sort(self.arrivals_at[served])
+        d = np.sort(self.departures_at[served])
+        return np.searchsorted(a, t, side="right") - np.searchsorted(d, t, side="right")
+
+    def summary(self) -> dict:
+        keys = ("policy", "servers", "offered_load", "unstable", "arrived", "completed",
+                "in_system", "dropped", "mean_s", "p50_s", "p95_s", "p99_s", "throughput_rps")
+        out = {k: getattr(self, k) for k in keys}
+        out["max_utilisation"] = max(self.utilisation) if self.utilisation else math.nan
+        return out
+
+    def _repr_html_(self) -> str:
+        note = ("unstable: offered load ≥ capacity — the queue grows without bound; "
+                "latencies depend on how long the run is.") if self.unstable else ""
+        return _html.key_value_table(self.summary(), note)
+
+
+def _results(
+    workload: Workload, departures, server_of, speeds, dropped_mask, policy_name, warmup_s,
+) -> Results:
+    """Measure one run: each request's departure instant (s), server index and whether it
+    was dropped, summarised over [warmup_s, the workload's horizon]."""
+    a = workload.arrivals_at
+    horizon = workload.horizon_s
+    speeds = tuple(float(s) for s in speeds)
+    d = np.where(dropped_mask, np.nan, departures)
+    inside = a <= horizon
+    done = inside & (d <= horizon)
+    arrived = int(inside.sum())
+    completed = int(done.sum())
+    dropped = int((inside & dropped_mask).sum())
+    measured = done & (a >= warmup_s)
+    lat = d[measured] - a[measured]
+    if lat.size:
+        mean = float(lat.mean())
+        p50, p95, p99 = (float(x) for x in np.percentile(lat, [50, 95, 99]))
+    else:
+        mean = p50 = p95 = p99 = math.nan
+    window = horizon - warmup_s
+    finished = done & (d >= warmup_s)
+    throughput = float(finished.sum() / window) if window > 0 else math.nan
+    served = ~dropped_mask
+    who = server_of[served]
+    end = d[served]
+    start = end - workload.work_s[served] / np.asarray(speeds)[who]
+    busy = np.clip(end, warmup_s, horizon) - np.clip(start, warmup_s, horizon)
+    busy_s = np.bincount(who, weights=busy, minlength=len(speeds))
+    util = [float(b / window) if window > 0 else math.nan for b in busy_s]
+    load = workload.arrival_rate_rps * workload.mean_work_s / sum(speeds)
+    return Results(
+        policy=policy_name, servers=len(speeds), mean_work_s=workload.mean_work_s,
+        offered_load=float(load),
+        unstable=bool(load >= 1.0), arrived=arrived, completed=completed,
+        in_system=arrived - completed - dropped, dropped=dropped, mean_s=mean, p50_s=p50,
+        p95_s=p95, p99_s=p99, throughput_rps=throughput, utilisation=tuple(util),
+        horizon_s=float(horizon), warmup_s=float(warmup_s), arrivals_at=a,
+        departures_at=d, server_of=server_of, speeds=speeds,
+    )
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def estimate(values) -> tuple[float, float]:
+    """Mean of replications and its standard error (sample std / √n).
+
+    Use the standard error to judge a simulation against theory: a difference of more than
+    about 3–4 standard errors is evidence of a real discrepancy, not noise.
+    """
+    x = _check.array("values", values, min_len=2)
+    return float(x.mean()), float(x.std(ddof=1) / math.sqrt(x.size))
+
+
+def replicate(
+    fn: Callable[[int], float], replications: int, *, seed: int = 0
+) -> tuple[float, float]:
+    """Run ``fn(seed_i)`` for ``replications`` independent seeds; return (mean, standard error)."""
+    reps = _check.integer("replications", replications, low=2, high=10_000)
+    base = _check.integer("seed", seed, low=0)
+    seeds = np.random.SeedSequence(base).generate_state(reps)
+    return estimate([float(fn(int(s))) for s in seeds])
+

@@ -1,0 +1,129 @@
+"""Vertical vs horizontal scaling, the Universal Scalability Law and what machines cost —
+views of :mod:`scalekit.servers.scaling`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import ipywidgets as widgets
+import numpy as np
+
+from scalekit import theory
+from scalekit.servers import scaling
+from scalekit.views.panel import Panel
+from scalekit.views.servers._common import expect
+from scalekit.views.style import LIMIT, MEASURED, SIMULATED, THEORY, figure, styled
+
+__all__ = ["plot_scaling", "explore_scaling", "plot_usl", "explore_usl", "plot_costs"]
+
+
+@styled
+def plot_scaling(result: scaling.ScalingComparison):
+    """Mean latency of one k× server, k servers sharing a queue, k servers at random."""
+    expect("result", result, scaling.ScalingComparison)
+    fig, ax = figure(width=8.5, height=3.4, left=0.27)
+    rows = result.rows()
+    y = np.arange(len(rows))
+    ax.barh(y - 0.2, [r[1] for r in rows], height=0.4, color=SIMULATED, label="simulated")
+    ax.barh(y + 0.2, [r[2] for r in rows], height=0.4, color=LIMIT, label="theory")
+    ax.set_yticks(y, [r[0] for r in rows])
+    ax.yaxis.set_inverted(True)
+    best = min(rows, key=lambda r: r[2])[0]
+    ax.set(xlabel="mean time in system (× one request's service time)",
+           title=f"Same capacity, load {result.load:.2f}: fastest is {best}")
+    ax.legend(loc="center right")
+    return fig
+
+
+def explore_scaling() -> Panel:
+    controls = {
+        "factor": widgets.IntSlider(value=4, min=1, max=16, description="k (capacity ×)"),
+        "load": widgets.FloatSlider(value=0.8, min=0.1, max=0.95, step=0.05,
+                                    description="load ρ"),
+    }
+
+    def compute(factor, load):
+        return scaling.compare_scaling(factor, load, requests=12_000, seed=1)
+
+    def describe(r):
+        return " · ".join(f"{name}: {sim_s:.2f} (theory {th:.2f})" for name, sim_s, th in r.rows())
+
+    return Panel(controls, compute, plot_scaling, title="One big server or k small ones?",
+                 describe=describe)
+
+
+@styled
+def plot_usl(sigma: float, kappa: float, max_nodes: int = 64, fit: scaling.UslFit | None = None,
+             measured: tuple | None = None):
+    """Relative capacity C(N) under the Universal Scalability Law, next to linear scaling
+    and Amdahl's law (κ = 0)."""
+    fig, ax = figure(width=7.5, height=3.6)
+    n = np.arange(1, max_nodes + 1)
+    usl = np.array([theory.usl_capacity(k, sigma, kappa) for k in n])
+    amdahl = np.array([theory.usl_capacity(k, sigma, 0.0) for k in n])
+    ax.plot(n, n, ":", color=LIMIT, label="linear (ideal)")
+    ax.plot(n, amdahl, "--", color=THEORY, label=f"Amdahl (σ={sigma:g}, κ=0)")
+    ax.plot(n, usl, "-", color=SIMULATED, lw=2, label=f"USL (σ={sigma:g}, κ={kappa:g})")
+    if measured is not None:
+        ax.plot(measured[0], measured[1], "o", color=MEASURED, label="measured")
+    peak = theory.usl_peak(sigma, kappa)
+    if math.isfinite(peak) and peak <= max_nodes:
+        ax.axvline(peak, color=MEASURED, ls=":", label=f"peak N* = {peak:.0f}")
+        title = f"Past {peak:.0f} nodes, adding nodes loses capacity"
+    else:
+        title = f"Capacity flattens towards 1/σ = {1 / sigma:.0f}×" if sigma > 0 \
+            else "Linear scaling: no contention, no coherency cost"
+    ax.set(xlabel="nodes N", ylabel="capacity relative to one node", ylim=(0, None),
+           title=title)
+    ax.legend(loc="upper left")
+    return fig
+
+
+def explore_usl() -> Panel:
+    controls = {
+        "sigma": widgets.FloatLogSlider(value=0.05, base=10, min=-3, max=-0.5, step=0.1,
+                                        description="contention σ"),
+        "kappa": widgets.FloatLogSlider(value=0.001, base=10, min=-5, max=-1, step=0.1,
+                                        description="coherency κ"),
+        "max_nodes": widgets.IntSlider(value=64, min=8, max=256, step=8,
+                                       description="nodes shown"),
+    }
+
+    def compute(sigma, kappa, max_nodes):
+        theory.usl_capacity(2, sigma, kappa)  # validates the inputs
+        return sigma, kappa, max_nodes
+
+    def describe(v):
+        peak = theory.usl_peak(v[0], v[1])
+        return f"peak at N* = √((1−σ)/κ) = {peak:.1f} nodes"
+
+    return Panel(controls, compute, lambda v: plot_usl(*v), title="Universal Scalability Law",
+                 describe=describe)
+
+
+@styled
+def plot_costs(model: scaling.CostModel, demands_rps, cores_each: int = 2):
+    """Hourly cost of carrying each demand with one big machine vs many small ones."""
+    expect("model", model, scaling.CostModel)
+    fig, ax = figure(width=7.5, height=3.6)
+    demands = np.asarray(demands_rps, dtype=float)
+    vertical = [model.vertical(d) for d in demands]
+    horizontal = [model.horizontal(d, cores_each) for d in demands]
+    v_cost = [p.cost_per_hour if p.feasible else np.nan for p in vertical]
+    h_cost = [p.cost_per_hour if p.feasible else np.nan for p in horizontal]
+    ax.plot(demands, v_cost, "-", color=MEASURED, lw=2, label="vertical: one bigger machine")
+    ax.plot(demands, h_cost, "-", color=SIMULATED, lw=2,
+            label=f"horizontal: {cores_each}-core machines")
+    limit = model.machine_rps(model.max_cores)
+    if limit <= demands.max():
+        ax.axvline(limit, color=LIMIT, ls="--",
+                   label=f"largest machine ({model.max_cores} cores)")
+    stuck = [p for p in horizontal if not p.feasible]
+    if stuck:
+        ax.axvline(stuck[0].capacity_rps, color=SIMULATED, ls=":",
+                   label=f"most any number of {cores_each}-core machines carry (USL peak)")
+    ax.set(xlabel="demand (req/s)", ylabel="cost per hour",
+           title="Big machines cost more per request — and stop at a maximum size")
+    ax.legend(loc="upper left")
+    return fig
