@@ -1,7 +1,8 @@
 """scalekit's cluster simulation vs an equivalent SimPy model, on the same workload.
 
 Both simulators get the same arrival instants, the same work per request and — for random
-dispatch — the same server picks, so their mean latencies must agree to rounding; the
+dispatch — the same server picks; for fewest connections both break ties the same way
+(rotating, as HAProxy's ``leastconn`` does). So their mean latencies must agree to rounding; the
 benchmark checks they agree within 2% and prints the speed ratio. SimPy is the standard
 process-based discrete-event library for Python (simpy.readthedocs.io); its model here is
 the textbook one: one process per request, one ``Resource(capacity=1)`` per server.
@@ -23,6 +24,16 @@ def simpy_cluster(workload: sim.Workload, servers: int, policy: str, picks=None)
     env = simpy.Environment()
     pool = [simpy.Resource(env, capacity=1) for _ in range(servers)]
     total = [0.0]
+    after = [0]  # fewest connections: ties go to the first server at or after this one
+
+    def fewest():
+        """Fewest in service + queued; ties rotate (HAProxy leastconn), like scalekit's."""
+        counts = [r.count + len(r.queue) for r in pool]
+        # min() keeps the first minimum in scan order, and the scan starts at the pointer.
+        i = min(range(after[0], after[0] + servers), key=lambda k: counts[k % servers])
+        i %= servers
+        after[0] = i + 1
+        return i
 
     def request(at, work, server):
         with server.request() as req:
@@ -37,8 +48,8 @@ def simpy_cluster(workload: sim.Workload, servers: int, policy: str, picks=None)
             yield env.timeout(at - env.now)
             if policy == "random":
                 server = pool[picks[j]]
-            else:  # fewest connections: in service + queued, lowest index on ties
-                server = min(pool, key=lambda r: r.count + len(r.queue))
+            else:
+                server = pool[fewest()]
             env.process(request(at, work[j], server))
 
     env.process(source())

@@ -104,7 +104,17 @@ def array(
     if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray)):
         raise TypeError(f"{name} must be a sequence of numbers, got {type(values).__name__}")
     try:
-        arr = np.array(values, dtype=float)  # a copy: never the caller's array
+        raw = np.asarray(values)
+    except (TypeError, ValueError) as exc:  # e.g. ragged nested lists
+        raise TypeError(f"{name} must be a flat sequence of numbers") from exc
+    if raw.size and raw.dtype.kind not in "iuf" and raw.dtype != object:
+        # strings ("1") and booleans would silently become numbers
+        raise TypeError(f"{name} must contain only numbers, got {raw.dtype} values")
+    if raw.dtype == object and any(isinstance(v, (str, bytes, bool)) or
+                                   not isinstance(v, numbers.Real) for v in raw.ravel()):
+        raise TypeError(f"{name} must contain only numbers")
+    try:
+        arr = np.array(raw, dtype=float)  # a copy: never the caller's array
     except (TypeError, ValueError, OverflowError) as exc:
         raise TypeError(f"{name} must contain only numbers") from exc
     if arr.ndim != 1:

@@ -56,13 +56,31 @@ class RoundRobin(Policy):
 
 class FewestConnections(Policy):
     """The server with the fewest requests in progress (HAProxy ``leastconn``, nginx
-    ``least_conn``); ties go to the lowest index. Counts requests, not their cost."""
+    ``least_conn``). Counts requests, not their cost.
+
+    Ties rotate, as in the real balancers: HAProxy's ``leastconn`` performs "round-robin
+    within groups of servers of the same load", and nginx's ``least_conn`` tries servers with
+    equally few connections "in turn" (weighted round robin). Here: the first least-loaded
+    server at or after the one following the last choice, wrapping round. (Sending ties to
+    the lowest index instead piles light traffic on server 0: at 4 servers and load 0.3 the
+    utilisations come out near [0.56, 0.37, 0.20, 0.08] rather than 0.3 each.)
+    """
 
     name = "fewest_connections"
+    _next = 0  # where the search for the least-loaded server starts
+
+    def reset(self, n_servers, n_requests, gen):
+        self._next = 0
 
     def choose(self, state: ClusterState) -> int:
         conns = state.connections
-        return conns.index(min(conns))
+        least = min(conns)
+        try:
+            i = conns.index(least, self._next)
+        except ValueError:  # none at or after the pointer: wrap round
+            i = conns.index(least)
+        self._next = i + 1
+        return i
 
 
 POLICIES = {cls.name: cls for cls in (RandomChoice, RoundRobin, FewestConnections)}

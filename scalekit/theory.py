@@ -27,7 +27,17 @@ __all__ = [
     "mva_closed",
     "usl_capacity",
     "usl_peak",
+    "MAX_SERVERS",
+    "MAX_USERS",
+    "MAX_QUEUE_CAPACITY",
 ]
+
+#: Upper bounds on the counts the recursions loop over (one pass per server or per user), so
+#: a mistyped 10**9 is refused at once instead of running for minutes.
+MAX_SERVERS = 100_000
+MAX_USERS = 100_000
+#: Largest M/M/1/K capacity: K must be exactly representable as a float (K < 2**53).
+MAX_QUEUE_CAPACITY = 10**15
 
 
 def _stable(arrival_rate: float, capacity: float, what: str) -> None:
@@ -63,9 +73,10 @@ def erlang_c(servers: int, offered_erlangs: float) -> float:
     """Probability that an arriving request waits in an M/M/c queue (Erlang C).
 
     ``offered_erlangs`` is a = λ/μ; it must be below ``servers``. Computed through the
-    numerically stable Erlang B recursion, B(k) = a·B(k−1)/(k + a·B(k−1)).
+    numerically stable Erlang B recursion, B(k) = a·B(k−1)/(k + a·B(k−1)), one step per
+    server: at most ``MAX_SERVERS`` servers.
     """
-    c = _check.integer("servers", servers, low=1)
+    c = _check.integer("servers", servers, low=1, high=MAX_SERVERS)
     a = _check.positive("offered_erlangs", offered_erlangs)
     _stable(a, c, "servers (in erlangs)")
     b = 1.0
@@ -76,10 +87,10 @@ def erlang_c(servers: int, offered_erlangs: float) -> float:
 
 
 def mmc_wait_s(arrival_rate: float, service_rate: float, servers: int) -> float:
-    """Mean wait in queue of M/M/c: Wq = C(c, a)/(cμ − λ)."""
+    """Mean wait in queue of M/M/c: Wq = C(c, a)/(cμ − λ); at most ``MAX_SERVERS`` servers."""
     lam = _check.positive("arrival_rate", arrival_rate)
     mu = _check.positive("service_rate", service_rate)
-    c = _check.integer("servers", servers, low=1)
+    c = _check.integer("servers", servers, low=1, high=MAX_SERVERS)
     _stable(lam, c * mu, "capacity servers*service_rate")
     return erlang_c(c, lam / mu) / (c * mu - lam)
 
@@ -107,14 +118,27 @@ def mm1k_blocking(arrival_rate: float, service_rate: float, capacity: int) -> fl
     """Fraction of arrivals dropped by an M/M/1/K queue holding at most K requests.
 
     P_K = (1 − ρ)ρ^K / (1 − ρ^(K+1)), or 1/(K+1) when ρ = 1. Finite K is always stable.
+    For ρ > 1 the same value is computed as (1 − r)/(1 − r^(K+1)) with r = 1/ρ (numerator
+    and denominator divided by ρ^(K+1)), so ρ^K never overflows; as K grows it tends to
+    1 − 1/ρ, the excess an overloaded server must turn away. ``capacity`` is K in requests,
+    at most ``MAX_QUEUE_CAPACITY``.
     """
     lam = _check.positive("arrival_rate", arrival_rate)
     mu = _check.positive("service_rate", service_rate)
-    k = _check.integer("capacity", capacity, low=1)
+    k = _check.integer("capacity", capacity, low=1, high=MAX_QUEUE_CAPACITY)
     rho = lam / mu
-    if math.isclose(rho, 1.0):
+    if rho == 1.0:
         return 1.0 / (k + 1)
-    return (1.0 - rho) * rho**k / (1.0 - rho ** (k + 1))
+    if rho == 0.0:  # λ/μ underflowed: nothing is ever dropped
+        return 0.0
+    if rho > 1.0:
+        r = 1.0 / rho
+        if r == 0.0:  # λ/μ overflowed: every arrival is dropped
+            return 1.0
+        # (1 − r)/(1 − r^(K+1)); expm1 keeps the denominator exact when r is close to 1.
+        return (1.0 - r) / -math.expm1((k + 1) * math.log(r))
+    log_rho = math.log(rho)
+    return (1.0 - rho) * math.exp(k * log_rho) / -math.expm1((k + 1) * log_rho)
 
 
 def mva_closed(
@@ -125,9 +149,10 @@ def mva_closed(
     Each client sends a request, waits for the answer, thinks for ``think_time_s`` (a delay
     that includes the network and the client's own work) and sends the next. Returns
     (throughput in requests/s, mean response time in s) for N = ``users``:
-    R(n) = D·(1 + Q(n−1)), X(n) = n/(R(n) + Z), Q(n) = X(n)·R(n).
+    R(n) = D·(1 + Q(n−1)), X(n) = n/(R(n) + Z), Q(n) = X(n)·R(n) — one step per user, so
+    at most ``MAX_USERS`` users.
     """
-    n = _check.integer("users", users, low=1)
+    n = _check.integer("users", users, low=1, high=MAX_USERS)
     d = _check.positive("service_demand_s", service_demand_s)
     z = _check.non_negative("think_time_s", think_time_s)
     q = 0.0
@@ -152,9 +177,14 @@ def usl_capacity(n: float, sigma: float, kappa: float) -> float:
 
 
 def usl_peak(sigma: float, kappa: float) -> float:
-    """The N at which USL capacity peaks, N* = sqrt((1 − σ)/κ); infinite when κ = 0."""
+    """The N at which USL capacity peaks, N* = max(1, sqrt((1 − σ)/κ)); infinite when κ = 0.
+
+    The law starts at N = 1 (C(1) = 1), so when sqrt((1 − σ)/κ) < 1 — contention and
+    coherency so high that a second node already loses capacity — the peak is one node,
+    and the result is always a valid ``n`` for :func:`usl_capacity`.
+    """
     sigma = _check.probability("sigma", sigma)
     kappa = _check.non_negative("kappa", kappa)
     if kappa == 0.0:
         return math.inf
-    return math.sqrt((1.0 - sigma) / kappa)
+    return max(1.0, math.sqrt((1.0 - sigma) / kappa))

@@ -105,6 +105,9 @@ class TestHpaDesiredReplicas:
             (dict(current=2, metric=1, target=1, min_replicas=5, max_replicas=3), ValueError,
              "min_replicas"),
             (dict(current=2, metric="50%", target=1), TypeError, "metric"),
+            # metric/target overflows to inf: no finite replica count
+            (dict(current=4, metric=1e308, target=1e-308), ValueError, "metric/target"),
+            (dict(current=4, metric=1e308, target=0.5), ValueError, "metric/target"),
         ],
     )
     def test_bad_input(self, kwargs, exc, name):

@@ -31,16 +31,70 @@ def test_knee_is_at_half_the_service_rate_for_mm1():
     assert res.knee_rps == pytest.approx(50.0, abs=10.0)
 
 
+def _agrees(values, expected, resolve=0.05):
+    """The mean over seeded replications is within 4 standard errors of ``expected``, and
+    the replications are enough to tell a ``resolve`` relative error from noise."""
+    mean, se = sim.estimate(values)
+    assert 4 * se < resolve * abs(expected), (mean, se, expected)
+    assert abs(mean - expected) <= 4 * se, (mean, se, expected)
+
+
 def test_steps_report_what_was_measured():
-    res = capacity.ramp(sim.Exponential(0.01), rates_rps=[20.0, 60.0], slo_s=1.0,
-                        step_s=500.0, seed=2)
-    low, high = res.steps
-    assert low.throughput_rps == pytest.approx(20.0, rel=0.1)
-    assert low.utilisation == pytest.approx(0.2, abs=0.03)
-    assert high.mean_s > low.mean_s
-    assert high.mean_s == pytest.approx(theory.mm1_sojourn_s(60, 100), rel=0.3)
+    mu = 100.0
+
+    def one(seed):
+        return capacity.ramp(sim.Exponential(1 / mu), rates_rps=[20.0, 60.0], slo_s=1.0,
+                             step_s=500.0, percentile=90, seed=seed)
+    runs = [one(seed) for seed in range(20)]
+    low = [r.steps[0] for r in runs]
+    high = [r.steps[1] for r in runs]
+    _agrees([s.throughput_rps for s in low], 20.0)  # all offered load is carried
+    _agrees([s.utilisation for s in low], 20.0 / mu)  # utilisation law U = λ/μ
+    _agrees([s.mean_s for s in high], theory.mm1_sojourn_s(60, mu))
+    # the SLO percentile's own column: M/M/1 time in system is exponential
+    _agrees([s.tail_s for s in high], theory.mm1_quantile_s(60, mu, 0.90))
+    res = runs[0]
+    assert res.steps[1].mean_s > res.steps[0].mean_s
     np.testing.assert_array_equal(res.column("offered_rps"), [20.0, 60.0])
-    assert "capacity" in res._repr_html_()
+    assert "capacity" in res._repr_html_() and "p90 ms (SLO)" in res._repr_html_()
+
+
+def test_tail_column_is_the_percentile_the_slo_was_judged_on():
+    def one(pct, slo_s):
+        return capacity.ramp(sim.Exponential(0.01), rates_rps=[60.0], slo_s=slo_s,
+                             step_s=500.0, percentile=pct, seed=4).steps[0]
+    p95 = one(95, 1.0)
+    assert p95.tail_s == p95.p95_s  # the same requests, the same percentile
+    p90 = one(90, 1.0)
+    assert p90.p50_s < p90.tail_s < p90.p95_s
+    # an SLO between p90 and p95 is met at p90 and missed at p95
+    slo = (p90.tail_s + p90.p95_s) / 2
+    assert one(90, slo).met_slo and not one(95, slo).met_slo
+
+
+def test_steps_with_no_completed_request_do_not_crash():
+    # 0.05/s for 10 s with 1 s of work: often nothing arrives, or nothing finishes
+    res = capacity.ramp(sim.Exponential(1.0), rates_rps=[0.05, 0.1, 0.2], slo_s=5, step_s=10,
+                        seed=2)
+    empty = [s for s in res.steps if s.throughput_rps == 0.0]
+    assert empty, "the case under test: a step where nothing completed"
+    for s in empty:
+        assert s.met_slo  # nothing completed and nothing waited too long: nothing was late
+        assert math.isnan(s.mean_s) and math.isnan(s.tail_s) and math.isnan(s.power)
+    assert math.isfinite(res.knee_rps)  # taken from the steps that have a power
+    only_empty = capacity.ramp(sim.Exponential(1.0), rates_rps=[0.001], slo_s=5, step_s=10,
+                               seed=2)
+    assert only_empty.steps[0].throughput_rps == 0.0
+    assert math.isnan(only_empty.knee_rps) and only_empty.capacity_rps == 0.001
+    only_empty._repr_html_()
+
+
+def test_a_request_still_waiting_too_long_fails_a_step_with_no_completions():
+    # one huge request per ~10 s: whatever arrived early is still in service at the end
+    res = capacity.ramp(sim.Deterministic(100.0), rates_rps=[0.5], slo_s=1.0, step_s=10.0,
+                        seed=0)
+    step = res.steps[0]
+    assert step.throughput_rps == 0.0 and not step.met_slo
 
 
 def test_progress_is_reported_per_step():
@@ -71,12 +125,30 @@ def test_capacity_from_table_reads_up_to_the_first_breach():
     (dict(rates_rps=[10], step_s=-1), ValueError, "step_s"),
     (dict(rates_rps=[1e7], step_s=1e3), ValueError, "rate"),
     (dict(rates_rps="10"), TypeError, "rates_rps"),
+    (dict(rates_rps=[10], progress="x"), TypeError, "progress"),
+    (dict(rates_rps=[10], progress=1), TypeError, "progress"),
+    (dict(rates_rps=[10], stop_at_breach=1), TypeError, "stop_at_breach"),
+    (dict(rates_rps=[10], stop_at_breach="no"), TypeError, "stop_at_breach"),
 ])
 def test_bad_input(kwargs, exc, name):
     args = dict(slo_s=1.0)
     args.update(kwargs)
     with pytest.raises(exc, match=name):
         capacity.ramp(sim.Exponential(0.01), **args)
+
+
+def test_a_bad_progress_is_refused_before_any_step_runs():
+    sampled = []
+
+    class Recorder(sim.Exponential):
+        def sample(self, n, gen):
+            sampled.append(n)
+            return super().sample(n, gen)
+
+    with pytest.raises(TypeError, match="progress"):
+        capacity.ramp(Recorder(0.01), rates_rps=[10, 20], slo_s=1.0, step_s=10.0,
+                      progress="x")
+    assert sampled == []  # refused up front, not after the first step had run
 
 
 def test_bad_table():

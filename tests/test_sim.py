@@ -145,12 +145,18 @@ def test_shared_queue_limit_counts_the_whole_cluster():
     assert_matches(*mean_over_seeds(one, reps=10), b)
 
 
-def test_utilisation_is_the_offered_load():
-    w = sim.Workload.poisson(2.4, sim.Exponential(1.0), n=80_000, seed=5)
-    r = sim.run(w, servers=4)
-    assert r.offered_load == pytest.approx(0.6)
-    assert np.mean(r.utilisation) == pytest.approx(0.6, abs=0.02)
-    assert r.throughput_rps == pytest.approx(2.4, rel=0.02)
+def test_utilisation_and_throughput_match_the_offered_load():
+    """Utilisation of c servers is λ/(cμ); throughput is λ (nothing is dropped)."""
+    runs = []
+
+    def one(seed):
+        r = sim.run(sim.Workload.poisson(2.4, sim.Exponential(1.0), n=20_000, seed=seed),
+                    servers=4)
+        runs.append(r)
+        return float(np.mean(r.utilisation))
+    assert_matches(*mean_over_seeds(one, reps=10), 0.6)
+    assert runs[0].offered_load == pytest.approx(0.6)
+    assert_matches(*sim.estimate([r.throughput_rps for r in runs]), 2.4)
 
 
 # ------------------------------------------------------------------ arrivals
@@ -273,6 +279,41 @@ def test_no_request_is_lost(rate, n, servers, policy, limit, horizon_frac, seed)
     assert all(0.0 <= u <= 1.0 + 1e-9 for u in r.utilisation)
 
 
+def test_in_system_is_counted_not_inferred():
+    """Requests still present at the horizon, counted from their own departure instants."""
+    base = sim.Workload.poisson(1.5, sim.Exponential(1.0), n=3000, seed=4)
+    w = sim.Workload(base.arrivals_at, base.work_s, horizon_s=base.horizon_s * 0.7)
+    r = sim.run(w)
+    present = int(r.in_system_at([w.horizon_s])[0])
+    assert r.in_system == present > 100  # the overloaded queue is really there
+    assert r.arrived == r.completed + r.in_system + r.dropped
+
+
+def test_a_trace_whose_peak_exceeds_capacity_is_flagged_overloaded():
+    trace = sim.TrafficTrace(np.array([0.0, 500.0, 1000.0]), np.array([1.0, 15.0, 1.0]))
+    w = sim.Workload.from_trace(trace, sim.Exponential(0.1), seed=3)
+    r = sim.run(w)
+    assert r.offered_load == pytest.approx(0.8, rel=1e-3) and not r.unstable
+    assert r.peak_load == pytest.approx(1.5) and r.overloaded
+    assert "overloaded at the peak" in r._repr_html_()
+    calm = sim.run(sim.Workload.poisson(5.0, sim.Exponential(0.1), n=2000, seed=1))
+    assert not calm.overloaded and calm.peak_load == pytest.approx(calm.offered_load)
+
+
+def test_a_declared_rate_must_fit_the_arrivals():
+    a = np.arange(1, 2001) * 0.5  # 2 per second
+    with pytest.raises(ValueError, match="arrival_rate_rps=0.5 disagrees"):
+        sim.Workload(a, np.ones(a.size), arrival_rate_rps=0.5)
+    assert sim.Workload(a, np.ones(a.size), arrival_rate_rps=2.0).arrival_rate_rps == 2.0
+
+
+def test_daily_trace_ends_at_the_end_of_the_day():
+    trace = sim.TrafficTrace.daily(base_rps=1, peak_rps=2, step_s=7000)
+    assert trace.duration_s == 86_400.0
+    with pytest.raises(ValueError, match="step_s"):
+        sim.TrafficTrace.daily(base_rps=1, peak_rps=2, step_s=100_000)
+
+
 def test_same_seed_same_result_different_seed_different():
     def go(seed):
         w = sim.Workload.poisson(0.9, sim.Pareto(1.0), n=5000, seed=seed)
@@ -330,6 +371,20 @@ def workload():
     (lambda: sim.run(workload(), warmup_s=-1), ValueError, "warmup_s"),
     (lambda: sim.run(workload(), warmup_s=1e9), ValueError, "warmup_s"),
     (lambda: sim.estimate([1.0]), ValueError, "values"),
+    (lambda: sim.fifo_departures([1.0, float("nan")], [1.0, 1.0]), ValueError, "arrivals_at"),
+    (lambda: sim.fifo_departures([0.0, 1.0], [-5.0, 1.0]), ValueError, "service_s"),
+    (lambda: sim.fifo_departures([2.0, 1.0], [1.0, 1.0]), ValueError, "sorted"),
+    (lambda: sim.fifo_departures(None, [1.0]), TypeError, "arrivals_at"),
+    (lambda: sim.fifo_departures(["0", "1"], [1.0, 1.0]), TypeError, "arrivals_at"),
+    (lambda: sim.fifo_departures([True, False], [1.0, 1.0]), TypeError, "arrivals_at"),
+    (lambda: sim.Workload(np.array([1.0]), np.array([1.0]), arrival_rate_rps=-5.0),
+     ValueError, "arrival_rate_rps"),
+    (lambda: sim.Workload(np.array([1.0]), np.array([1.0]), mean_work_s=float("inf")),
+     ValueError, "mean_work_s"),
+    (lambda: sim.Workload(np.array([1.0]), np.array([1.0]), horizon_s=-1.0),
+     ValueError, "horizon_s"),
+    (lambda: sim.Workload(np.array([1.0]), np.array([1.0]), arrival_rate_rps=2.0,
+                          peak_rate_rps=1.0), ValueError, "peak_rate_rps"),
     (lambda: sim.replicate(lambda s: 1.0, 1), ValueError, "replications"),
 ])
 def test_bad_input_is_refused_clearly(call, exc, name):

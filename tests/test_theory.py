@@ -5,6 +5,7 @@ Gunther's Guerrilla Capacity Planning (USL), Reiser & Lavenberg 1980 (MVA).
 """
 
 import math
+from fractions import Fraction
 
 import pytest
 
@@ -55,6 +56,38 @@ def test_mm1k_blocking():
     assert theory.mm1k_blocking(2.0, 1.0, 10) >= 0.5
 
 
+def _mm1k_exact(rho: Fraction, k: int) -> float:
+    """The textbook formula in exact rational arithmetic: no overflow, no rounding."""
+    return float((1 - rho) * rho**k / (1 - rho ** (k + 1)))
+
+
+@pytest.mark.parametrize("lam,mu,k", [
+    (1, 2, 5), (3, 4, 30), (999, 1000, 7), (1001, 1000, 7), (3, 2, 50), (2, 1, 10),
+    (7, 1, 100), (100, 1, 200), (2, 1, 2000), (1, 3, 1000),
+])
+def test_mm1k_blocking_matches_the_exact_formula_without_overflow(lam, mu, k):
+    # (100, 1, 200) and (2, 1, 2000) used to raise OverflowError computing ρ^K
+    got = theory.mm1k_blocking(float(lam), float(mu), k)
+    assert got == pytest.approx(_mm1k_exact(Fraction(lam, mu), k), rel=1e-12, abs=1e-300)
+
+
+def test_mm1k_blocking_overloaded_tends_to_the_excess_load():
+    # K → ∞ with ρ > 1: the server takes μ of the λ offered and drops the rest, 1 − 1/ρ
+    assert theory.mm1k_blocking(2.0, 1.0, 2000) == pytest.approx(0.5, rel=1e-12)
+    assert theory.mm1k_blocking(100.0, 1.0, 200) == pytest.approx(0.99, rel=1e-12)
+    assert theory.mm1k_blocking(1.5, 1.0, 10**12) == pytest.approx(1 / 3, rel=1e-12)
+    assert theory.mm1k_blocking(1e300, 1e-300, 3) == 1.0  # λ/μ overflows: all dropped
+    assert theory.mm1k_blocking(1e-300, 1e300, 3) == 0.0  # λ/μ underflows: none dropped
+
+
+def test_mm1k_blocking_is_continuous_through_rho_one():
+    k = 9
+    for rho in (1 - 1e-9, 1 + 1e-9, 1 - 1e-14, 1 + 1e-14):
+        assert theory.mm1k_blocking(rho, 1.0, k) == pytest.approx(1 / (k + 1), rel=1e-6)
+    # just above 1 with a huge K the limit 1 − 1/ρ wins over 1/(K + 1)
+    assert theory.mm1k_blocking(1 + 1e-6, 1.0, 10**9) == pytest.approx(1e-6, rel=1e-3)
+
+
 def test_mva_matches_the_asymptotic_bounds():
     d, z = 0.002, 0.0005
     x1, r1 = theory.mva_closed(1, d, z)
@@ -76,6 +109,35 @@ def test_usl():
     assert peak == pytest.approx(math.sqrt(0.95 / 0.001))
     assert theory.usl_capacity(peak, 0.05, 0.001) > theory.usl_capacity(peak * 1.5, 0.05, 0.001)
     assert theory.usl_peak(0.05, 0.0) == math.inf
+
+
+@pytest.mark.parametrize("sigma,kappa", [(1.0, 0.1), (0.5, 1.0), (0.9, 0.5)])
+def test_usl_peak_is_never_below_one_node(sigma, kappa):
+    # sqrt((1 − σ)/κ) < 1 here: a second node already loses capacity, so the peak is N = 1
+    peak = theory.usl_peak(sigma, kappa)
+    assert peak == 1.0
+    assert theory.usl_capacity(peak, sigma, kappa) == 1.0  # a valid n for the law
+    assert theory.usl_capacity(2, sigma, kappa) <= 1.0
+
+
+@pytest.mark.parametrize("call,name", [
+    (lambda: theory.mva_closed(10**9, 0.001), "users"),
+    (lambda: theory.erlang_c(10**9, 1.0), "servers"),
+    (lambda: theory.mmc_wait_s(1.0, 1.0, 10**9), "servers"),
+    (lambda: theory.mmc_sojourn_s(1.0, 1.0, theory.MAX_SERVERS + 1), "servers"),
+    (lambda: theory.mm1k_blocking(1.0, 2.0, 10**400), "capacity"),
+])
+def test_counts_that_would_loop_for_minutes_are_refused(call, name):
+    with pytest.raises(ValueError, match=name):
+        call()
+
+
+def test_the_largest_allowed_counts_still_answer():
+    x, r = theory.mva_closed(theory.MAX_USERS, 0.001, 0.5)
+    assert x == pytest.approx(1000.0) and r == pytest.approx(theory.MAX_USERS * 0.001 - 0.5)
+    c = theory.MAX_SERVERS
+    assert 0.0 < theory.erlang_c(c, 0.999 * c) < 1.0
+    assert theory.mmc_wait_s(1.0, 1.0, c) < 1e-300  # a = 1 over 10^5 servers: nobody waits
 
 
 @pytest.mark.parametrize("call,name", [

@@ -149,3 +149,25 @@ def test_plot_inputs_are_checked():
         view.plot_usl(1.5, 0.0)
     with pytest.raises(TypeError, match="at least one"):
         view.plot_autoscaling()
+
+
+def test_saturation_theory_curve_follows_the_server_speed():
+    """A 4× server's M/M/1 curve is W = S/4 ÷ (1 − ρ): 1.25 s at ρ = 0.8 with S = 1 s."""
+    fig = view.plot_saturation(scaling.compare_scaling(4, 0.8, requests=2000, seed=1).vertical)
+    curve = next(line for line in fig.axes[1].lines if line.get_label().startswith("theory"))
+    x, y = curve.get_data()
+    assert np.interp(0.8, x, y) == pytest.approx(1250.0, rel=0.01)
+
+
+def test_ramp_plot_shows_the_percentile_the_slo_was_judged_on():
+    from scalekit import sim
+    from scalekit.servers import capacity
+
+    res = capacity.ramp(sim.Exponential(0.01), rates_rps=[20.0, 40.0], slo_s=1.0, percentile=90,
+                        step_s=200.0, seed=1)
+    fig = view.plot_ramp(res)
+    right = fig.axes[1]
+    assert right.get_ylabel() == "p90 latency (ms)"
+    plotted = np.concatenate([line.get_ydata() for line in right.lines
+                              if line.get_label() in ("met the SLO", "breached")])
+    np.testing.assert_allclose(np.sort(plotted), np.sort(res.column("tail_s") * 1e3))

@@ -94,6 +94,9 @@ def hpa_desired_replicas(
     if high is not None and low > high:
         raise ValueError(f"min_replicas ({low}) must be <= max_replicas ({high})")
     ratio = metric / target
+    if not math.isfinite(current * ratio):
+        raise ValueError(f"metric/target = {metric!r}/{target!r} is too large to scale by: "
+                         f"{current} × metric/target is not a finite number of replicas")
     desired = current if abs(ratio - 1.0) <= tolerance else _ceil(current * ratio)
     desired = max(low, desired)
     return desired if high is None else min(high, desired)

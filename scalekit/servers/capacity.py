@@ -33,7 +33,12 @@ __all__ = ["RampStep", "CapacityResult", "ramp", "capacity_from_table"]
 
 @dataclass(frozen=True)
 class RampStep:
-    """One step of a load ramp: what was offered and what was measured."""
+    """One step of a load ramp: what was offered and what was measured.
+
+    ``tail_s`` is the latency at the ramp's own ``percentile`` — the one the SLO was judged
+    on — alongside the fixed p50/p95/p99 columns. Latencies are NaN for a step in which no
+    request completed.
+    """
 
     offered_rps: float
     throughput_rps: float
@@ -41,6 +46,7 @@ class RampStep:
     p50_s: float
     p95_s: float
     p99_s: float
+    tail_s: float
     utilisation: float
     met_slo: bool
 
@@ -74,9 +80,9 @@ class CapacityResult:
 
     def _repr_html_(self) -> str:
         columns = ("offered /s", "throughput /s", "mean ms", "p50 ms", "p95 ms", "p99 ms",
-                   "utilisation", "met SLO")
+                   f"p{self.percentile} ms (SLO)", "utilisation", "met SLO")
         rows = [(s.offered_rps, s.throughput_rps, s.mean_s * 1e3, s.p50_s * 1e3,
-                 s.p95_s * 1e3, s.p99_s * 1e3, f"{s.utilisation:.2f}",
+                 s.p95_s * 1e3, s.p99_s * 1e3, s.tail_s * 1e3, f"{s.utilisation:.2f}",
                  "yes" if s.met_slo else "NO") for s in self.steps]
         note = (f"capacity ≈ {self.capacity_rps:.4g} req/s under a p{self.percentile} SLO "
                 f"of {self.slo_s * 1e3:.4g} ms; knee at {self.knee_rps:.4g} req/s"
@@ -101,11 +107,17 @@ def ramp(
     ``service`` is the work per request; ``servers`` share one queue. A step meets the SLO
     when its ``percentile`` latency is within ``slo_s`` and the server kept up (no request
     still waiting more than ``slo_s`` at the end). With ``stop_at_breach`` the ramp ends at
-    the first breach — the benchmark never pushes the server further.
-    ``progress(done, total, message)`` is called after each step.
+    the first breach — the benchmark never pushes the server further. A step in which no
+    request completed meets the SLO unless a request still waiting is older than ``slo_s``:
+    nothing was late. ``progress(done, total, message)`` is called after each step.
     """
     if not isinstance(service, sim.ServiceTime):
         raise TypeError(f"service must be a ServiceTime, got {service!r}")
+    if not isinstance(stop_at_breach, bool):
+        raise TypeError(f"stop_at_breach must be True or False, got {stop_at_breach!r}")
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be callable or None, got {progress!r} "
+                        f"({type(progress).__name__})")
     rates = _check.array("rates_rps", rates_rps, low=0.0, low_open=True, min_len=1,
                          sorted_=True)
     slo = _check.positive("slo_s", slo_s)
@@ -130,22 +142,26 @@ def ramp(
 
 def _step(result: sim.Results, rate: float, slo: float, pct: int) -> RampStep:
     lat = result.latencies_s
-    tail = float(np.percentile(lat, pct)) if lat.size else math.inf
+    tail = float(np.percentile(lat, pct)) if lat.size else math.nan
     # Requests still queued at the end count too: a server that falls behind fails the SLO
     # even if the few requests it finished were quick.
     waiting = result.arrivals_at[np.isnan(result.departures_at) |
                                  (result.departures_at > result.horizon_s)]
     oldest = result.horizon_s - waiting.min() if waiting.size else 0.0
-    met = bool(tail <= slo and oldest <= slo)
+    # With no completed request there is no percentile to judge; only the waiting can be late.
+    met = bool((lat.size == 0 or tail <= slo) and oldest <= slo)
     return RampStep(rate, result.throughput_rps, result.mean_s, result.p50_s, result.p95_s,
-                    result.p99_s, float(np.mean(result.utilisation)), met)
+                    result.p99_s, tail, float(np.mean(result.utilisation)), met)
 
 
 def _summarise(steps, slo, pct, true_capacity, stopped) -> CapacityResult:
     passing = [s for s in steps if s.met_slo]
     capacity = passing[-1].offered_rps if passing else 0.0
-    powers = [s.power for s in steps]
-    knee = steps[int(np.nanargmax(powers))].offered_rps if steps else math.nan
+    powers = np.array([s.power for s in steps], dtype=float)
+    finite = np.isfinite(powers)
+    # The knee is undefined when no step has a power (no request completed in any step).
+    knee = steps[int(np.argmax(np.where(finite, powers, -np.inf)))].offered_rps \
+        if finite.any() else math.nan
     return CapacityResult(tuple(steps), slo, pct, capacity, knee, stopped, true_capacity)
 
 

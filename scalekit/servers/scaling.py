@@ -114,8 +114,12 @@ def fit_usl(nodes: Sequence[float], throughput_rps: Sequence[float]) -> UslFit:
     """Fit σ and κ to throughput measured at several node counts (one must be N = 1).
 
     Gunther's linearisation: with C = X(N)/X(1), N/C − 1 = σ(N − 1) + κN(N − 1), a
-    least-squares line through the origin in (N − 1, N(N − 1)). σ is clipped to [0, 1] and
-    κ to >= 0, the ranges the law allows.
+    least-squares line through the origin in (N − 1, N(N − 1)), constrained to the ranges
+    the law allows, 0 <= σ <= 1 and κ >= 0. When the free fit leaves those ranges, the best
+    fit lies on their edge, so the other parameter is fitted again with the first held
+    there (σ alone with κ = 0, κ alone with σ = 0 or σ = 1) — merely clipping the free fit
+    would keep a σ or κ that was compensating for the clipped one. The fit with the smallest
+    squared error in the linearised form is returned.
     """
     n = _check.array("nodes", nodes, low=1.0, min_len=3)
     x = _check.array("throughput_rps", throughput_rps, low=0.0, low_open=True, min_len=3)
@@ -130,8 +134,32 @@ def fit_usl(nodes: Sequence[float], throughput_rps: Sequence[float]) -> UslFit:
         raise ValueError("nodes must include at least two distinct counts above 1")
     y = n[others] / (x[others] / x1) - 1.0
     design = np.column_stack([n[others] - 1.0, n[others] * (n[others] - 1.0)])
+    sigma, kappa = _fit_usl_constrained(design, y)
+    return UslFit(sigma, kappa, x1)
+
+
+def _fit_usl_constrained(design: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Least squares of y ≈ σ·design[:, 0] + κ·design[:, 1] over 0 <= σ <= 1, κ >= 0.
+
+    The squared error is convex, so its minimum over the box is either the free minimum
+    (if inside) or the best of the one-parameter minima along the edges σ = 0, κ = 0 and
+    σ = 1, each clipped to its edge.
+    """
     (sigma, kappa), *_ = np.linalg.lstsq(design, y, rcond=None)
-    return UslFit(float(np.clip(sigma, 0.0, 1.0)), float(max(kappa, 0.0)), x1)
+    if 0.0 <= sigma <= 1.0 and kappa >= 0.0:
+        return float(sigma), float(kappa)
+    u, v = design[:, 0], design[:, 1]
+
+    def along(col: np.ndarray, rest: np.ndarray) -> float:  # 1-D fit through the origin
+        return float(col @ rest / (col @ col))
+
+    candidates = [
+        (float(np.clip(along(u, y), 0.0, 1.0)), 0.0),  # κ = 0: Amdahl's law
+        (0.0, max(along(v, y), 0.0)),  # σ = 0
+        (1.0, max(along(v, y - u), 0.0)),  # σ = 1
+    ]
+    errors = [float(np.sum((y - s * u - k * v) ** 2)) for s, k in candidates]
+    return candidates[int(np.argmin(errors))]
 
 
 @dataclass(frozen=True)
@@ -188,21 +216,37 @@ class CostModel:
         return self.price_per_core_hour * c**self.price_exponent
 
     def vertical(self, demand_rps: float) -> FleetPlan:
-        """The smallest single machine that carries ``demand_rps`` — if one exists."""
+        """The smallest single machine that carries ``demand_rps`` — if one exists.
+
+        If none does, the plan is the machine that carries the most, and the reason says
+        so. With ``core_kappa`` > 0 that need not be the largest: past the USL peak, more
+        cores carry less.
+        """
         demand = _check.positive("demand_rps", demand_rps)
+        best_cores, best_rps = 1, 0.0
         for cores in range(1, self.max_cores + 1):
-            if self.machine_rps(cores) >= demand:
-                return FleetPlan("vertical", 1, cores, self.machine_rps(cores),
-                                 self.machine_price(cores), True)
-        biggest = self.machine_rps(self.max_cores)
-        return FleetPlan("vertical", 1, self.max_cores, biggest,
-                         self.machine_price(self.max_cores), False,
-                         f"the largest machine ({self.max_cores} cores) carries only "
-                         f"{biggest:.4g} req/s")
+            rps = self.machine_rps(cores)
+            if rps >= demand:
+                return FleetPlan("vertical", 1, cores, rps, self.machine_price(cores), True)
+            if rps > best_rps:
+                best_cores, best_rps = cores, rps
+        if best_cores == self.max_cores:
+            reason = (f"the largest machine ({self.max_cores} cores) carries only "
+                      f"{best_rps:.4g} req/s")
+        else:
+            reason = (f"no machine up to {self.max_cores} cores carries {demand:.4g} req/s; "
+                      f"the most is {best_rps:.4g} req/s, by a {best_cores}-core machine — "
+                      "more cores carry no more (the USL peak)")
+        return FleetPlan("vertical", 1, best_cores, best_rps, self.machine_price(best_cores),
+                         False, reason)
 
     def horizontal(self, demand_rps: float, cores_each: int = 2, max_servers: int = 10_000
                    ) -> FleetPlan:
-        """The fewest machines of ``cores_each`` cores that carry ``demand_rps`` together."""
+        """The fewest machines of ``cores_each`` cores that carry ``demand_rps`` together.
+
+        The search stops at ``max_servers`` machines or at the USL peak, past which more
+        machines carry less; an infeasible plan's reason names which limit it hit.
+        """
         demand = _check.positive("demand_rps", demand_rps)
         c = _check.integer("cores_each", cores_each, low=1, high=self.max_cores)
         limit = _check.integer("max_servers", max_servers, low=1, high=1_000_000)
@@ -213,8 +257,13 @@ class CostModel:
             if cap >= demand:
                 return FleetPlan("horizontal", n, c, cap, n * self.machine_price(c), True)
             if cap < best:  # past the USL peak: more nodes only lose capacity
+                peak = f"{n - 1} machine{'s' if n > 2 else ''}"
+                reason = (f"no number of {c}-core machines carries {demand:.4g} req/s; the "
+                          f"most is {best:.4g} req/s, by {peak} — more machines carry less "
+                          "(the USL peak)")
                 break
             best = cap
-        return FleetPlan("horizontal", 0, c, best, math.inf, False,
-                         f"no number of {c}-core machines carries {demand:.4g} req/s; "
-                         f"the most is {best:.4g} req/s (the USL peak)")
+        else:
+            reason = (f"{limit} {c}-core machines carry only {best:.4g} req/s, short of "
+                      f"{demand:.4g} req/s; the limit was max_servers={limit}, not the USL peak")
+        return FleetPlan("horizontal", 0, c, best, math.inf, False, reason)

@@ -26,12 +26,18 @@ def fifo_departures(arrivals_at, service_s) -> np.ndarray:
     """Departure instants of a FIFO single server (vectorised Lindley recursion).
 
     D_n = max(A_n, D_{n−1}) + S_n  ⇔  D = C + cummax(A − C_prev), with C = cumsum(S) and
-    C_prev the same sum shifted by one (C_prev[0] = 0).
+    C_prev the same sum shifted by one (C_prev[0] = 0). ``arrivals_at`` (s) must be sorted,
+    ``service_s`` (s) >= 0, both finite and of one length.
     """
-    a = np.asarray(arrivals_at, dtype=float)
-    s = np.asarray(service_s, dtype=float)
+    a = _check.array("arrivals_at", arrivals_at, sorted_=True)
+    s = _check.array("service_s", service_s, low=0.0)
     if a.shape != s.shape:
-        raise ValueError(f"arrivals_at and service_s differ in shape: {a.shape} vs {s.shape}")
+        raise ValueError(f"arrivals_at and service_s differ in length: {a.size} vs {s.size}")
+    return _lindley(a, s)
+
+
+def _lindley(a: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """:func:`fifo_departures` on arrays already checked (the engine's hot path)."""
     if a.size == 0:
         return np.empty(0)
     c = np.cumsum(s)
@@ -193,7 +199,7 @@ def _dispatch(workload: Workload, speeds, policy: Policy, limit, gen):
         work = workload.work_s[order] / np.asarray(speeds)[server_of[order]]
         grouped = np.empty(n)
         for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
-            grouped[lo:hi] = fifo_departures(arrivals[lo:hi], work[lo:hi])
+            grouped[lo:hi] = _lindley(arrivals[lo:hi], work[lo:hi])
         departures = np.empty(n)
         departures[order] = grouped
         return departures, server_of, np.zeros(n, dtype=bool)

@@ -26,14 +26,18 @@ class Results:
     horizon. ``arrived = completed + in_system + dropped`` counts every request that arrived
     before the horizon. ``unstable`` is True when the offered load (arrival rate × mean work
     ÷ total speed) is >= 1: then no steady state exists and the latencies grow with the run
-    length — they describe this run only.
+    length — they describe this run only. ``overloaded`` is True when the load at the
+    traffic's peak (``peak_load``) reaches capacity: a queue builds up while the peak lasts,
+    even if the average load is fine.
     """
 
     policy: str
     servers: int
     mean_work_s: float
     offered_load: float
+    peak_load: float
     unstable: bool
+    overloaded: bool
     arrived: int
     completed: int
     in_system: int
@@ -75,15 +79,22 @@ class Results:
         return np.searchsorted(a, t, side="right") - np.searchsorted(d, t, side="right")
 
     def summary(self) -> dict:
-        keys = ("policy", "servers", "offered_load", "unstable", "arrived", "completed",
-                "in_system", "dropped", "mean_s", "p50_s", "p95_s", "p99_s", "throughput_rps")
+        keys = ("policy", "servers", "offered_load", "peak_load", "unstable", "overloaded",
+                "arrived", "completed", "in_system", "dropped", "mean_s", "p50_s", "p95_s",
+                "p99_s", "throughput_rps")
         out = {k: getattr(self, k) for k in keys}
         out["max_utilisation"] = max(self.utilisation) if self.utilisation else math.nan
         return out
 
     def _repr_html_(self) -> str:
-        note = ("unstable: offered load ≥ capacity — the queue grows without bound; "
-                "latencies depend on how long the run is.") if self.unstable else ""
+        if self.unstable:
+            note = ("unstable: offered load ≥ capacity — the queue grows without bound; "
+                    "latencies depend on how long the run is.")
+        elif self.overloaded:
+            note = ("overloaded at the peak: the peak load reaches capacity, so a queue "
+                    "builds up while the peak lasts; latencies depend on how long it lasts.")
+        else:
+            note = ""
         return _html.key_value_table(self.summary(), note)
 
 
@@ -101,6 +112,9 @@ def _results(
     arrived = int(inside.sum())
     completed = int(done.sum())
     dropped = int((inside & dropped_mask).sum())
+    # Counted on its own (not as arrived − completed − dropped), so the conservation law
+    # arrived = completed + in_system + dropped is something a test can check.
+    in_system = int((inside & ~dropped_mask & (departures > horizon)).sum())
     measured = done & (a >= warmup_s)
     lat = d[measured] - a[measured]
     if lat.size:
@@ -119,11 +133,12 @@ def _results(
     busy_s = np.bincount(who, weights=busy, minlength=len(speeds))
     util = [float(b / window) if window > 0 else math.nan for b in busy_s]
     load = workload.arrival_rate_rps * workload.mean_work_s / sum(speeds)
+    peak = workload.peak_rate_rps * workload.mean_work_s / sum(speeds)
     return Results(
         policy=policy_name, servers=len(speeds), mean_work_s=workload.mean_work_s,
-        offered_load=float(load),
-        unstable=bool(load >= 1.0), arrived=arrived, completed=completed,
-        in_system=arrived - completed - dropped, dropped=dropped, mean_s=mean, p50_s=p50,
+        offered_load=float(load), peak_load=float(peak),
+        unstable=bool(load >= 1.0), overloaded=bool(peak >= 1.0), arrived=arrived,
+        completed=completed, in_system=in_system, dropped=dropped, mean_s=mean, p50_s=p50,
         p95_s=p95, p99_s=p99, throughput_rps=throughput, utilisation=tuple(util),
         horizon_s=float(horizon), warmup_s=float(warmup_s), arrivals_at=a,
         departures_at=d, server_of=server_of, speeds=speeds,

@@ -173,7 +173,10 @@ class TrafficTrace:
         hour = _check.number("peak_hour", peak_hour, low=0.0, high=24.0)
         step = _check.positive("step_s", step_s)
         duration = days * 86_400.0
-        t = np.arange(0.0, duration + step / 2, step)
+        if step >= duration:
+            raise ValueError(f"step_s ({step:g}) must be shorter than the trace ({duration:g} s)")
+        t = np.arange(0.0, duration, step)
+        t = np.append(t, duration)  # the trace always ends at days × 86,400 s
         phase = 2 * np.pi * (t / 86_400.0 - hour / 24.0)
         rate = base + (peak - base) * 0.5 * (1.0 + np.cos(phase))
         if spike_at_s is None and spike_rps:
@@ -224,6 +227,22 @@ def thinned_arrivals(trace: TrafficTrace, *, seed: int | None = None) -> np.ndar
     return candidates[keep]
 
 
+def _unset(value) -> bool:
+    return isinstance(value, float) and math.isnan(value)
+
+
+def _check_declared_rate(rate: float, count: int, horizon: float) -> None:
+    """A declared arrival rate must fit the arrivals: their count over the horizon is
+    Poisson with mean rate × horizon, so a gap of more than 6 standard deviations is an
+    error in the declaration, not chance (it would misstate the offered load)."""
+    expected = rate * horizon
+    if count >= 30 and abs(count - expected) > 6 * math.sqrt(max(expected, 1.0)) + 1:
+        raise ValueError(
+            f"arrival_rate_rps={rate:g} disagrees with the arrivals: {count} arrived in "
+            f"{horizon:g} s ({count / horizon:.4g}/s); declare the rate the arrivals follow"
+        )
+
+
 def check_expected_requests(what: str, expected: float) -> None:
     """Refuse a run before drawing it when it would hold too many requests.
 
@@ -243,7 +262,10 @@ class Workload:
     """Requests to serve: arrival instants (s) and work per request (s on a speed-1 server).
 
     ``arrival_rate_rps`` and ``mean_work_s`` are the declared averages the offered load is
-    computed from (they default to the sample's own averages).
+    computed from (they default to the sample's own averages); a declared rate must agree
+    with the arrivals (within 6 Poisson standard deviations). ``peak_rate_rps`` is the
+    highest rate the traffic reaches (a trace's peak; by default the average rate).
+    ``horizon_s`` is when observation ends (default: the last arrival).
     """
 
     arrivals_at: np.ndarray
@@ -251,6 +273,7 @@ class Workload:
     arrival_rate_rps: float = math.nan
     mean_work_s: float = math.nan
     horizon_s: float = math.nan
+    peak_rate_rps: float = math.nan
 
     def __post_init__(self):
         a = _check.array("arrivals_at", self.arrivals_at, low=0.0, sorted_=True)
@@ -259,18 +282,27 @@ class Workload:
             raise ValueError(f"arrivals_at and work_s differ in length: {a.size} vs {w.size}")
         if a.size > MAX_REQUESTS:
             raise ValueError(f"at most {MAX_REQUESTS:,} requests per run, got {a.size:,}")
-        horizon = self.horizon_s if not math.isnan(self.horizon_s) else (a[-1] if a.size else 0.0)
+        horizon = (a[-1] if a.size else 0.0) if _unset(self.horizon_s) else \
+            _check.positive("horizon_s", self.horizon_s)
         rate = self.arrival_rate_rps
-        if math.isnan(rate):
+        if _unset(rate):
             rate = a.size / horizon if horizon > 0 else 0.0
-        mean = self.mean_work_s if not math.isnan(self.mean_work_s) else (
-            float(w.mean()) if w.size else 0.0)
+        else:
+            rate = _check.non_negative("arrival_rate_rps", rate)
+            _check_declared_rate(rate, int((a <= horizon).sum()), horizon)
+        mean = (float(w.mean()) if w.size else 0.0) if _unset(self.mean_work_s) else \
+            _check.non_negative("mean_work_s", self.mean_work_s)
+        peak = rate if _unset(self.peak_rate_rps) else \
+            _check.non_negative("peak_rate_rps", self.peak_rate_rps)
+        if peak < rate:
+            raise ValueError(f"peak_rate_rps ({peak:g}) must be >= arrival_rate_rps ({rate:g})")
         for name, value in (("arrivals_at", a), ("work_s", w)):
             value.setflags(write=False)
             object.__setattr__(self, name, value)
         object.__setattr__(self, "horizon_s", float(horizon))
         object.__setattr__(self, "arrival_rate_rps", float(rate))
         object.__setattr__(self, "mean_work_s", float(mean))
+        object.__setattr__(self, "peak_rate_rps", float(peak))
 
     def __len__(self) -> int:
         return int(self.arrivals_at.size)
@@ -305,4 +337,4 @@ class Workload:
         arrivals = thinned_arrivals(trace, seed=int(gen.integers(2**63)))
         work = service.sample(arrivals.size, gen)
         rate = trace.expected_requests() / trace.duration_s
-        return cls(arrivals, work, rate, service.mean_s, trace.duration_s)
+        return cls(arrivals, work, rate, service.mean_s, trace.duration_s, trace.peak_rps)

@@ -31,8 +31,12 @@ def saturate(rate_rps: float = 80.0, service_ms: float = 10.0, servers: int = 1,
 
 
 def _theory_curve(result: sim.Results, mean_s: float, scv: float, loads: np.ndarray):
-    """Mean time in system vs load from the matching closed form (None when there is none)."""
+    """Mean time in system vs load from the matching closed form (None when there is none:
+    servers of different speeds have no simple formula)."""
     c = result.servers
+    if result.speeds and len(set(result.speeds)) > 1:
+        return None, ""
+    mean_s = mean_s / (result.speeds[0] if result.speeds else 1.0)  # a k× server: S/k
     mu = 1.0 / mean_s
     if c == 1 and math.isfinite(scv):
         name = {1.0: "M/M/1", 0.0: "M/D/1"}.get(scv, "M/G/1")
@@ -122,8 +126,7 @@ def plot_ramp(result: capacity.CapacityResult):
     left.set(xlabel="offered load (req/s)", ylabel="throughput (req/s)",
              title="Throughput follows load until the server is full")
     left.legend()
-    tail = result.column(f"p{result.percentile}_s") if result.percentile in (50, 95, 99) \
-        else result.column("p95_s")
+    tail = result.column("tail_s")  # the percentile the SLO was judged on
     ok = np.array([s.met_slo for s in result.steps])
     right.plot(offered, tail * 1e3, "-", color=SIMULATED)
     right.plot(offered[ok], tail[ok] * 1e3, "o", color=SIMULATED, label="met the SLO")
