@@ -111,7 +111,6 @@ class Progress:
                                        style={"description_width": "initial"})
         self.label = widgets.Label()
         self.box = widgets.HBox([self.bar, self.label])
-        self.calls: list[tuple[int, int, str]] = []
 
     def show(self) -> Progress:
         from IPython.display import display
@@ -120,7 +119,6 @@ class Progress:
         return self
 
     def __call__(self, done: int, total: int, message: str = "") -> None:
-        self.calls.append((done, total, message))
         self.bar.max = max(total, 1)
         self.bar.value = done
         self.label.value = f"{done}/{total} {message}"

@@ -56,16 +56,14 @@ def plot_autoscaling(*results: autoscaling.AutoscaleResult, mean_service_s: floa
         _draw_servers(top, results, mean_service_s, shade_slo=True)
         return fig
     fig, (top, bottom) = figure(1, 2, height=5.6)
-    _draw_servers(top, results, mean_service_s, shade_slo=False)
+    hours, size, colors = _draw_servers(top, results, mean_service_s, shade_slo=False)
     first = results[0]
-    size = _thin(first.times_s.size)  # a day of 15 s steps is 5,760: show ≤ 800 bins
-    hours = first.times_s[::size] / 3600.0
     cap = first.slo_s * 1e3 * 20
-    for r, line in zip(results, top.lines[-len(results):], strict=True):
+    for r, color in zip(results, colors, strict=True):
         lat = np.minimum(np.where(np.isfinite(r.latency_s), r.latency_s * 1e3, cap), cap)
-        bottom.step(hours, _binned(lat, size), where="post", lw=1.2, color=line.get_color(),
+        bottom.step(hours, _binned(lat, size), where="post", lw=1.2, color=color,
                     label=f"{r.policy}: SLO missed {r.slo_violation_fraction:.1%} of the day")
-        _shade(bottom, r.times_s, r.overloaded, line.get_color())
+        _shade(bottom, r.times_s, r.overloaded, color)
     end = first.duration_s / 3600.0
     bottom.axhline(first.slo_s * 1e3, color=MEASURED, ls="--", label="SLO")
     bottom.set(yscale="log", xlabel="time of day (h)", ylabel="mean latency (ms)",
@@ -82,18 +80,22 @@ def _shade(ax, times_s: np.ndarray, mask: np.ndarray, color: str) -> None:
         ax.axvspan(hours[lo], hours[min(hi, hours.size - 1)], color=color, alpha=0.12, lw=0)
 
 
-def _draw_servers(top, results, mean_service_s: float, shade_slo: bool) -> None:
+def _draw_servers(top, results, mean_service_s: float, shade_slo: bool):
+    """Servers over time on ``top``; returns the binned hours, the bin size and each run's
+    colour, so a latency plot below can use the same bins and colours."""
     first = results[0]
-    size = _thin(first.times_s.size)
+    size = _thin(first.times_s.size)  # a day of 15 s steps is 5,760: show ≤ 800 bins
     hours = first.times_s[::size] / 3600.0
     work = _binned(first.arrival_rps * mean_service_s, size)
     top.fill_between(hours, work, step="post", color=LIMIT, alpha=0.3, lw=0,
                      label="work: servers 100% busy (λ × service time)")
+    colors = []
     for r in results:
         line, = top.step(hours, _binned(r.servers_ready, size), where="post", lw=1.6,
                          label=f"{r.policy}: {r.server_hours:.0f} server-hours"
                                + (f", SLO missed {r.slo_violation_fraction:.1%}"
                                   if shade_slo else ""))
+        colors.append(line.get_color())
         if shade_slo:
             _shade(top, r.times_s, r.latency_s > r.slo_s, line.get_color())
     most = max(float(np.max(r.servers_ready)) for r in results)
@@ -102,6 +104,7 @@ def _draw_servers(top, results, mean_service_s: float, shade_slo: bool) -> None:
             title="Autoscaling follows the work; a fixed pool is too small or too big"
                   + (" (shaded: SLO missed)" if shade_slo else ""))
     top.legend(loc="upper left", ncols=2)
+    return hours, size, colors
 
 
 def explore_autoscaling() -> Panel:
