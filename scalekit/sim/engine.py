@@ -46,17 +46,23 @@ def _lindley(a: np.ndarray, s: np.ndarray) -> np.ndarray:
 
 
 class ClusterState:
-    """What a policy may read when it chooses: live counts, speeds and the clock.
+    """What a policy may read when it chooses: live counts, queues, health, speeds, clock.
 
     ``connections[i]`` is the number of requests at server i (in service or queued);
-    ``speeds[i]`` its relative speed; ``now`` the arrival instant being dispatched.
-    Policies read it; only the event loop changes it.
+    ``busy_until[i]`` the instant server i's queue empties (≤ ``now`` when idle);
+    ``up[i]`` whether the balancer currently sends to server i, and ``down`` how many it
+    does not; ``speeds[i]`` its relative speed; ``now`` the arrival instant being
+    dispatched; ``rng`` the run's random generator. Policies read it; only the event loop
+    (and a health checker, through :meth:`mark`) changes it.
     """
 
-    __slots__ = ("connections", "speeds", "now", "rng")
+    __slots__ = ("connections", "busy_until", "up", "down", "speeds", "now", "rng")
 
     def __init__(self, speeds: Sequence[float], gen: np.random.Generator):
         self.connections = [0] * len(speeds)
+        self.busy_until = [0.0] * len(speeds)
+        self.up = [True] * len(speeds)
+        self.down = 0
         self.speeds = tuple(speeds)
         self.now = 0.0
         self.rng = gen
@@ -64,6 +70,16 @@ class ClusterState:
     @property
     def n_servers(self) -> int:
         return len(self.speeds)
+
+    def available(self) -> list[int]:
+        """Indices of the servers the balancer sends to."""
+        return [i for i, ok in enumerate(self.up) if ok]
+
+    def mark(self, server: int, up: bool) -> None:
+        """Mark ``server`` up or down (what a health check decides)."""
+        if self.up[server] != up:
+            self.up[server] = up
+            self.down += -1 if up else 1
 
 
 class Policy:
@@ -73,6 +89,8 @@ class Policy:
     * :meth:`assign` — optional: if the rule ignores live state, return every request's server
       at once (an int array) and the run is vectorised; return None to use the event loop.
     * :meth:`reset` — called once before a run (pre-draw random numbers here).
+    * :meth:`servers_examined` — how many servers one decision reads: the balancer's own
+      cost per request (a rule that inspects all n servers costs O(n)).
     """
 
     name = "policy"
@@ -85,6 +103,9 @@ class Policy:
 
     def choose(self, state: ClusterState) -> int:
         raise NotImplementedError(f"{type(self).__name__} must implement choose(state)")
+
+    def servers_examined(self, n_servers: int) -> int:
+        return n_servers  # unless a policy says otherwise, assume it reads every server
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -225,7 +246,7 @@ def _event_loop(workload: Workload, speeds, policy: Policy, limit, gen):
     state = ClusterState(speeds, gen)
     conns = state.connections
     choose = policy.choose
-    last_departure = [0.0] * k
+    last_departure = state.busy_until
     in_flight: list[tuple[float, int]] = []  # heap of (departure instant, server)
     departures = [math.nan] * n
     server_of = [-1] * n

@@ -9,8 +9,8 @@ import numpy as np
 
 from scalekit import sim
 from scalekit.servers import autoscaling
+from scalekit.views._common import expect
 from scalekit.views.panel import Panel
-from scalekit.views.servers._common import expect
 from scalekit.views.style import LIMIT, MEASURED, figure, plain_numbers, styled
 
 __all__ = ["day_trace", "plot_autoscaling", "explore_autoscaling"]

@@ -11,8 +11,8 @@ import numpy as np
 
 from scalekit import sim, theory
 from scalekit.servers import capacity
+from scalekit.views._common import expect
 from scalekit.views.panel import Panel
-from scalekit.views.servers._common import expect
 from scalekit.views.style import LIMIT, MEASURED, SIMULATED, THEORY, figure, styled
 
 __all__ = ["saturate", "plot_saturation", "explore_saturation", "plot_ramp", "explore_ramp"]

@@ -9,8 +9,8 @@ import math
 import ipywidgets as widgets
 
 from scalekit.servers import heartbeats
+from scalekit.views._common import expect
 from scalekit.views.panel import Panel
-from scalekit.views.servers._common import expect
 from scalekit.views.style import MEASURED, SIMULATED, THEORY, figure, plain_numbers, styled, twinx
 
 __all__ = ["plot_heartbeats", "plot_timeout_tradeoff", "explore_heartbeats"]

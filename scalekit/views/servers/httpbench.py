@@ -8,8 +8,8 @@ import numpy as np
 
 from scalekit import theory
 from scalekit.servers import httpbench
+from scalekit.views._common import expect
 from scalekit.views.panel import Progress
-from scalekit.views.servers._common import expect
 from scalekit.views.style import LIMIT, MEASURED, SIMULATED, THEORY, figure, styled
 
 __all__ = ["run_benchmark", "plot_benchmark"]

@@ -11,8 +11,8 @@ import numpy as np
 
 from scalekit import theory
 from scalekit.servers import scaling
+from scalekit.views._common import expect
 from scalekit.views.panel import Panel
-from scalekit.views.servers._common import expect
 from scalekit.views.style import LIMIT, MEASURED, SIMULATED, THEORY, figure, styled
 
 __all__ = ["plot_scaling", "explore_scaling", "plot_usl", "explore_usl", "plot_costs"]

@@ -1,4 +1,4 @@
-"""What the servers views share."""
+"""What every topic's views share."""
 
 from __future__ import annotations
 

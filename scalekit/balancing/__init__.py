@@ -1,0 +1,44 @@
+"""Load balancing: how a balancer picks a server, and what the balancer itself costs —
+the models behind notebook 02.
+
+* :mod:`scalekit.balancing.policies` — random, round robin, fewest connections and what the
+  real balancers add (weights, power of two choices, hashing), each a small class;
+* :mod:`scalekit.balancing.theory` — the supermarket model, balls into bins, round robin's
+  Erlang arrivals: the closed forms the policies are tested against;
+* :mod:`scalekit.balancing.chokepoint` — the balancer's own capacity, and what a smarter
+  decision costs it;
+* :mod:`scalekit.balancing.failover` — an active–passive balancer pair kept honest by
+  heartbeats;
+* :mod:`scalekit.balancing.health` — a backend dies mid-run; health checks (rise/fall)
+  take it out.
+
+The policies are re-exported here: ``from scalekit import balancing; balancing.RoundRobin()``.
+"""
+
+from scalekit.balancing.policies import (
+    POLICIES,
+    SEED_POLICIES,
+    ConsistentHash,
+    FewestConnections,
+    IpHash,
+    LeastWork,
+    PowerOfTwoChoices,
+    RandomChoice,
+    RoundRobin,
+    WeightedRoundRobin,
+    policy,
+)
+
+__all__ = [
+    "RandomChoice",
+    "RoundRobin",
+    "WeightedRoundRobin",
+    "FewestConnections",
+    "PowerOfTwoChoices",
+    "LeastWork",
+    "IpHash",
+    "ConsistentHash",
+    "policy",
+    "POLICIES",
+    "SEED_POLICIES",
+]
