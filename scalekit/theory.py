@@ -6,7 +6,8 @@ formula has no answer there — the queue grows without bound.
 
 Sources: Kleinrock, *Queueing Systems* vol. 1 (M/M/1, M/M/c, M/M/1/K, M/G/1
 Pollaczek–Khinchine); Reiser & Lavenberg 1980 (mean value analysis of closed networks);
-Gunther, *Guerrilla Capacity Planning* (Universal Scalability Law).
+Gunther, *Guerrilla Capacity Planning* (Universal Scalability Law); Mitzenmacher 2001
+(supermarket model); Gonnet 1981 and Azar, Broder, Karlin & Upfal 1999 (balls into bins).
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ __all__ = [
     "mva_closed",
     "usl_capacity",
     "usl_peak",
+    "supermarket_sojourn_s",
+    "supermarket_tail",
+    "round_robin_sojourn_s",
+    "balls_max_load",
     "MAX_SERVERS",
     "MAX_USERS",
     "MAX_QUEUE_CAPACITY",
@@ -188,3 +193,102 @@ def usl_peak(sigma: float, kappa: float) -> float:
     if kappa == 0.0:
         return math.inf
     return max(1.0, math.sqrt((1.0 - sigma) / kappa))
+
+
+# --------------------------------------------------------------------------- balancing
+
+
+def _load(load: float) -> float:
+    rho = _check.number("load", load, low=0.0, low_open=True)
+    if rho >= 1.0:
+        raise ValueError(f"unstable: load {rho:g} >= 1; the queues grow without bound, so "
+                         "there is no steady-state answer")
+    return rho
+
+
+def supermarket_tail(load: float, choices: int, jobs: int) -> float:
+    """Supermarket model: the fraction of servers holding at least ``jobs`` requests.
+
+    n → ∞ servers, Poisson arrivals at ``load`` (λ < 1) per server, exponential service of
+    rate 1, each request joins the shortest of ``choices`` (d) servers drawn at random:
+    s_i = λ^((dⁱ − 1)/(d − 1)) — doubly exponential in i for d ≥ 2, against λⁱ for d = 1
+    (Mitzenmacher, IEEE TPDS 12(10), 2001, Theorem 3.6).
+    """
+    lam = _load(load)
+    d = _check.integer("choices", choices, low=1, high=64)
+    i = _check.integer("jobs", jobs, low=0, high=10_000)
+    exponent = i if d == 1 else (d**i - 1) / (d - 1) if i < 64 else math.inf
+    return lam**exponent
+
+
+def supermarket_sojourn_s(load: float, choices: int = 2, mean_service_s: float = 1.0) -> float:
+    """Supermarket model: mean time in system when each request joins the shortest of
+    ``choices`` random servers, in the limit of many servers.
+
+    T_d(λ) = Σ_{i≥1} λ^((dⁱ − d)/(d − 1)) service times (Mitzenmacher 2001); d = 1 is
+    random dispatch, 1/(1 − λ) (one M/M/1 queue per server). A finite cluster sits slightly
+    above the limit: its queues are not independent, and the gap shrinks as 1/n.
+    """
+    lam = _load(load)
+    d = _check.integer("choices", choices, low=1, high=64)
+    s = _check.positive("mean_service_s", mean_service_s)
+    if d == 1:
+        return s / (1.0 - lam)
+    total, i = 0.0, 1
+    while i < 64:
+        exponent = (d**i - d) / (d - 1)
+        term = lam**exponent
+        total += term
+        if term < 1e-17:
+            break
+        i += 1
+    return total * s
+
+
+def round_robin_sojourn_s(load: float, servers: int, mean_service_s: float = 1.0) -> float:
+    """Mean time in system under round robin: Poisson arrivals dealt in turn to ``servers``
+    identical exponential servers, each at ``load``.
+
+    Each server receives every n-th arrival, so its arrivals are Erlang-n spaced — far more
+    regular than Poisson — and each server is an E_n/M/1 queue. A GI/M/1 queue has mean
+    sojourn 1/(μ(1 − σ)), σ the root in (0, 1) of σ = A*(μ(1 − σ)), A* the Laplace transform
+    of the gap between arrivals (Kleinrock vol. 1, §6.4); for Erlang-n gaps of total rate
+    nλ, A*(s) = (nλ/(nλ + s))ⁿ. One server (n = 1) gives M/M/1: σ = λ/μ.
+    """
+    rho = _load(load)
+    n = _check.integer("servers", servers, low=1, high=MAX_SERVERS)
+    s = _check.positive("mean_service_s", mean_service_s)
+    # Work in units of the mean service time (μ = 1). The map σ ↦ A*(1 − σ) is increasing
+    # and convex with a fixed point at 1; the one inside (0, 1) is the limit of the
+    # iteration from 0, which rises monotonically to it.
+    sigma = 0.0
+    for _ in range(100_000):
+        nxt = (n * rho / (n * rho + 1.0 - sigma)) ** n
+        if abs(nxt - sigma) < 1e-15:
+            sigma = nxt
+            break
+        sigma = nxt
+    return s / (1.0 - sigma)
+
+
+def balls_max_load(bins: int, choices: int = 1) -> float:
+    """The textbook estimate of the fullest bin when ``bins`` balls are thrown into ``bins``
+    bins, each into the least full of ``choices`` random bins.
+
+    One choice: Gonnet (1981), Γ⁻¹(n) − 3/2, the leading terms of the expected maximum
+    (≈ ln n / ln ln n). Two or more: Azar, Broder, Karlin & Upfal (1999),
+    ln ln n / ln d + Θ(1) — the Θ(1) is left out, so it is a lower estimate.
+    """
+    n = _check.integer("bins", bins, low=3, high=10**12)
+    d = _check.integer("choices", choices, low=1, high=64)
+    if d >= 2:
+        return math.log(math.log(n)) / math.log(d)
+    # Γ⁻¹(n): the x > 2 with lgamma(x) = ln n, by bisection (lgamma increases there).
+    lo, hi, target = 2.0, 200.0, math.log(n)
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if math.lgamma(mid) < target:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2 - 1.5

@@ -7,7 +7,12 @@ Sources for the rules checked here:
   and "round-robin is performed within groups of servers of the same load";
   ``random`` draws a server at random.
 * nginx ``ngx_http_upstream_module``, ``least_conn``: servers with equally few active
-  connections are tried in turn (weighted round robin).
+  connections are tried in turn (weighted round robin); smooth weighted round robin
+  (ngx_http_upstream_round_robin.c, commit 52327e0: weights {5, 1, 1} give a a b a c a a).
+* Mitzenmacher, "The Power of Two Choices in Randomized Load Balancing", IEEE TPDS 2001
+  (supermarket model); Azar, Broder, Karlin & Upfal 1999 and Gonnet 1981 (balls into bins);
+  Kleinrock vol. 1 §6.4 (GI/M/1, for round robin's Erlang arrivals); Eschenfeldt & Gamarnik
+  2018 (join-the-shortest-queue behaves like one shared M/M/n queue with many servers).
 
 Statistical checks allow Z = 4 standard errors (a correct policy fails about 1 time in
 15,000 per comparison), with the standard error derived in each test's docstring; every run is
@@ -19,9 +24,9 @@ import math
 import numpy as np
 import pytest
 
-from scalekit import balancing, sim
+from scalekit import balancing, sim, theory
 
-Z = 4.0
+from _stats import Z, assert_matches, mean_over_seeds
 
 
 def spaced(n: int, gap_s: float = 10.0, work_s=1.0) -> sim.Workload:
@@ -203,3 +208,243 @@ class TestFewestConnections(PolicyContract):
         fc = sim.run(w, servers=k, policy="fewest_connections")
         assert rr.imbalance <= bound, "the bound is too tight even for round robin"
         assert fc.imbalance <= bound, fc.utilisation
+
+
+# ------------------------------------------------------------------ weighted round robin
+
+
+class TestWeightedRoundRobin(PolicyContract):
+    name, cls = "weighted_round_robin", balancing.WeightedRoundRobin
+
+    def test_nginx_smooth_sequence(self):
+        """nginx's own example: weights {5, 1, 1} give a a b a c a a — interleaved."""
+        order = balancing.WeightedRoundRobin([5, 1, 1]).order(14)
+        assert "".join("abc"[i] for i in order) == "aabacaa" * 2
+
+    @pytest.mark.parametrize("queue_limit", [None, 10_000])
+    def test_each_server_gets_its_weight_share_in_every_cycle(self, queue_limit):
+        w = spaced(3 * 10, gap_s=0.1, work_s=1.0)
+        r = sim.run(w, speeds=[1, 2, 3, 4], policy=balancing.WeightedRoundRobin([1, 2, 3, 4]),
+                    queue_limit=queue_limit)
+        for cycle in r.server_of.reshape(3, 10):
+            np.testing.assert_array_equal(np.bincount(cycle, minlength=4), [1, 2, 3, 4])
+
+    def test_weights_by_speed_even_out_a_mixed_cluster(self):
+        """Servers of speeds 1, 1, 4: equal turns overload the slow pair (load 1.5 each at a
+        cluster load of 0.75) while weights 1:1:4 give each server load 0.75."""
+        w = poisson(6, 0.75, 20_000, seed=8)  # 6 units of speed in all
+        plain = sim.run(w, speeds=[1, 1, 4], policy="round_robin")
+        weighted = sim.run(w, speeds=[1, 1, 4], policy=balancing.WeightedRoundRobin([1, 1, 4]))
+        assert max(plain.utilisation[:2]) > 0.99 and plain.mean_s > 50 * weighted.mean_s
+        assert max(weighted.utilisation) < 0.85
+
+    @pytest.mark.parametrize("weights, exc, match", [
+        ([0, 1], ValueError, "weight"), ([-2, 1], ValueError, "weight"),
+        ([1.5, 1], TypeError, "weight"), ([], ValueError, "weights"),
+        ("11", TypeError, "weights"), ([10**6, 1], ValueError, "sum"),
+    ])
+    def test_bad_weights(self, weights, exc, match):
+        with pytest.raises(exc, match=match):
+            balancing.WeightedRoundRobin(weights)
+
+    def test_one_weight_per_server(self):
+        with pytest.raises(ValueError, match="3 weights but the cluster has 2 servers"):
+            sim.run(spaced(4), servers=2, policy=balancing.WeightedRoundRobin([1, 1, 1]))
+
+
+# ------------------------------------------------------------------ power of two choices
+
+
+class RecordingTwo(balancing.PowerOfTwoChoices):
+    def choose(self, state):
+        seen = list(state.connections)
+        i = super().choose(state)
+        self.log.append((seen, i))
+        return i
+
+
+class TestPowerOfTwoChoices(PolicyContract):
+    name, cls = "power_of_two", balancing.PowerOfTwoChoices
+
+    def test_each_choice_is_the_less_loaded_of_its_draws(self):
+        p = RecordingTwo()
+        p.log = []
+        sim.run(poisson(8, 0.8, 4000, seed=5), servers=8, policy=p, seed=5)
+        draws = p._draws.tolist()
+        for (seen, chosen), (a, b) in zip(p.log, draws, strict=True):
+            assert chosen in (a, b)
+            assert seen[chosen] == min(seen[a], seen[b])
+            assert chosen == (b if seen[b] < seen[a] else a)  # ties to the first draw
+
+    def test_choices_must_be_a_small_positive_integer(self):
+        for bad in (0, 65, 2.0):
+            with pytest.raises((ValueError, TypeError), match="choices"):
+                balancing.PowerOfTwoChoices(bad)
+
+    @pytest.mark.parametrize("d, load", [(2, 0.9), (2, 0.95), (3, 0.95)])
+    def test_supermarket_model(self, d, load):
+        """Mitzenmacher's T_d(λ) is the limit n → ∞. A finite cluster sits above it: the
+        queues are not independent (a long queue is less likely to be drawn twice in a row
+        when it is one of few), and the gap shrinks roughly as 1/n. Measured at n = 200:
+        +1.8% (d=2, λ=0.95); at n = 50 the same gap is +6%. So at n = 200 the mean over
+        seeds must lie within [T_d − Z·SE, T_d·(1 + 6/n) + Z·SE] — above the limit by at
+        most 3% — and far below random dispatch's 1/(1 − λ)."""
+        n = 200
+        limit = theory.supermarket_sojourn_s(load, d)
+
+        def one(seed):
+            w = sim.Workload.poisson(load * n, sim.Exponential(1.0), n=120_000, seed=seed)
+            return sim.run(w, servers=n, policy=balancing.PowerOfTwoChoices(d),
+                           warmup_s=w.horizon_s * 0.1, seed=seed).mean_s
+
+        mean, se = mean_over_seeds(one, reps=4, seed=d)
+        assert se < 0.02 * limit, f"too noisy to be a real test: se={se:.3g}"
+        assert limit - Z * se <= mean <= limit * (1 + 6 / n) + Z * se, (mean, se, limit)
+        assert mean < 0.5 * theory.mm1_sojourn_s(load, 1.0)
+
+
+def test_balls_into_bins_two_choices_flatten_the_fullest_bin():
+    """n balls into n bins (n = 100,000). One choice: Gonnet's Γ⁻¹(n) − 3/2 ≈ 7.9, within
+    one ball (his o(1) term). Two or three choices: ln ln n / ln d + Θ(1), so between the
+    estimate within a ball below and two above — and in every seed below the one-choice maximum."""
+    n = 100_000
+    one = [balancing.balls_into_bins(n, n, choices=1, seed=s).max() for s in range(6)]
+    assert abs(np.mean(one) - theory.balls_max_load(n, 1)) <= 1.0, one
+    for d in (2, 3):
+        best = [balancing.balls_into_bins(n, n, choices=d, seed=s) for s in range(3)]
+        for loads in best:
+            assert loads.sum() == n
+            estimate = theory.balls_max_load(n, d)
+            assert estimate - 1 <= loads.max() <= estimate + 2
+            assert loads.max() < min(one)
+
+
+def test_balls_into_bins_bad_input():
+    for kwargs, name in (({"balls": -1, "bins": 3}, "balls"), ({"balls": 3, "bins": 0}, "bins"),
+                         ({"balls": 3, "bins": 3, "choices": 0}, "choices")):
+        with pytest.raises(ValueError, match=name):
+            balancing.balls_into_bins(**kwargs)
+
+
+# ------------------------------------------------------------------ least work
+
+
+class TestLeastWork(PolicyContract):
+    name, cls = "least_work", balancing.LeastWork
+
+    def test_least_work_is_one_shared_queue(self):
+        """Sending each request to the server whose queue empties first starts it exactly
+        when a shared FIFO queue would: identical servers give identical departures, even
+        with heavy-tailed work."""
+        w = sim.Workload.poisson(3.4, sim.Pareto(1.0), n=20_000, seed=2)
+        shared = sim.run(w, servers=4)
+        least = sim.run(w, servers=4, policy="least_work")
+        np.testing.assert_allclose(least.departures_at, shared.departures_at, rtol=1e-12)
+
+    def test_fewest_connections_is_not_least_work(self):
+        """Heavy-tailed work (Pareto, scv 5): a server busy with one long report counts as
+        lightly loaded, so fewest connections queues requests behind it. Its p99 is clearly
+        worse than least work's, over every one of several seeds."""
+        for seed in range(3):
+            w = sim.Workload.poisson(0.8 * 8, sim.Pareto(1.0), n=40_000, seed=seed)
+            fc = sim.run(w, servers=8, policy="fewest_connections")
+            lw = sim.run(w, servers=8, policy="least_work")
+            assert fc.p99_s > 1.2 * lw.p99_s, (fc.p99_s, lw.p99_s)
+
+
+# ------------------------------------------------------------------ hashing
+
+
+class HashContract(PolicyContract):
+    def test_a_client_always_lands_on_one_server(self, make):
+        p = make()
+        r = sim.run(poisson(6, 0.5, 6000, seed=3), servers=6, policy=p, seed=3)
+        seen = {}
+        for client, server in zip(p.client_of.tolist(), r.server_of.tolist(), strict=True):
+            assert seen.setdefault(client, server) == server
+
+    def test_one_address_for_everyone_is_one_server(self):
+        """A thousand users behind one NAT share an address: one server gets them all."""
+        p = self.cls(addresses=["192.0.2.1"] * 1000)
+        r = sim.run(poisson(4, 0.2, 2000, seed=1), servers=4, policy=p, seed=1)
+        assert np.bincount(r.server_of, minlength=4).max() == 2000
+
+    def test_bad_addresses(self):
+        with pytest.raises(ValueError, match="address"):
+            self.cls(addresses=["10.0.0.1", "not-an-ip"])
+        with pytest.raises(TypeError, match="addresses"):
+            self.cls(addresses="10.0.0.1")
+        with pytest.raises(ValueError, match="clients"):
+            self.cls(clients=0)
+
+
+class TestIpHash(HashContract):
+    name, cls = "ip_hash", balancing.IpHash
+
+    def test_the_server_is_nginx_s(self):
+        p = balancing.IpHash(clients=50)
+        r = sim.run(spaced(400), servers=5, policy=p, seed=9)
+        expected = [hashing_nginx(p.client_addresses[c], 5) for c in p.client_of.tolist()]
+        np.testing.assert_array_equal(r.server_of, expected)
+
+
+def hashing_nginx(address, n):
+    from scalekit import hashing
+    return hashing.nginx_ip_hash(address, n)
+
+
+class TestConsistentHash(HashContract):
+    name, cls = "consistent_hash", balancing.ConsistentHash
+
+    def test_the_server_is_the_ring_s(self):
+        p = balancing.ConsistentHash(clients=50, vnodes=40)
+        r = sim.run(spaced(400), servers=5, policy=p, seed=9)
+        owners = p.ring.indices_for(p.client_addresses)
+        np.testing.assert_array_equal(r.server_of, owners[p.client_of])
+        assert p.ring.vnodes == 40
+
+
+# ------------------------------------------------------------------ against theory
+
+
+def _mean_sojourn(policy, servers, load):
+    n = 15_000 * servers  # enough per server for a 5% error to stand out at load 0.9
+
+    def one(seed):
+        w = sim.Workload.poisson(load * servers, sim.Exponential(1.0), n=n, seed=seed)
+        return sim.run(w, servers=servers, policy=policy, warmup_s=w.horizon_s * 0.1,
+                       seed=seed).mean_s
+    return one
+
+
+@pytest.mark.parametrize("servers, load", [(4, 0.8), (16, 0.8)])
+def test_random_dispatch_is_independent_mm1_queues(servers, load):
+    """Random splitting of a Poisson stream gives Poisson streams: n M/M/1 queues,
+    W = 1/(1 − λ) with exp(1) work. (At load 0.9 an M/M/1 queue forgets its past so slowly
+    that runs this short cannot pin its mean to 5%; 0.8 can.)"""
+    assert_matches(*mean_over_seeds(_mean_sojourn("random", servers, load), reps=8),
+                   theory.mm1_sojourn_s(load, 1.0))
+
+
+@pytest.mark.parametrize("servers, load", [(4, 0.8), (16, 0.9)])
+def test_round_robin_is_erlang_arrivals_per_server(servers, load):
+    """Every n-th arrival: Erlang-n gaps at each server, an E_n/M/1 queue — and well below
+    random's 1/(1 − λ)."""
+    expected = theory.round_robin_sojourn_s(load, servers)
+    assert_matches(*mean_over_seeds(_mean_sojourn("round_robin", servers, load), reps=8),
+                   expected)
+    assert expected < 0.7 * theory.mm1_sojourn_s(load, 1.0)
+
+
+@pytest.mark.parametrize("servers, load", [(4, 0.8), (16, 0.9)])
+def test_fewest_connections_approaches_one_shared_queue(servers, load):
+    """JSQ cannot beat one shared M/M/n queue — it commits each request to a server on
+    arrival, so a server can idle while another has a queue — but with many servers it comes
+    close (Eschenfeldt & Gamarnik). Measured: the gap to M/M/n is under 10% of random
+    dispatch's gap to M/M/n, and the order is M/M/n ≤ JSQ ≤ round robin ≤ random."""
+    mmn = theory.mmc_sojourn_s(load * servers, 1.0, servers)
+    jsq, se = mean_over_seeds(_mean_sojourn("fewest_connections", servers, load), reps=8)
+    assert se < 0.02 * mmn
+    assert jsq >= mmn - Z * se
+    assert jsq - mmn <= 0.10 * (theory.mm1_sojourn_s(load, 1.0) - mmn) + Z * se
+    assert jsq < theory.round_robin_sojourn_s(load, servers)

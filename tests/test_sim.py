@@ -16,18 +16,7 @@ from hypothesis import strategies as st
 
 from scalekit import balancing, sim, theory
 
-Z = 4.0
-
-
-def mean_over_seeds(fn, reps=16, seed=0):
-    mean, se = sim.replicate(fn, reps, seed=seed)
-    return mean, se
-
-
-def assert_matches(mean, se, expected, power=0.05):
-    assert se < power * expected / Z, f"too noisy to be a real test: se={se:.3g}"
-    assert abs(mean - expected) <= Z * se, f"{mean:.5g} vs theory {expected:.5g} (se {se:.3g})"
-
+from _stats import Z, assert_matches, mean_over_seeds
 
 # ------------------------------------------------------------------ FIFO recursion
 
@@ -260,7 +249,7 @@ def test_a_policy_that_returns_a_bad_server_is_reported():
     rate=st.floats(0.1, 5.0),
     n=st.integers(1, 300),
     servers=st.integers(1, 5),
-    policy=st.sampled_from(["shared", "random", "round_robin", "fewest_connections"]),
+    policy=st.sampled_from(["shared", *balancing.POLICIES]),
     limit=st.one_of(st.none(), st.integers(1, 4)),
     horizon_frac=st.floats(0.1, 1.0),
     seed=st.integers(0, 2**32),

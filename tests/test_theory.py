@@ -163,3 +163,67 @@ def test_wrong_types():
         theory.erlang_c(2.0, 1.0)
     with pytest.raises(TypeError, match="arrival_rate"):
         theory.mm1_sojourn_s("0.5", 1.0)
+
+
+# ------------------------------------------------------------------ balancing
+
+
+@pytest.mark.parametrize("d", [2, 3, 5])
+@pytest.mark.parametrize("lam", [0.3, 0.9, 0.99])
+def test_supermarket_sojourn_is_littles_law_over_the_tails(d, lam):
+    """Mean requests per server = Σ_{i≥1} s_i (the tail fractions); Little: T = that / λ.
+    Two routes to one number: the closed series and the tails summed here."""
+    queue = sum(theory.supermarket_tail(lam, d, i) for i in range(1, 60))
+    assert theory.supermarket_sojourn_s(lam, d) == pytest.approx(queue / lam, rel=1e-12)
+
+
+def test_supermarket_limits():
+    """d = 1 is random dispatch: 1/(1 − λ); more choices never hurt; the tails fall doubly
+    exponentially (s_i = λ^(2^i − 1) for d = 2) against λ^i for one choice."""
+    assert theory.supermarket_sojourn_s(0.9, 1) == pytest.approx(10.0)
+    t = [theory.supermarket_sojourn_s(0.95, d) for d in (1, 2, 3, 4)]
+    assert t == sorted(t, reverse=True) and t[1] < t[0] / 5
+    assert theory.supermarket_tail(0.9, 2, 3) == pytest.approx(0.9**7)
+    assert theory.supermarket_tail(0.9, 1, 3) == pytest.approx(0.9**3)
+    assert theory.supermarket_tail(0.9, 2, 0) == 1.0
+    assert theory.supermarket_sojourn_s(0.5, 2, mean_service_s=0.01) == pytest.approx(
+        0.01 * theory.supermarket_sojourn_s(0.5, 2))
+
+
+def test_round_robin_limits():
+    """One server: M/M/1. Many servers: the arrivals at each become evenly spaced — D/M/1,
+    whose σ solves σ = exp(−(1 − σ)/ρ) (solved here by bisection, independently)."""
+    assert theory.round_robin_sojourn_s(0.7, 1) == pytest.approx(theory.mm1_sojourn_s(0.7, 1))
+    rho = 0.8
+    lo, hi = 0.0, 0.999999
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if mid - math.exp(-(1 - mid) / rho) < 0:
+            lo = mid
+        else:
+            hi = mid
+    dm1 = 1 / (1 - lo)
+    assert theory.round_robin_sojourn_s(rho, 20_000) == pytest.approx(dm1, rel=1e-3)
+    w = [theory.round_robin_sojourn_s(rho, n) for n in (1, 2, 4, 16, 256)]
+    assert w == sorted(w, reverse=True)  # more servers in turn: more regular arrivals
+
+
+def test_balls_max_load_estimates():
+    """Gonnet: Γ⁻¹(n) − 3/2; Γ(10) = 362,880, so n = 362,880 gives exactly 8.5."""
+    assert theory.balls_max_load(362_880, 1) == pytest.approx(8.5, abs=1e-9)
+    n = 10**6
+    assert theory.balls_max_load(n, 2) == pytest.approx(math.log(math.log(n)) / math.log(2))
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: theory.supermarket_sojourn_s(1.0, 2), "unstable"),
+    (lambda: theory.supermarket_sojourn_s(0.5, 0), "choices"),
+    (lambda: theory.supermarket_tail(0.5, 2, -1), "jobs"),
+    (lambda: theory.round_robin_sojourn_s(1.2, 4), "unstable"),
+    (lambda: theory.round_robin_sojourn_s(0.5, 0), "servers"),
+    (lambda: theory.round_robin_sojourn_s(-0.5, 2), "load"),
+    (lambda: theory.balls_max_load(2, 1), "bins"),
+])
+def test_balancing_formulas_refuse_bad_input(call, name):
+    with pytest.raises(ValueError, match=name):
+        call()

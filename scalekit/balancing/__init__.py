@@ -3,8 +3,8 @@ the models behind notebook 02.
 
 * :mod:`scalekit.balancing.policies` — random, round robin, fewest connections and what the
   real balancers add (weights, power of two choices, hashing), each a small class;
-* :mod:`scalekit.balancing.theory` — the supermarket model, balls into bins, round robin's
-  Erlang arrivals: the closed forms the policies are tested against;
+  (balls into bins, the static picture of one choice against two, lives there too; the
+  closed forms they are tested against are in :mod:`scalekit.theory`);
 * :mod:`scalekit.balancing.chokepoint` — the balancer's own capacity, and what a smarter
   decision costs it;
 * :mod:`scalekit.balancing.failover` — an active–passive balancer pair kept honest by
@@ -26,6 +26,7 @@ from scalekit.balancing.policies import (
     RandomChoice,
     RoundRobin,
     WeightedRoundRobin,
+    balls_into_bins,
     policy,
 )
 
@@ -38,6 +39,7 @@ __all__ = [
     "LeastWork",
     "IpHash",
     "ConsistentHash",
+    "balls_into_bins",
     "policy",
     "POLICIES",
     "SEED_POLICIES",

@@ -42,6 +42,7 @@ __all__ = [
     "LeastWork",
     "IpHash",
     "ConsistentHash",
+    "balls_into_bins",
     "policy",
     "POLICIES",
     "SEED_POLICIES",
@@ -389,6 +390,32 @@ class ConsistentHash(_ClientHash):
     def _owner_when_down(self, address, state):
         down = [i for i, ok in enumerate(state.up) if not ok]
         return self.ring.index_for(address, down=down)
+
+
+def balls_into_bins(balls: int, bins: int, *, choices: int = 1,
+                    seed: int | None = None) -> np.ndarray:
+    """Throw ``balls`` balls into ``bins`` bins, each into the least full of ``choices``
+    bins drawn at random (ties to the first drawn); return the count in every bin.
+
+    The static picture of :class:`RandomChoice` (choices=1) and :class:`PowerOfTwoChoices`:
+    requests that never leave. With n balls in n bins the fullest bin holds about
+    ln n / ln ln n with one choice but ln ln n / ln d with d (Azar, Broder, Karlin & Upfal
+    1999): see :func:`scalekit.theory.balls_max_load`.
+    """
+    m = _check.integer("balls", balls, low=0, high=10_000_000)
+    n = _check.integer("bins", bins, low=1, high=10_000_000)
+    d = _check.integer("choices", choices, low=1, high=64)
+    gen = np.random.default_rng(_check.seed(seed))
+    if d == 1:
+        return np.bincount(gen.integers(0, n, m), minlength=n)
+    load = [0] * n
+    for draws in gen.integers(0, n, (m, d)).tolist():
+        best = draws[0]
+        for b in draws[1:]:
+            if load[b] < load[best]:
+                best = b
+        load[best] += 1
+    return np.array(load, dtype=np.int64)
 
 
 #: The three policies of the lecture.
