@@ -448,3 +448,16 @@ def test_fewest_connections_approaches_one_shared_queue(servers, load):
     assert jsq >= mmn - Z * se
     assert jsq - mmn <= 0.10 * (theory.mm1_sojourn_s(load, 1.0) - mmn) + Z * se
     assert jsq < theory.round_robin_sojourn_s(load, servers)
+
+
+@pytest.mark.parametrize("policy", ["random", "round_robin", "fewest_connections",
+                                    "power_of_two"])
+def test_the_simpy_peer_of_the_benchmark_agrees(policy):
+    """``make bench`` times scalekit against SimPy; the comparison only means something if
+    the two compute the same thing. On 3,000 requests the means agree to rounding."""
+    from benchmarks import queues
+
+    w = sim.Workload.poisson(0.9 * 6, sim.Exponential(1.0), n=3000, seed=7)
+    ours = sim.run(w, servers=6, policy=policy, seed=7)
+    peer = queues.simpy_cluster(w, 6, policy, seed=7)
+    assert np.mean(ours.departures_at - ours.arrivals_at) == pytest.approx(peer, rel=1e-9)

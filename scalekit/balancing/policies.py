@@ -248,13 +248,16 @@ class PowerOfTwoChoices(Policy):
         self._iter = None
 
     def choose(self, state: ClusterState) -> int:
-        if self._iter is None:
-            self._iter = iter(self._draws.tolist())
+        if self._iter is None:  # one tuple of draws per request (zip is the fast iterator)
+            self._iter = zip(*self._draws.T.tolist(), strict=True)
         draws = next(self._iter)
         conns = state.connections
         if state.down:
             up = state.available()
             draws = [d if state.up[d] else up[d % len(up)] for d in draws]
+        elif self.choices == 2:  # the common case, unrolled
+            a, b = draws
+            return b if conns[b] < conns[a] else a
         best = draws[0]
         for d in draws[1:]:
             if conns[d] < conns[best]:
