@@ -110,6 +110,20 @@ def test_mg1_matches_pollaczek_khinchine(service):
     assert_matches(*mean_over_seeds(one), theory.mg1_sojourn_s(0.7, 1.0, service.scv))
 
 
+def test_reports_mix_has_its_mean_and_spread():
+    """1% of requests 100× longer: the sample mean is mean_s and E[S²] matches the mixture's
+    (1 − p)·2m² + p·2(fm)², each within Z standard errors of the sample; half the work is
+    in the reports."""
+    r = sim.Reports(0.5, report_share=0.01, report_factor=100.0)
+    x = r.sample(2_000_000, sim.rng(4))
+    assert abs(x.mean() - 0.5) <= Z * x.std() / math.sqrt(x.size)
+    second = (1 + r.scv) * 0.25
+    assert abs((x**2).mean() - second) <= Z * (x**2).std() / math.sqrt(x.size)
+    assert r.report_s == pytest.approx(100 * r.page_s)
+    assert r.report_s * 0.01 / 0.5 == pytest.approx(100 / 199)  # the reports' share of work
+    assert sim.service_time("reports", 2.0).mean_s == 2.0
+
+
 @pytest.mark.parametrize("rho,k", [(0.8, 3), (1.5, 5)])
 def test_mm1k_drops_match_blocking_formula(rho, k):
     """M/M/1/K: a fraction P_K = (1 − ρ)ρ^K/(1 − ρ^(K+1)) of arrivals is dropped."""
@@ -268,6 +282,23 @@ def test_no_request_is_lost(rate, n, servers, policy, limit, horizon_frac, seed)
     assert all(0.0 <= u <= 1.0 + 1e-9 for u in r.utilisation)
 
 
+@pytest.mark.parametrize("policy", ["random", "fewest_connections"])
+def test_queue_lengths_per_server_agree_with_counting_one_server_at_a_time(policy):
+    """The all-servers-at-once running sum against in_system_at's per-server count, at
+    instants that include arrival and departure instants themselves (ties), with drops."""
+    w = sim.Workload.poisson(0.9 * 5, sim.Exponential(1.0), n=4000, seed=2)
+    r = sim.run(w, servers=5, policy=policy, queue_limit=3, seed=2)
+    assert r.dropped > 0
+    t = np.sort(np.concatenate([np.linspace(0, r.horizon_s, 200), r.arrivals_at[::37],
+                                r.departures_at[~np.isnan(r.departures_at)][::41]]))
+    q = r.queue_lengths(t)
+    assert q.shape == (5, t.size) and q.max() <= 3
+    for i in range(5):
+        np.testing.assert_array_equal(q[i], r.in_system_at(t, server=i))
+    with pytest.raises(ValueError, match="times_s"):
+        r.queue_lengths([3.0, 1.0])
+
+
 def test_in_system_is_counted_not_inferred():
     """Requests still present at the horizon, counted from their own departure instants."""
     base = sim.Workload.poisson(1.5, sim.Exponential(1.0), n=3000, seed=4)
@@ -332,6 +363,8 @@ def workload():
     (lambda: sim.Exponential(float("nan")), ValueError, "mean_s"),
     (lambda: sim.Exponential("1"), TypeError, "mean_s"),
     (lambda: sim.Pareto(1.0, shape=1.0), ValueError, "shape"),
+    (lambda: sim.Reports(1.0, report_share=1.0), ValueError, "report_share"),
+    (lambda: sim.Reports(1.0, report_factor=0.5), ValueError, "report_factor"),
     (lambda: sim.service_time("uniform", 1.0), ValueError, "service"),
     (lambda: sim.poisson_arrivals(-1.0, n=5), ValueError, "rate_rps"),
     (lambda: sim.poisson_arrivals(1.0), ValueError, "n"),

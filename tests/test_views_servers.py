@@ -1,75 +1,25 @@
 """Widget panels driven from Python, and every figure checked for what a student reads.
 
-Panels are driven the way a student drives them: set a control's value, and the panel must
-rerun the model and redraw. Each slider is also pushed to both ends of its range.
+The checks every panel must pass live in tests/_panels.py; here, the servers panels'
+own behaviour.
 """
 
-import math
 
-import ipywidgets as widgets
 import numpy as np
 import pytest
+from _panels import PanelContract, assert_labelled
 
 from scalekit.servers import heartbeats, scaling
 from scalekit.views import servers as view
-from scalekit.views.style import Figure, to_png
 
 PANELS = ["explore_saturation", "explore_ramp", "explore_scaling", "explore_usl",
           "explore_autoscaling", "explore_heartbeats"]
 
 
-@pytest.fixture(params=PANELS)
-def panel(request):
-    return getattr(view, request.param)()
-
-
-def _other_value(control):
-    if isinstance(control, widgets.Dropdown):
-        options = [o if not isinstance(o, tuple) else o[1] for o in control.options]
-        return next(o for o in options if o != control.value)
-    # the end of the range farthest from the current value: a change a student would notice
-    lo, hi = control.min, control.max
-    return hi if hi - control.value >= control.value - lo else lo
-
-
-def test_panel_draws_at_defaults(panel):
-    assert panel.error == ""
-    assert b"<svg" in panel.picture[:500] and len(panel.picture) > 5000
-    assert panel.image.value == panel.picture
-    assert math.isfinite(panel.refresh_ms)
-    assert panel.status.value  # a one-line summary under the controls
-
-
-def test_every_control_changes_the_output(panel):
-    for name, control in panel.controls.items():
-        before_png, before_result, original = panel.picture, panel.result, control.value
-        control.value = _other_value(control)
-        assert panel.error == "", f"{name}: {panel.error}"
-        assert panel.result is not before_result, f"{name} did not rerun the model"
-        assert panel.picture != before_png, f"{name} did not change the figure"
-        control.value = original  # test each control from the defaults
-
-
-def test_sliders_survive_their_extremes(panel):
-    for name, control in panel.controls.items():
-        if isinstance(control, widgets.Dropdown):
-            for option in control.options:
-                control.value = option
-                assert panel.error == "", f"{name}={option}: {panel.error}"
-            continue
-        original = control.value
-        for end in (control.min, control.max):
-            control.value = end
-            # either a figure for this value, or a clear message naming the parameter
-            assert panel.error == "" or any(k in panel.error for k in ("must", "unknown")), \
-                f"{name}={end}: {panel.error}"
-        control.value = original
-
-
-def test_sliders_only_update_on_release(panel):
-    for control in panel.controls.values():
-        if hasattr(control, "continuous_update"):
-            assert control.continuous_update is False
+class TestServerPanels(PanelContract):
+    @pytest.fixture(params=PANELS)
+    def panel(self, request):
+        return getattr(view, request.param)()
 
 
 def test_autoscaling_panel_reports_min_above_max_instead_of_crashing():
@@ -99,29 +49,7 @@ FIGURES = [
 
 @pytest.mark.parametrize("make", FIGURES)
 def test_figures_are_labelled(make):
-    fig = make()
-    assert isinstance(fig, Figure)
-    assert fig._repr_png_().startswith(b"\x89PNG")  # shows itself in a notebook
-    for ax in fig.axes:
-        if not ax.get_visible() or ax.get_label() == "<colorbar>":
-            continue
-        if ax.get_title():
-            assert ax.get_xlabel() or ax.get_ylabel()
-    assert any(ax.get_title() for ax in fig.axes), "a figure states its finding in a title"
-    assert len(to_png(fig)) > 5000
-
-
-def test_redrawing_into_a_used_figure_leaves_nothing_stale(panel):
-    """A panel redraws into its previous figure; after a detour to other values and back,
-    the picture must be exactly the one a brand-new figure gives (no leftover artists,
-    limits, legends or twin axes)."""
-    fresh = to_png(panel.figure)
-    for control in panel.controls.values():
-        original = control.value
-        control.value = _other_value(control)
-        control.value = original
-    assert panel.error == ""
-    assert to_png(panel.figure) == fresh
+    assert_labelled(make())
 
 
 def test_figure_reuse_only_for_the_same_layout():

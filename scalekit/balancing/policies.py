@@ -298,7 +298,7 @@ class LeastWork(Policy):
         return n_servers
 
 
-class _ClientHash(Policy):
+class HashPolicy(Policy):
     """Shared by the hash policies: every request comes from one of ``clients`` clients.
 
     Each client has a random IPv4 address (drawn from the run's seed) unless ``addresses``
@@ -341,7 +341,9 @@ class _ClientHash(Policy):
     def _owners(self, addresses: list[str], n_servers: int) -> np.ndarray:
         raise NotImplementedError
 
-    def _owner_when_down(self, address: str, state: ClusterState) -> int:
+    def server_for_address(self, address: str, state: ClusterState) -> int:
+        """The server this rule picks for a client ``address``, skipping servers marked
+        down — what a retry of that client's request uses."""
         raise NotImplementedError
 
     def assign(self, n_requests, n_servers, gen):
@@ -352,14 +354,14 @@ class _ClientHash(Policy):
         self._j += 1
         i = int(self._picks[j])
         if state.down and not state.up[i]:
-            i = self._owner_when_down(self.client_addresses[self.client_of[j]], state)
+            i = self.server_for_address(self.client_addresses[self.client_of[j]], state)
         return i
 
     def servers_examined(self, n_servers: int) -> int:
         return 1
 
 
-class IpHash(_ClientHash):
+class IpHash(HashPolicy):
     """nginx ``ip_hash``: the client's /24 network picks the server
     (:func:`scalekit.hashing.nginx_ip_hash`); a down server makes nginx hash again."""
 
@@ -369,12 +371,12 @@ class IpHash(_ClientHash):
         return np.array([hashing.nginx_ip_hash(a, n_servers) for a in addresses],
                         dtype=np.int64)
 
-    def _owner_when_down(self, address, state):
+    def server_for_address(self, address, state):
         down = [i for i, ok in enumerate(state.up) if not ok]
         return hashing.nginx_ip_hash(address, state.n_servers, down=down)
 
 
-class ConsistentHash(_ClientHash):
+class ConsistentHash(HashPolicy):
     """nginx ``hash $remote_addr consistent`` / Envoy ``RING_HASH``: the client's address on
     a ketama ring with ``vnodes`` points per server (:class:`scalekit.hashing.HashRing`);
     a down server's clients move to the next server round the ring, the rest stay put."""
@@ -390,7 +392,7 @@ class ConsistentHash(_ClientHash):
         self.ring = hashing.HashRing([f"server-{i}" for i in range(n_servers)], self.vnodes)
         return self.ring.indices_for(addresses)
 
-    def _owner_when_down(self, address, state):
+    def server_for_address(self, address, state):
         down = [i for i, ok in enumerate(state.up) if not ok]
         return self.ring.index_for(address, down=down)
 

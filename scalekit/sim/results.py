@@ -78,6 +78,23 @@ class Results:
         d = np.sort(self.departures_at[served])
         return np.searchsorted(a, t, side="right") - np.searchsorted(d, t, side="right")
 
+    def queue_lengths(self, times_s) -> np.ndarray:
+        """Requests at each server (queued or in service) at each instant: an array of
+        shape (servers, len(times_s)). ``times_s`` must be sorted.
+
+        Counted the way :meth:`in_system_at` counts (arrived by t, not departed by t), for
+        every server at once: each arrival adds one and each departure removes one from the
+        first instant at or after it, and a running sum along time does the rest."""
+        t = _check.array("times_s", times_s, sorted_=True)
+        k, g = len(self.speeds) or self.servers, t.size
+        served = ~np.isnan(self.departures_at)
+        who = self.server_of[served]
+        start = np.searchsorted(t, self.arrivals_at[served], side="left")
+        end = np.searchsorted(t, self.departures_at[served], side="left")
+        change = np.bincount(who * (g + 1) + start, minlength=k * (g + 1))
+        change = change - np.bincount(who * (g + 1) + end, minlength=k * (g + 1))
+        return np.cumsum(change.reshape(k, g + 1), axis=1)[:, :g]
+
     def summary(self) -> dict:
         keys = ("policy", "servers", "offered_load", "peak_load", "unstable", "overloaded",
                 "arrived", "completed", "in_system", "dropped", "mean_s", "p50_s", "p95_s",

@@ -89,11 +89,44 @@ class Pareto(ServiceTime):
         return f"Pareto(mean_s={self.mean_s:g}, shape={self.shape:g})"
 
 
-_SERVICE_TIMES = {cls.name: cls for cls in (Exponential, Deterministic, Pareto)}
+class Reports(ServiceTime):
+    """Page views with the odd long report: a share ``report_share`` of the requests are
+    ``report_factor`` times longer on average than the rest (both exponential), the overall
+    mean being ``mean_s``.
+
+    What "one connection" hides: to a balancer counting connections, a report and a page view
+    look the same. The default — 1% of requests 100× longer — gives scv ≈ 50: half the work
+    is reports.
+    """
+
+    name = "reports"
+
+    def __init__(self, mean_s: float, report_share: float = 0.01, report_factor: float = 100.0):
+        super().__init__(mean_s)
+        p = self.report_share = _check.number("report_share", report_share, low=0.0, high=1.0,
+                                              high_open=True)
+        f = self.report_factor = _check.number("report_factor", report_factor, low=1.0,
+                                               high=1e6)
+        self.page_s = self.mean_s / (1.0 - p + p * f)
+        self.report_s = self.page_s * f
+        second = (1.0 - p) * 2 * self.page_s**2 + p * 2 * self.report_s**2
+        self.scv = second / self.mean_s**2 - 1.0
+
+    def sample(self, n, gen):
+        long = gen.random(n) < self.report_share
+        return gen.exponential(1.0, n) * np.where(long, self.report_s, self.page_s)
+
+    def __repr__(self) -> str:
+        return (f"Reports(mean_s={self.mean_s:g}, report_share={self.report_share:g}, "
+                f"report_factor={self.report_factor:g})")
+
+
+_SERVICE_TIMES = {cls.name: cls for cls in (Exponential, Deterministic, Pareto, Reports)}
 
 
 def service_time(name: str, mean_s: float) -> ServiceTime:
-    """A service-time distribution by name: 'exponential', 'deterministic' or 'pareto'."""
+    """A service-time distribution by name: 'exponential', 'deterministic', 'pareto' or
+    'reports'."""
     return _SERVICE_TIMES[_check.choice("service", name, _SERVICE_TIMES)](mean_s)
 
 

@@ -68,19 +68,30 @@ def drawing_into(fig: _MplFigure | None):
 
 
 def figure(ncols: int = 1, nrows: int = 1, *, width: float = 9.5, height: float = 3.6,
+           mosaic: list[list[str]] | None = None, ratios: dict | None = None,
            **margins: float):
     """A new Figure and its styled axes (one Axes when 1×1, else an array). ``margins``
     override the fixed layout (``left``, ``right``, ``bottom``, ``top`` as figure fractions):
-    widen ``left`` for long tick labels, narrow ``right`` for a twin axis."""
+    widen ``left`` for long tick labels, narrow ``right`` for a twin axis.
+
+    ``mosaic`` (rows of axis names; a name repeated spans cells) gives instead a dict of
+    named axes, with ``ratios`` such as ``{"width_ratios": [3, 2]}``."""
+    if mosaic is not None:
+        nrows, ncols = len(mosaic), len(mosaic[0])
     layout = dict(left=0.08 if ncols > 1 else 0.1, right=0.98, bottom=0.15,
                   top=0.88 if nrows == 1 else 0.92, wspace=0.25, hspace=0.45) | margins
-    key = (ncols, nrows, width, height, tuple(sorted(layout.items())))
+    shape = tuple(map(tuple, mosaic)) if mosaic is not None else (ncols, nrows)
+    key = (shape, width, height, tuple(sorted(layout.items())),
+           tuple(sorted((k, tuple(v)) for k, v in (ratios or {}).items())))
     old = _REUSE.get()
     if old is not None and getattr(old, "_scalekit_key", None) == key:
         _empty(old)
         return old, old._scalekit_axes
     fig = Figure(figsize=(width, height), dpi=DPI)
-    axes = fig.subplots(nrows, ncols, squeeze=True)
+    if mosaic is not None:
+        axes = fig.subplot_mosaic(mosaic, gridspec_kw=ratios or None)
+    else:
+        axes = fig.subplots(nrows, ncols, squeeze=True)
     fig.subplots_adjust(**layout)
     for ax in fig.axes:
         ax.spines[["top", "right"]].set_visible(False)
@@ -136,6 +147,8 @@ def _empty(fig: _MplFigure) -> None:
 
 
 def _flat(axes):
+    if isinstance(axes, dict):
+        return list(axes.values())
     return list(axes.flat) if hasattr(axes, "flat") else [axes]
 
 

@@ -1,0 +1,161 @@
+"""Policies side by side on the same requests: per-server queues over time, latency
+distributions, per-server utilisation — views of :mod:`scalekit.balancing.cluster`, and the
+supermarket model of :mod:`scalekit.theory`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import ipywidgets as widgets
+import numpy as np
+from matplotlib.colors import PowerNorm
+from matplotlib.ticker import NullLocator
+
+from scalekit import balancing, theory
+from scalekit.views._common import expect
+from scalekit.views.panel import Panel
+from scalekit.views.style import CYCLE, LIMIT, SIMULATED, THEORY, figure, plain_numbers, styled
+
+__all__ = ["plot_policies", "explore_policies", "plot_supermarket", "QUEUE_COLORMAP"]
+
+#: Perceptually uniform and readable with colour-blindness: dark = empty, bright = long queue.
+QUEUE_COLORMAP = "viridis"
+_MAX_QUEUE_PANELS = 4
+_POINTS = 300  # instants per queue heat map
+_QUANTILES = np.linspace(0.0, 0.999, 200)  # points per latency curve
+
+
+def _label(name: str) -> str:
+    return name.replace("_", " ")
+
+
+def _verdict(comp: balancing.Comparison) -> str:
+    best = comp.best
+    worst = max(comp.results, key=lambda k: comp[k].p99_s if math.isfinite(comp[k].p99_s)
+                else math.inf)
+    b, w = comp[best], comp[worst]
+    if best == worst or not math.isfinite(w.p99_s):
+        return f"{_label(best)}: p99 {b.p99_s * 1e3:,.0f} ms"
+    return (f"{_label(best)} wins: p99 {b.p99_s * 1e3:,.0f} ms against "
+            f"{w.p99_s * 1e3:,.0f} ms for {_label(worst)}")
+
+
+@styled
+def plot_policies(comparison: balancing.Comparison):
+    """Left: requests at each server over time — one band of rows per policy (up to four),
+    one row per server, on one colour scale, so brighter is worse everywhere. Right, top:
+    every policy's latency distribution (log scale; the dot is the 99th percentile).
+    Right, bottom: each server's utilisation — a spread of points is an uneven balancer."""
+    expect("comparison", comparison, balancing.Comparison)
+    names = list(comparison.results)[:_MAX_QUEUE_PANELS]
+    fig, ax = figure(width=9.5, height=5.6, mosaic=[["queues", "cdf"], ["queues", "util"]],
+                     ratios={"width_ratios": [1.25, 1]}, left=0.13, right=0.97, top=0.88,
+                     bottom=0.1, hspace=0.5, wspace=0.2)
+    first = comparison[names[0]]
+    k, horizon = first.servers, first.horizon_s
+    t = np.linspace(0.0, horizon, _POINTS)
+    queues = [comparison[name].queue_lengths(t).astype(float) for name in names]
+    top = max(3, int(max(np.percentile(q, 99.5) for q in queues)))
+    gap = max(1, k // 4)  # blank rows between the bands
+    stacked = np.full((len(names) * (k + gap) - gap, t.size), np.nan)
+    for i, q in enumerate(queues):
+        stacked[i * (k + gap): i * (k + gap) + k] = q
+    heat = ax["queues"]
+    heat.grid(False)
+    heat.imshow(stacked, aspect="auto", interpolation="nearest", cmap=QUEUE_COLORMAP,
+                norm=PowerNorm(0.5, vmin=0, vmax=top), extent=(0.0, horizon,
+                                                               stacked.shape[0] - 0.5, -0.5))
+    heat.set_yticks([i * (k + gap) + (k - 1) / 2 for i in range(len(names))],
+                    [_label(n).replace(" ", "\n", 1) for n in names])
+    for label, i in zip(heat.get_yticklabels(), range(len(names)), strict=True):
+        label.set_color(CYCLE[i % len(CYCLE)])
+    heat.tick_params(axis="y", length=0)
+    heat.set(xlabel=f"time (s) · colour: requests at a server, 0 (dark) → {top}+ (bright)",
+             title=f"Queues at each of {k} servers")
+    cdf = ax["cdf"]
+    for i, (name, r) in enumerate(comparison.results.items()):
+        lat = r.latencies_s * 1e3
+        if lat.size == 0:
+            continue
+        color = CYCLE[i % len(CYCLE)]
+        cdf.plot(np.quantile(lat, _QUANTILES), _QUANTILES, color=color, lw=2, label=_label(name))
+        cdf.plot([r.p99_s * 1e3], [0.99], "o", color=color, ms=6)
+    cdf.set_xscale("log")
+    cdf.xaxis.set_minor_locator(NullLocator())  # minor ticks on a log axis cost a lot to draw
+    plain_numbers(cdf.xaxis)
+    cdf.set(xlabel="latency (ms, log scale)", ylabel="fraction of requests", ylim=(0, 1.03),
+            title="Latency (dot: 99th percentile)")
+    cdf.legend(loc="upper left")
+    util = ax["util"]
+    for i, r in enumerate(comparison.results.values()):
+        util.plot(np.arange(k), r.utilisation, "o-", color=CYCLE[i % len(CYCLE)], ms=4, lw=1)
+    util.axhline(1.0, color=LIMIT, ls="--", lw=1)
+    spread = len(set(comparison.scenario.speeds)) > 1
+    util.set(xlabel="server (slowest → fastest)" if spread else "server", ylabel="busy",
+             ylim=(0, 1.08), title="Utilisation per server")
+    fig.suptitle(_verdict(comparison), x=0.02, ha="left", fontsize=11, fontweight="bold")
+    return fig
+
+
+def explore_policies(requests: int = 6000) -> Panel:
+    """The three seed policies and one more, on one cluster: move the sliders and watch
+    which servers queue up."""
+    extra = [p for p in balancing.POLICIES if p not in balancing.SEED_POLICIES]
+    controls = {
+        "compare": widgets.Dropdown(options=[(_label(p), p) for p in extra],
+                                    value="power_of_two", description="fourth policy"),
+        "servers": widgets.IntSlider(value=8, min=2, max=32, description="servers"),
+        "load": widgets.FloatSlider(value=0.85, min=0.1, max=1.2, step=0.05,
+                                    description="load (of capacity)"),
+        "spread": widgets.FloatSlider(value=0.0, min=0.0, max=0.9, step=0.1,
+                                      description="speed spread ±"),
+        "cost": widgets.Dropdown(options=[(c, c) for c in balancing.COST_MIXES],
+                                 value="exponential", description="request costs"),
+    }
+
+    def compute(compare, servers, load, spread, cost):
+        return balancing.compare_policies([*balancing.SEED_POLICIES, compare], servers=servers,
+                                          load=load, spread=spread, cost=cost,
+                                          requests=requests, seed=1)
+
+    def describe(comp):
+        rows = " · ".join(f"{_label(k)} p99 {r.p99_s * 1e3:,.0f} ms" for k, r in
+                          comp.results.items())
+        warn = "UNSTABLE (load ≥ capacity): queues grow for as long as the run lasts · " \
+            if comp.scenario.load >= 1 else ""
+        return warn + rows
+
+    return Panel(controls, compute, plot_policies, title="Balancer policies, same requests",
+                 describe=describe)
+
+
+# --------------------------------------------------------------------------- supermarket
+
+
+@styled
+def plot_supermarket(measured: dict | None = None, choices=(1, 2, 3),
+                     loads=None, servers: int | None = None):
+    """Mean time in system (in service times) against load for d = 1, 2, 3 choices, from
+    Mitzenmacher's supermarket model (n → ∞); ``measured`` maps d to a list of
+    (load, mean) points simulated on ``servers`` servers
+    (:func:`scalekit.balancing.supermarket_runs`)."""
+    loads = np.linspace(0.05, 0.98, 120) if loads is None else np.asarray(loads, dtype=float)
+    fig, ax = figure(height=3.8)
+    for i, d in enumerate(choices):
+        color = CYCLE[i % len(CYCLE)]
+        curve = [theory.supermarket_sojourn_s(x, d) for x in loads]
+        name = "random (d = 1): 1/(1 − λ)" if d == 1 else f"best of d = {d}"
+        ax.plot(loads, curve, color=color, lw=2, label=f"{name}, n → ∞")
+        for load, mean in (measured or {}).get(d, []):
+            ax.plot([load], [mean], "o", color=color, ms=7, mec=THEORY)
+    if measured:
+        ax.plot([], [], "o", color=SIMULATED, mec=THEORY, label=f"simulated, n = {servers}")
+    ax.set_yscale("log")
+    ax.set_yticks([1, 2, 5, 10, 20, 50])
+    plain_numbers(ax.yaxis)
+    ax.set(xlabel="load λ per server", ylabel="mean time in system (service times)",
+           title="Two random choices instead of one: from 1/(1 − λ) to almost flat",
+           xlim=(0, 1))
+    ax.legend(loc="upper left")
+    return fig
