@@ -23,7 +23,7 @@ __all__ = ["plot_policies", "explore_policies", "plot_supermarket", "QUEUE_COLOR
 QUEUE_COLORMAP = "viridis"
 _MAX_QUEUE_PANELS = 4
 _POINTS = 300  # instants per queue heat map
-_QUANTILES = np.linspace(0.0, 0.999, 200)  # points per latency curve
+_QUANTILES = np.linspace(0.005, 0.999, 200)  # points per latency curve
 
 
 def _label(name: str) -> str:
