@@ -13,23 +13,24 @@ BUDGET_MS = 150.0
 
 
 def measure(repeats: int = 7) -> dict[str, float]:
-    from scalekit.views import servers as view
+    from scalekit.views import balancing, servers
 
     times = {}
-    for name in view.__all__:
-        if not name.startswith("explore_"):
-            continue
-        panel = getattr(view, name)()
-        panel.refresh()  # warm-up: first-use caches (fonts, imports)
-        # Each refresh is a real change: the first control steps back and forth, as when a
-        # student nudges a slider, so the model reruns and the figure's numbers change.
-        control = next(iter(panel.controls.values()))
-        values = [control.value, _nudge(control)]
-        samples = []
-        for k in range(repeats):
-            control.value = values[(k + 1) % 2]  # the panel refreshes itself
-            samples.append(panel.refresh_ms)
-        times[f"servers.{name}"] = statistics.median(samples)
+    for topic, view in (("servers", servers), ("balancing", balancing)):
+        for name in view.__all__:
+            if not name.startswith("explore_"):
+                continue
+            panel = getattr(view, name)()
+            panel.refresh()  # warm-up: first-use caches (fonts, imports)
+            # Each refresh is a real change: the first slider steps back and forth, as when a
+            # student nudges it, so the model reruns and the figure's numbers change.
+            control = next(c for c in panel.controls.values() if hasattr(c, "max"))
+            values = [control.value, _nudge(control)]
+            samples = []
+            for k in range(repeats):
+                control.value = values[(k + 1) % 2]  # the panel refreshes itself
+                samples.append(panel.refresh_ms)
+            times[f"{topic}.{name}"] = statistics.median(samples)
     return times
 
 

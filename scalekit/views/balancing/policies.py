@@ -22,8 +22,8 @@ __all__ = ["plot_policies", "explore_policies", "plot_supermarket", "QUEUE_COLOR
 #: Perceptually uniform and readable with colour-blindness: dark = empty, bright = long queue.
 QUEUE_COLORMAP = "viridis"
 _MAX_QUEUE_PANELS = 4
-_POINTS = 300  # instants per queue heat map
-_QUANTILES = np.linspace(0.005, 0.999, 200)  # points per latency curve
+_POINTS = 240  # instants per queue heat map
+_QUANTILES = np.linspace(0.005, 0.999, 120)  # points per latency curve
 
 
 def _label(name: str) -> str:
@@ -42,16 +42,22 @@ def _verdict(comp: balancing.Comparison) -> str:
 
 
 @styled
-def plot_policies(comparison: balancing.Comparison):
+def plot_policies(comparison: balancing.Comparison, utilisation: bool = True):
     """Left: requests at each server over time — one band of rows per policy (up to four),
     one row per server, on one colour scale, so brighter is worse everywhere. Right, top:
     every policy's latency distribution (log scale; the dot is the 99th percentile).
-    Right, bottom: each server's utilisation — a spread of points is an uneven balancer."""
+    Right, bottom (unless ``utilisation=False``): each server's utilisation — a spread of
+    points is an uneven balancer."""
     expect("comparison", comparison, balancing.Comparison)
     names = list(comparison.results)[:_MAX_QUEUE_PANELS]
-    fig, ax = figure(width=9.5, height=5.6, mosaic=[["queues", "cdf"], ["queues", "util"]],
-                     ratios={"width_ratios": [1.25, 1]}, left=0.13, right=0.97, top=0.88,
-                     bottom=0.1, hspace=0.5, wspace=0.2)
+    if utilisation:
+        fig, ax = figure(width=9.5, height=5.6, mosaic=[["queues", "cdf"], ["queues", "util"]],
+                         ratios={"width_ratios": [1.25, 1]}, left=0.13, right=0.97,
+                         top=0.88, bottom=0.1, hspace=0.5, wspace=0.2)
+    else:
+        fig, ax = figure(width=9.5, height=4.0, mosaic=[["queues", "cdf"]],
+                         ratios={"width_ratios": [1.25, 1]}, left=0.13, right=0.97,
+                         top=0.84, bottom=0.14, wspace=0.2)
     first = comparison[names[0]]
     k, horizon = first.servers, first.horizon_s
     t = np.linspace(0.0, horizon, _POINTS)
@@ -87,6 +93,9 @@ def plot_policies(comparison: balancing.Comparison):
     cdf.set(xlabel="latency (ms, log scale)", ylabel="fraction of requests", ylim=(0, 1.03),
             title="Latency (dot: 99th percentile)")
     cdf.legend(loc="upper left")
+    fig.suptitle(_verdict(comparison), x=0.02, ha="left", fontsize=11, fontweight="bold")
+    if not utilisation:
+        return fig
     util = ax["util"]
     for i, r in enumerate(comparison.results.values()):
         util.plot(np.arange(k), r.utilisation, "o-", color=CYCLE[i % len(CYCLE)], ms=4, lw=1)
@@ -94,11 +103,10 @@ def plot_policies(comparison: balancing.Comparison):
     spread = len(set(comparison.scenario.speeds)) > 1
     util.set(xlabel="server (slowest → fastest)" if spread else "server", ylabel="busy",
              ylim=(0, 1.08), title="Utilisation per server")
-    fig.suptitle(_verdict(comparison), x=0.02, ha="left", fontsize=11, fontweight="bold")
     return fig
 
 
-def explore_policies(requests: int = 6000) -> Panel:
+def explore_policies(requests: int = 4000) -> Panel:
     """The three seed policies and one more, on one cluster: move the sliders and watch
     which servers queue up."""
     extra = [p for p in balancing.POLICIES if p not in balancing.SEED_POLICIES]
@@ -120,13 +128,16 @@ def explore_policies(requests: int = 6000) -> Panel:
                                           requests=requests, seed=1)
 
     def describe(comp):
-        rows = " · ".join(f"{_label(k)} p99 {r.p99_s * 1e3:,.0f} ms" for k, r in
-                          comp.results.items())
+        rows = " · ".join(f"{_label(k)}: p99 {r.p99_s * 1e3:,.0f} ms, busiest server "
+                          f"{max(r.utilisation):.0%}" for k, r in comp.results.items())
         warn = "UNSTABLE (load ≥ capacity): queues grow for as long as the run lasts · " \
             if comp.scenario.load >= 1 else ""
         return warn + rows
 
-    return Panel(controls, compute, plot_policies, title="Balancer policies, same requests",
+    def draw(comp):
+        return plot_policies(comp, utilisation=False)
+
+    return Panel(controls, compute, draw, title="Balancer policies, same requests",
                  describe=describe)
 
 
