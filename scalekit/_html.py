@@ -58,3 +58,20 @@ def rows_table(rows: Iterable[Mapping[str, object] | Sequence[object]],
                          for v in (r.values() if isinstance(r, Mapping) else r)) + "</tr>"
         for r in records)
     return f"<table><tr>{head}</tr>{body}</table>{_note(note)}"
+
+
+class ScalarTable:
+    """Mixin for a result dataclass: a readable repr (floats to 6 digits) and a notebook
+    table of its scalar fields (those shown in the repr; arrays are declared repr=False)."""
+
+    def summary(self) -> dict:
+        """The scalar fields, in order."""
+        return {k: getattr(self, k) for k, f in self.__dataclass_fields__.items() if f.repr}
+
+    def __repr__(self) -> str:
+        shown = (f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v!r}"
+                 for k, v in self.summary().items())
+        return f"{type(self).__name__}({', '.join(shown)})"
+
+    def _repr_html_(self) -> str:
+        return key_value_table(self.summary())

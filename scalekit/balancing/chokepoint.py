@@ -46,7 +46,7 @@ import numpy as np
 
 from scalekit import _check, _html, sim
 from scalekit.balancing.policies import POLICIES, SEED_POLICIES
-from scalekit.balancing.policies import policy as _named_policy
+from scalekit.sim.engine import as_policy, cluster_speeds
 
 __all__ = [
     "ChokepointResult", "ChokepointSweep", "balance_through", "chokepoint_sweep",
@@ -73,9 +73,7 @@ def _policy(value) -> sim.Policy:
     if isinstance(value, str) and value == "shared":
         raise ValueError("policy 'shared' has no balancer (the servers pull from one "
                          f"queue); choose one of {', '.join(map(repr, POLICIES))}")
-    if not isinstance(value, str):
-        raise TypeError(f"policy must be a policy name or a scalekit.sim.Policy, got {value!r}")
-    return _named_policy(value)
+    return as_policy(value)
 
 
 def _name(policy: sim.Policy) -> str:
@@ -85,16 +83,6 @@ def _name(policy: sim.Policy) -> str:
 def _costs(base_s, per_server_s) -> tuple[float, float]:
     return (_check.positive("base_s", base_s),
             _check.non_negative("per_server_s", per_server_s))
-
-
-def _servers(servers, speeds) -> tuple[int, tuple[float, ...]]:
-    if speeds is None:
-        n = _check.integer("servers", servers, low=1, high=10_000)
-        return n, (1.0,) * n
-    values = _check.array("speeds", speeds, low=0.0, low_open=True, min_len=1)
-    if servers != 1 and servers != values.size:
-        raise ValueError(f"servers ({servers}) disagrees with len(speeds) ({values.size})")
-    return int(values.size), tuple(float(v) for v in values)
 
 
 def decision_s(policy: str | sim.Policy, servers: int, *, base_s: float = DEFAULT_BASE_S,
@@ -117,21 +105,8 @@ def balancer_capacity_rps(policy: str | sim.Policy, servers: int, *, cores: int 
 # --------------------------------------------------------------------------- results
 
 
-class _Table:
-    """A readable repr (floats to 6 digits) and a notebook table (4) of the scalar fields."""
-
-    def summary(self) -> dict:
-        """The scalar fields, in order."""
-        return {k: getattr(self, k) for k, f in self.__dataclass_fields__.items() if f.repr}
-
-    def __repr__(self) -> str:
-        shown = (f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v!r}"
-                 for k, v in self.summary().items())
-        return f"{type(self).__name__}({', '.join(shown)})"
-
-
 @dataclass(frozen=True, eq=False, repr=False)
-class ChokepointResult(_Table):
+class ChokepointResult(_html.ScalarTable):
     """What one run through balancer and servers measured. Durations in s, rates in 1/s.
 
     ``decision_s`` is one decision's cost and ``servers_examined`` how many servers it
@@ -220,7 +195,7 @@ def _saturation(offered: float, cap_b: float, cap_s: float) -> tuple[str, float,
 def balance_through(
     workload: sim.Workload,
     *,
-    servers: int = 1,
+    servers: int | None = None,
     speeds: Sequence[float] | None = None,
     policy: str | sim.Policy = "round_robin",
     base_s: float = DEFAULT_BASE_S,
@@ -241,7 +216,8 @@ def balance_through(
     if not isinstance(workload, sim.Workload):
         raise TypeError(f"workload must be a scalekit.sim.Workload, got "
                         f"{type(workload).__name__}")
-    n, speeds = _servers(servers, speeds)
+    speeds = cluster_speeds(servers, speeds)
+    n = len(speeds)
     chosen = _policy(policy)
     base, per = _costs(base_s, per_server_s)
     c = _check.integer("cores", cores, low=1, high=MAX_CORES)

@@ -145,24 +145,8 @@ def _timeout(cfg, priority, missed, timeout_s) -> tuple[float, float, float]:
 # --------------------------------------------------------------------------- results
 
 
-class _Table:
-    """A readable repr (floats to 6 digits) and a notebook table (4) of the scalar fields."""
-
-    def summary(self) -> dict:
-        """The scalar fields, in order."""
-        return {k: getattr(self, k) for k, f in self.__dataclass_fields__.items() if f.repr}
-
-    def __repr__(self) -> str:
-        shown = (f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v!r}"
-                 for k, v in self.summary().items())
-        return f"{type(self).__name__}({', '.join(shown)})"
-
-    def _repr_html_(self) -> str:
-        return _html.key_value_table(self.summary())
-
-
 @dataclass(frozen=True, eq=False, repr=False)
-class FailoverResult(_Table):
+class FailoverResult(_html.ScalarTable):
     """What one run measured. Instants end in ``_at``, durations in ``_s``.
 
     The crash: ``crashed_at``, ``declared_down_at`` (the passive's Master_Down_Timer

@@ -56,6 +56,7 @@ import numpy as np
 from scalekit import _check, _html
 from scalekit.balancing import policies
 from scalekit.sim import ClusterState, Policy, Workload, rng
+from scalekit.sim.engine import as_policy, cluster_speeds
 
 __all__ = ["simulate_backend_failure", "BackendFailureResult", "FailureTimeline", "OUTCOMES",
            "SERVED", "REFUSED", "LOST", "UNAVAILABLE", "DEFAULT_SERVERS", "MIN_INTER_S"]
@@ -255,7 +256,7 @@ def simulate_backend_failure(
     if len(workload) == 0:
         raise ValueError("workload must hold at least one request, got an empty Workload")
     horizon = workload.horizon_s
-    speeds = _speeds(servers, speeds)
+    speeds = cluster_speeds(servers, speeds, default=DEFAULT_SERVERS)
     k = len(speeds)
     dead = _check.integer("failed_server", failed_server, low=0, high=k - 1)
     crash = _check.number("crashed_at", crashed_at, low=0.0, high=horizon, high_open=True)
@@ -273,7 +274,7 @@ def simulate_backend_failure(
         raise ValueError("redispatch needs another server to retry on, but servers=1; "
                          "use redispatch=False or more servers")
     delay = _check.non_negative("retry_delay_s", retry_delay_s)
-    policy = _policy(policy)
+    policy = as_policy(policy)
     gen = rng(seed)
     phase = float(gen.uniform(0.0, inter, k)[dead])  # each server's checks at its own phase
     down_at, up_at = _marks(phase, inter, rise, fall, crash, recovery)
@@ -282,26 +283,6 @@ def simulate_backend_failure(
     run.serve()
     return _result(run, workload, policy, speeds, dead, crash, recovery, down_at, up_at,
                    inter, rise, fall, redispatch, delay, phase)
-
-
-def _speeds(servers, speeds) -> tuple[float, ...]:
-    if speeds is None:
-        n = DEFAULT_SERVERS if servers is None else servers
-        return (1.0,) * _check.integer("servers", n, low=1, high=10_000)
-    values = _check.array("speeds", speeds, low=0.0, low_open=True, min_len=1)
-    if servers is not None and servers != values.size:
-        raise ValueError(f"servers ({servers}) disagrees with len(speeds) ({values.size})")
-    if values.size > 10_000:
-        raise ValueError(f"speeds must name at most 10,000 servers, got {values.size:,}")
-    return tuple(float(v) for v in values)
-
-
-def _policy(policy) -> Policy:
-    if isinstance(policy, Policy):
-        return policy
-    if isinstance(policy, str):
-        return policies.policy(policy)
-    raise TypeError(f"policy must be a policy name or a Policy instance, got {policy!r}")
 
 
 class _Run:

@@ -238,24 +238,8 @@ def _detections(tl: _Timeline, timeouts: np.ndarray, crashes_at: np.ndarray):
 # --------------------------------------------------------------------------- results
 
 
-class _Table:
-    """A readable repr (floats to 6 digits) and a notebook table (4) of the scalar fields."""
-
-    def summary(self) -> dict:
-        """The scalar fields, in order."""
-        return {k: getattr(self, k) for k, f in self.__dataclass_fields__.items() if f.repr}
-
-    def __repr__(self) -> str:
-        shown = (f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v!r}"
-                 for k, v in self.summary().items())
-        return f"{type(self).__name__}({', '.join(shown)})"
-
-    def _repr_html_(self) -> str:
-        return _html.key_value_table(self.summary())
-
-
 @dataclass(frozen=True, eq=False, repr=False)
-class HeartbeatResult(_Table):
+class HeartbeatResult(_html.ScalarTable):
     """What one run measured. Instants end in ``_at``, durations in ``_s``.
 
     ``crashed_at``/``declared_dead_at``/``detection_s``/``requests_to_dead`` describe the one
@@ -316,7 +300,7 @@ class TimeoutTradeoff:
 
 
 @dataclass(frozen=True, repr=False)
-class TimeoutChoice(_Table):
+class TimeoutChoice(_html.ScalarTable):
     """The smallest timeout meeting both targets, or ``timeout_s=None`` and the reason."""
 
     timeout_s: float | None

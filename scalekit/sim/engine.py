@@ -117,7 +117,7 @@ class Policy:
 def run(
     workload: Workload,
     *,
-    servers: int = 1,
+    servers: int | None = None,
     speeds: Sequence[float] | None = None,
     policy: str | Policy = "shared",
     queue_limit: int | None = None,
@@ -126,7 +126,7 @@ def run(
 ) -> Results:
     """Serve ``workload`` with a cluster and measure it.
 
-    ``servers`` identical speed-1 servers, or ``speeds`` (one relative speed per server:
+    ``servers`` identical speed-1 servers (default 1), or ``speeds`` (one relative speed per server:
     2.0 serves twice as fast). ``policy`` is ``"shared"`` (one FIFO queue feeding every
     server: M/M/c when arrivals and work are exponential), a policy name from
     :mod:`scalekit.balancing` (``"random"``, ``"round_robin"``, ``"fewest_connections"``) or a
@@ -136,7 +136,7 @@ def run(
     """
     if not isinstance(workload, Workload):
         raise TypeError(f"workload must be a Workload, got {type(workload).__name__}")
-    speeds = _speeds(servers, speeds)
+    speeds = cluster_speeds(servers, speeds)
     limit = None if queue_limit is None else _check.integer("queue_limit", queue_limit, low=1)
     warmup = _check.non_negative("warmup_s", warmup_s)
     if workload.horizon_s and warmup >= workload.horizon_s:
@@ -149,23 +149,34 @@ def run(
         departures, server_of, dropped = _shared_queue(workload, speeds, limit)
         name = "shared"
     else:
-        policy = _policy(policy)
+        policy = as_policy(policy)
         departures, server_of, dropped = _dispatch(workload, speeds, policy, limit, gen)
         name = getattr(policy, "name", type(policy).__name__)
     return _results(workload, departures, server_of, speeds, dropped, name, warmup)
 
 
-def _speeds(servers, speeds) -> tuple[float, ...]:
+#: Most servers one cluster may have.
+MAX_CLUSTER_SERVERS = 10_000
+
+
+def cluster_speeds(servers: int | None, speeds: Sequence[float] | None, *,
+                   default: int = 1) -> tuple[float, ...]:
+    """One relative speed per server: ``servers`` (``default`` when None) identical speed-1
+    servers, or the given ``speeds`` (then ``servers``, if given, must agree)."""
     if speeds is None:
-        n = _check.integer("servers", servers, low=1, high=10_000)
-        return (1.0,) * n
+        n = default if servers is None else servers
+        return (1.0,) * _check.integer("servers", n, low=1, high=MAX_CLUSTER_SERVERS)
     values = _check.array("speeds", speeds, low=0.0, low_open=True, min_len=1)
-    if servers != 1 and servers != values.size:
+    if values.size > MAX_CLUSTER_SERVERS:
+        raise ValueError(f"speeds must name at most {MAX_CLUSTER_SERVERS:,} servers, "
+                         f"got {values.size:,}")
+    if servers is not None and servers != values.size:
         raise ValueError(f"servers ({servers}) disagrees with len(speeds) ({values.size})")
     return tuple(float(v) for v in values)
 
 
-def _policy(policy) -> Policy:
+def as_policy(policy) -> Policy:
+    """A :class:`Policy` instance as given, or a fresh one for a policy name."""
     if isinstance(policy, Policy):
         return policy
     if isinstance(policy, str):
