@@ -6,9 +6,10 @@ Three rules, each as its real system computes it:
   address, folded as ``hash = (hash · 113 + octet) mod 6271`` starting from 89, then
   ``hash mod n``. Every client of one /24 network lands on one server — by design (a NAT or a
   corporate proxy is one "client"), and with only 6271 hash values, by accident too.
-* :class:`HashRing` — consistent hashing on a ring of 2³² points, ketama style (libketama,
-  nginx ``hash $key consistent``): every server owns ``vnodes`` points (160 by default, as
-  both use), a key goes to the first point at or after its own hash, wrapping round. Adding
+* :class:`HashRing` — consistent hashing on a ring of 2³² points, ketama style (libketama's
+  MD5 points; nginx ``hash $key consistent`` builds the same kind of ring from CRC32, also
+  160 points per server): every server owns ``vnodes`` points, a key goes to the first
+  point at or after its own hash, wrapping round. Adding
   a server moves only the keys the new server's points capture: about 1/(n+1) of them.
 * :func:`jump_hash` — Lamping and Veach's jump consistent hash (2014): no ring, no memory,
   perfectly balanced; growing n → n+1 moves exactly the keys that go to the new bucket.
@@ -33,6 +34,8 @@ __all__ = ["nginx_ip_hash", "HashRing", "jump_hash", "key_hash", "MAX_VNODES"]
 #: Points per server on a ring; 160 is libketama's and nginx's default.
 DEFAULT_VNODES = 160
 MAX_VNODES = 10_000
+#: Most points one ring holds (servers × vnodes): each is an MD5 digest to compute.
+MAX_RING_POINTS = 1_000_000
 
 
 def _bytes(name: str, key) -> bytes:
@@ -55,6 +58,9 @@ def key_hash(key) -> int:
 
 
 def _octets(address) -> tuple[int, int, int]:
+    if not isinstance(address, str):
+        raise TypeError(f"address must be an IPv4 address string such as '192.0.2.7', "
+                        f"got {type(address).__name__}")
     try:
         ip = ipaddress.IPv4Address(address)
     except (ipaddress.AddressValueError, ValueError, TypeError) as exc:
@@ -109,6 +115,10 @@ class HashRing:
             raise ValueError(f"servers must be distinct names, got {names!r}")
         self.servers = tuple(names)
         self.vnodes = _check.integer("vnodes", vnodes, low=1, high=MAX_VNODES)
+        if len(names) * self.vnodes > MAX_RING_POINTS:
+            raise ValueError(f"servers × vnodes = {len(names) * self.vnodes:,} ring points, "
+                             f"more than the {MAX_RING_POINTS:,} one ring allows; use fewer "
+                             f"vnodes")
         points: list[tuple[int, int]] = []
         for index, name in enumerate(self.servers):
             for i in range((self.vnodes + 3) // 4):
@@ -129,7 +139,7 @@ class HashRing:
 
     def index_for(self, key, *, down: Iterable[int] = ()) -> int:
         """Index (into ``servers``) of the server that owns ``key``, skipping ``down``."""
-        dead = set(down)
+        dead = {_check.integer("down", i, low=0, high=len(self.servers) - 1) for i in down}
         if dead >= set(range(len(self.servers))):
             raise ValueError("every server on the ring is down: no server for the key")
         start = bisect.bisect_left(self._points, key_hash(key))

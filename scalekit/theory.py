@@ -258,16 +258,22 @@ def round_robin_sojourn_s(load: float, servers: int, mean_service_s: float = 1.0
     rho = _load(load)
     n = _check.integer("servers", servers, low=1, high=MAX_SERVERS)
     s = _check.positive("mean_service_s", mean_service_s)
-    # Work in units of the mean service time (μ = 1). The map σ ↦ A*(1 − σ) is increasing
-    # and convex with a fixed point at 1; the one inside (0, 1) is the limit of the
-    # iteration from 0, which rises monotonically to it.
-    sigma = 0.0
-    for _ in range(100_000):
-        nxt = (n * rho / (n * rho + 1.0 - sigma)) ** n
-        if abs(nxt - sigma) < 1e-15:
-            sigma = nxt
+    # Work in units of the mean service time (μ = 1). g(σ) = A*(1 − σ) − σ is positive on
+    # [0, σ*), negative on (σ*, 1) and zero at 1; bisection finds σ* to the last bit whatever
+    # the load (a fixed-point iteration converges at rate ρ: hopeless as ρ → 1).
+    def g(sigma: float) -> float:
+        return (n * rho / (n * rho + 1.0 - sigma)) ** n - sigma
+
+    lo, hi = 0.0, 1.0
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if mid in (lo, hi):
             break
-        sigma = nxt
+        if g(mid) > 0:
+            lo = mid
+        else:
+            hi = mid
+    sigma = (lo + hi) / 2
     return s / (1.0 - sigma)
 
 

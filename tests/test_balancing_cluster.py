@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from scalekit import balancing, sim
+from scalekit import balancing, sim, theory
 
 
 def test_spread_speeds_keep_the_capacity():
@@ -56,11 +56,17 @@ def test_unstable_scenario_is_reported_and_bounded():
 
 
 def test_supermarket_runs_sit_near_the_limit():
+    """One run per point, so the tolerance is one run's: at load 0.5 an M/M/1 mean over
+    ~32,000 measured requests has a standard error near 1% (its autocorrelation time is a
+    few service times); allow 5%. Two choices on 50 servers sit just above T_2 (finite n)."""
     runs = balancing.supermarket_runs(loads=(0.5,), choices=(1, 2), servers=50,
                                       requests=40_000, seed=1)
     (load1, mean1), = runs[1]
     (load2, mean2), = runs[2]
     assert load1 == load2 == 0.5
+    assert mean1 == pytest.approx(theory.mm1_sojourn_s(0.5, 1.0), rel=0.05)
+    limit = theory.supermarket_sojourn_s(0.5, 2)
+    assert limit * 0.97 <= mean2 <= limit * 1.05
     assert mean2 < mean1 and math.isfinite(mean2)
 
 
@@ -72,6 +78,9 @@ def test_supermarket_runs_sit_near_the_limit():
     (lambda: balancing.compare_policies([]), ValueError, "policies"),
     (lambda: balancing.compare_policies("random"), ValueError, "policies"),
     (lambda: balancing.compare_policies(["random", "random"]), ValueError, "twice"),
+    (lambda: balancing.supermarket_runs(loads=()), ValueError, "loads"),
+    (lambda: balancing.supermarket_runs(requests=2_000_000, loads=(0.5, 0.6, 0.7)),
+     ValueError, "requests"),
     (lambda: balancing.compare_policies(["nope"]), ValueError, "policy 'nope'"),
     (lambda: balancing.compare_policies([3.5]), TypeError, "policy"),
     (lambda: balancing.compare_policies(scenario="x"), TypeError, "scenario"),
@@ -96,3 +105,11 @@ def test_a_student_policy_plugs_in():
     assert list(comp.results) == ["lowest_index_idle", "random"]
     u = comp["lowest_index_idle"].utilisation
     assert u[0] > u[1] > u[2]  # ties to the lowest index pile light traffic on server 0
+
+
+def test_two_settings_of_one_rule_can_be_compared():
+    comp = balancing.compare_policies([balancing.PowerOfTwoChoices(2),
+                                       balancing.PowerOfTwoChoices(3)], servers=20, load=0.9,
+                                      requests=20_000, seed=3)
+    assert list(comp.results) == ["power_of_two", "PowerOfTwoChoices(choices=3)"]
+    assert comp["PowerOfTwoChoices(choices=3)"].mean_s < comp["power_of_two"].mean_s

@@ -418,3 +418,17 @@ def test_the_workload_is_checked():
 def test_speeds_set_the_servers():
     r = fail(speeds=[1.0, 1.0, 2.0], failed_server=2, seed=1)
     assert r.servers == 3 and r.failed_server == 2 and r.sent_to_dead > 0
+
+
+def test_a_server_that_crashes_before_its_first_check_falls_at_the_first_failure():
+    """HAProxy check.c: a server starts at health = rise ("up, but will fall down at first
+    failure"); only a passed check lifts it to rise + fall − 1. A crash before the first
+    check (phase uniform on [0, inter)) is noticed at that very check, whatever fall is."""
+    w = sim.Workload.poisson(100.0, sim.Exponential(0.01), horizon_s=30.0, seed=2)
+    for seed in range(5):
+        r = health.simulate_backend_failure(w, crashed_at=1e-6, inter_s=2.0, fall=5, seed=seed)
+        if r.check_phase_s >= 1e-6:
+            assert r.marked_down_at == r.check_phase_s
+        late = health.simulate_backend_failure(w, crashed_at=10.0, inter_s=2.0, fall=5,
+                                               seed=seed)
+        assert late.detection_s >= 4 * 2.0  # after a passed check: fall failures

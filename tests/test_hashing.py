@@ -66,6 +66,10 @@ def test_ip_hash_errors_name_the_problem():
         hashing.nginx_ip_hash("10.0.0.1", 0)
     with pytest.raises(ValueError, match="down"):
         hashing.nginx_ip_hash("10.0.0.1", 2, down=[0, 1])
+    with pytest.raises(TypeError, match="address"):
+        hashing.nginx_ip_hash(True, 4)  # ipaddress would take it as 0.0.0.1
+    with pytest.raises(TypeError, match="address"):
+        hashing.nginx_ip_hash(167772161, 4)
 
 
 # ------------------------------------------------------------------ the ring
@@ -153,6 +157,12 @@ def test_ring_errors_name_the_problem():
         hashing.HashRing([1.5])
     with pytest.raises(TypeError, match="key"):
         hashing.key_hash(None)
+    ring = hashing.HashRing(["a", "b"])
+    for bad in ([5], ["x"], [-1]):
+        with pytest.raises((ValueError, TypeError), match="down"):
+            ring.index_for("k", down=bad)
+    with pytest.raises(ValueError, match="ring points"):
+        hashing.HashRing([f"s{i}" for i in range(1000)], vnodes=10_000)
 
 
 # ------------------------------------------------------------------ jump hash

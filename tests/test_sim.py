@@ -299,6 +299,21 @@ def test_queue_lengths_per_server_agree_with_counting_one_server_at_a_time(polic
         r.queue_lengths([3.0, 1.0])
 
 
+def test_latency_follows_every_request_that_arrived_in_the_window():
+    """Requests still queued at the horizon count too, with their full time in system:
+    leaving them out would favour short requests. An overloaded run makes the difference
+    large: the ones left at the end waited longest."""
+    base = sim.Workload.poisson(1.5, sim.Exponential(1.0), n=3000, seed=4)
+    w = sim.Workload(base.arrivals_at, base.work_s, horizon_s=base.horizon_s * 0.8)
+    r = sim.run(w, warmup_s=100.0)
+    window = (w.arrivals_at >= 100.0) & (w.arrivals_at <= w.horizon_s)
+    assert r.latencies_s.size == window.sum() and r.in_system > 0
+    expected = (r.departures_at - r.arrivals_at)[window]
+    assert r.mean_s == pytest.approx(expected.mean())
+    finished = window & (r.departures_at <= w.horizon_s)
+    assert r.mean_s > 1.1 * (r.departures_at - r.arrivals_at)[finished].mean()
+
+
 def test_in_system_is_counted_not_inferred():
     """Requests still present at the horizon, counted from their own departure instants."""
     base = sim.Workload.poisson(1.5, sim.Exponential(1.0), n=3000, seed=4)

@@ -208,6 +208,17 @@ def test_round_robin_limits():
     assert w == sorted(w, reverse=True)  # more servers in turn: more regular arrivals
 
 
+@pytest.mark.parametrize("rho", [0.9, 0.999, 0.99999])
+def test_round_robin_stays_exact_near_saturation(rho):
+    """One server is M/M/1 at any load, however close to 1 (a fixed-point iteration, which
+    converges at rate ρ, reads 37% low at 0.99999); two servers in turn is E_2/M/1, whose σ
+    solves the cubic σ(2ρ + 1 − σ)² = 4ρ² — checked by putting the answer back in."""
+    assert theory.round_robin_sojourn_s(rho, 1) == pytest.approx(1 / (1 - rho), rel=1e-6)
+    sigma = 1 - 1 / theory.round_robin_sojourn_s(rho, 2)
+    assert sigma * (2 * rho + 1 - sigma) ** 2 == pytest.approx(4 * rho**2, rel=1e-9)
+    assert 0 < sigma < 1
+
+
 def test_balls_max_load_estimates():
     """Gonnet: Γ⁻¹(n) − 3/2; Γ(10) = 362,880, so n = 362,880 gives exactly 8.5."""
     assert theory.balls_max_load(362_880, 1) == pytest.approx(8.5, abs=1e-9)

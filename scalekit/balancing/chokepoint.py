@@ -4,7 +4,8 @@ The real mechanism. A software L7 balancer (HAProxy, nginx) spends CPU on every 
 it parses it, picks a server and forwards it. HAProxy forwarded 1.03 million HTTP
 requests/s on an 8-core Xeon W-2145 and 2.04 million on a 64-core Graviton2 (HAProxy blog,
 "HAProxy forwards over 2 million HTTP requests per second on a single Arm-based AWS
-Graviton2 instance", 2021): about 32,000–65,000 requests/s per core, 15–31 µs each. The
+Graviton2 instance", 2021): about 32,000 requests/s per Graviton2 core and 64,000 per
+Xeon hardware thread (16 threads on 8 cores), 15–31 µs each. The
 pick itself costs more when the rule reads more servers: nginx's ``least_conn`` walks every
 peer (O(n)); random or round robin reads one. Reading one server's state costs about a
 main-memory reference, ~100 ns (Dean, "Latency numbers every programmer should know").
@@ -55,7 +56,7 @@ __all__ = [
 ]
 
 #: One decision's fixed cost (s): parse, pick, forward — ≈ 50,000 requests/s per core, the
-#: order HAProxy reaches per core (32,000–65,000/s; see the module docstring).
+#: order HAProxy reaches per CPU thread (32,000–64,000/s; see the module docstring).
 DEFAULT_BASE_S = 20e-6
 #: The extra cost (s) of reading one more server's state: ≈ one main-memory reference.
 DEFAULT_PER_SERVER_S = 0.1e-6

@@ -143,6 +143,8 @@ def compare_policies(policies: Sequence = SEED_POLICIES, *, scenario: Scenario |
     for p in policies:
         made = _policy_for(p, scenario.speeds)
         name = p if isinstance(p, str) else getattr(made, "name", type(made).__name__)
+        if name in results and not isinstance(p, str):
+            name = repr(made)  # two settings of one rule: PowerOfTwoChoices(choices=3)
         if name in results:
             raise ValueError(f"policies must be distinct, and {name!r} appears twice")
         results[name] = sim.run(scenario.workload, speeds=scenario.speeds, policy=made,
@@ -154,18 +156,23 @@ def supermarket_runs(loads=(0.5, 0.8, 0.9, 0.95), choices=(1, 2), *, servers: in
                      requests: int = 100_000, seed: int | None = 1) -> dict[int, list]:
     """Simulated mean time in system (in service times: exponential work of mean 1) for
     each number of choices d and each load: {d: [(load, mean), ...]}, to set against
-    :func:`scalekit.theory.supermarket_sojourn_s`. d = 1 is random choice; the first tenth
-    of each run is warm-up."""
+    :func:`scalekit.theory.supermarket_sojourn_s`. d = 1 is random choice; the first fifth
+    of each run is warm-up, and every request after it is followed to its departure."""
     n = _check.integer("servers", servers, low=1, high=10_000)
     count = _check.integer("requests", requests, low=100, high=MAX_SCENARIO_REQUESTS)
     ds = [_check.integer("choices", d, low=1, high=64) for d in choices]
     rhos = [_check.number("loads", x, low=0.0, low_open=True, high=1.0, high_open=True)
             for x in loads]
+    if not ds or not rhos:
+        raise ValueError(f"loads and choices must each hold at least one value, got "
+                         f"loads={list(loads)!r}, choices={list(choices)!r}")
+    sim.check_expected_requests("len(loads) × len(choices) × requests",
+                                len(ds) * len(rhos) * count)
     out: dict[int, list] = {}
     for d in ds:
         for rho in rhos:
             w = sim.Workload.poisson(rho * n, sim.Exponential(1.0), n=count, seed=seed)
             p = RandomChoice() if d == 1 else PowerOfTwoChoices(d)
-            r = sim.run(w, servers=n, policy=p, warmup_s=w.horizon_s * 0.1, seed=seed)
+            r = sim.run(w, servers=n, policy=p, warmup_s=w.horizon_s * 0.2, seed=seed)
             out.setdefault(d, []).append((rho, r.mean_s))
     return out

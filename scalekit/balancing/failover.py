@@ -131,12 +131,14 @@ def _config(config, interval_s, rate_rps) -> HeartbeatConfig:
 
 def _timeout(cfg, priority, missed, timeout_s) -> tuple[float, float, float]:
     """(skew s, missed intervals, timeout s), from ``missed`` (default 3) or ``timeout_s``;
-    with ``timeout_s``, ``missed`` reports (timeout − skew) / interval."""
+    with ``timeout_s``, ``missed`` reports (timeout − skew) / interval — negative for a
+    timeout shorter than the Skew_Time, which no RFC 5798 setting gives but a student may
+    try."""
     skew = skew_time_s(cfg.interval_s, priority)
     if timeout_s is not None:
         if missed is not None:
             raise ValueError(f"give missed ({missed!r}) or timeout_s ({timeout_s!r}), not both")
-        timeout = _check.positive("timeout_s", timeout_s)
+        timeout = _check.positive("timeout_s", timeout_s)  # below the skew, missed < 0
         return skew, (timeout - skew) / cfg.interval_s, timeout
     k = RFC_MISSED if missed is None else _check.positive("missed", missed)
     return skew, k, k * cfg.interval_s + skew

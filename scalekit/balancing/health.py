@@ -25,7 +25,8 @@ What is modelled:
   checks of the others pass. The server is marked down at its ``fall``-th failed check in a
   row — between (fall − 1)·inter and fall·inter after the crash, (fall − 0.5)·inter on average
   — and up again at its ``rise``-th passed check after recovering. A server that recovers
-  before ``fall`` failures in a row is never marked down;
+  before ``fall`` failures in a row is never marked down; one that crashes before its first
+  check is marked down at its first failure (HAProxy starts a server at health = rise);
 * a refused request is, with ``redispatch``, tried once more after ``retry_delay_s`` on
   another server the balancer believes up (the policy chooses again with the refusing server
   excluded, as HAProxy's ``srvtoavoid``; a hash policy rehashes the same client), and is
@@ -210,9 +211,15 @@ def _first_check_at_or_after(t: float, phase: float, inter: float) -> int:
 
 def _marks(phase, inter, rise, fall, crashed_at, recovered_at) -> tuple[float, float]:
     """(marked down, marked up) instants from the check schedule: a check in
-    [crashed_at, recovered_at) fails, any other passes."""
+    [crashed_at, recovered_at) fails, any other passes.
+
+    HAProxy's health counter (check.c): a server starts at health = rise — up, "but will
+    fall down at first failure"; one passed check lifts it to rise + fall − 1; each failure
+    takes one off and below rise the server is down (health 0); from there it needs rise
+    passes. So a server that crashes before its first check falls at its first failure."""
     m = _first_check_at_or_after(crashed_at, phase, inter)
-    down = _check_instant(phase, inter, m + fall - 1)
+    failures = fall if m > 0 else 1  # m checks passed before the crash
+    down = _check_instant(phase, inter, m + failures - 1)
     if recovered_at is not None and down >= recovered_at:
         return math.nan, math.nan  # back before fall failures in a row: never marked down
     if recovered_at is None:

@@ -121,7 +121,8 @@ class WeightedRoundRobin(Policy):
     """
 
     name = "weighted_round_robin"
-    MAX_TOTAL_WEIGHT = 1_000_000
+    #: Bound on sum(weights) × servers: one cycle of the order costs that much to build.
+    MAX_CYCLE_WORK = 10_000_000
 
     def __init__(self, weights: Sequence[int] | None = None):
         if weights is None:
@@ -132,9 +133,11 @@ class WeightedRoundRobin(Policy):
             self.weights = tuple(_check.integer("each weight", w, low=1) for w in weights)
             if not self.weights:
                 raise ValueError("weights must name at least one server, got []")
-            if sum(self.weights) > self.MAX_TOTAL_WEIGHT:
-                raise ValueError(f"weights must sum to at most {self.MAX_TOTAL_WEIGHT:,}, "
-                                 f"got {sum(self.weights):,}")
+            work = sum(self.weights) * len(self.weights)
+            if work > self.MAX_CYCLE_WORK:
+                raise ValueError(f"weights are too large: sum(weights) × servers = {work:,} "
+                                 f"exceeds {self.MAX_CYCLE_WORK:,}; divide them by a "
+                                 f"common factor (only their ratios matter)")
 
     def __repr__(self) -> str:
         return f"WeightedRoundRobin(weights={self.weights!r})"
@@ -252,9 +255,9 @@ class PowerOfTwoChoices(Policy):
             self._iter = zip(*self._draws.T.tolist(), strict=True)
         draws = next(self._iter)
         conns = state.connections
-        if state.down:
+        if state.down:  # draw among the servers that are up, as HAProxy and Envoy do
             up = state.available()
-            draws = [d if state.up[d] else up[d % len(up)] for d in draws]
+            draws = [d if state.up[d] else up[int(state.rng.integers(len(up)))] for d in draws]
         elif self.choices == 2:  # the common case, unrolled
             a, b = draws
             return b if conns[b] < conns[a] else a
@@ -298,6 +301,10 @@ class LeastWork(Policy):
         return n_servers
 
 
+#: Most distinct clients a hash policy draws (each is hashed once, in Python).
+MAX_CLIENTS = 200_000
+
+
 class HashPolicy(Policy):
     """Shared by the hash policies: every request comes from one of ``clients`` clients.
 
@@ -315,12 +322,15 @@ class HashPolicy(Policy):
             self.addresses = tuple(addresses)
             if not self.addresses:
                 raise ValueError("addresses must hold at least one address, got []")
+            if len(self.addresses) > MAX_CLIENTS:
+                raise ValueError(f"addresses must hold at most {MAX_CLIENTS:,} addresses, "
+                                 f"got {len(self.addresses):,}")
             for a in self.addresses:
                 hashing._octets(a)  # raises a ValueError naming the bad address
             self.clients = len(self.addresses)
         else:
             self.addresses = None
-            self.clients = _check.integer("clients", clients, low=1, high=10_000_000)
+            self.clients = _check.integer("clients", clients, low=1, high=MAX_CLIENTS)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(clients={self.clients})"
@@ -397,6 +407,10 @@ class ConsistentHash(HashPolicy):
         return self.ring.index_for(address, down=down)
 
 
+#: Bound on balls × choices when choices > 1 (each ball is a Python step): about 3 s.
+MAX_BALL_DRAWS = 2_000_000
+
+
 def balls_into_bins(balls: int, bins: int, *, choices: int = 1,
                     seed: int | None = None) -> np.ndarray:
     """Throw ``balls`` balls into ``bins`` bins, each into the least full of ``choices``
@@ -410,6 +424,10 @@ def balls_into_bins(balls: int, bins: int, *, choices: int = 1,
     m = _check.integer("balls", balls, low=0, high=10_000_000)
     n = _check.integer("bins", bins, low=1, high=10_000_000)
     d = _check.integer("choices", choices, low=1, high=64)
+    if d > 1 and m * d > MAX_BALL_DRAWS:
+        raise ValueError(f"balls × choices = {m * d:,} is more than the {MAX_BALL_DRAWS:,} "
+                         f"draws one call allows with choices > 1 (a Python loop); use fewer "
+                         f"balls")
     gen = np.random.default_rng(_check.seed(seed))
     if d == 1:
         return np.bincount(gen.integers(0, n, m), minlength=n)

@@ -1,7 +1,8 @@
 """What was measured: one run's :class:`Results`, and statistics over replications.
 
-Latency statistics cover the window [warmup_s, horizon_s]; :func:`estimate` and
-:func:`replicate` give a mean with its standard error, to judge a simulation against theory.
+Latency statistics cover the requests that arrived in [warmup_s, horizon_s], each followed to
+its departure; :func:`estimate` and :func:`replicate` give a mean with its standard error, to
+judge a simulation against theory.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from scalekit.sim.workload import Workload
 class Results:
     """What one run measured, over the window [warmup_s, horizon_s].
 
-    Latency statistics cover requests that arrived after the warm-up and finished by the
-    horizon. ``arrived = completed + in_system + dropped`` counts every request that arrived
-    before the horizon. ``unstable`` is True when the offered load (arrival rate × mean work
+    Latency statistics cover every request that arrived in the window and was not dropped,
+    followed to its departure (which may come after the horizon).
+    ``arrived = completed + in_system + dropped`` counts every request that arrived before
+    the horizon. ``unstable`` is True when the offered load (arrival rate × mean work
     ÷ total speed) is >= 1: then no steady state exists and the latencies grow with the run
     length — they describe this run only. ``overloaded`` is True when the load at the
     traffic's peak (``peak_load``) reaches capacity: a queue builds up while the peak lasts,
@@ -57,9 +59,10 @@ class Results:
 
     @property
     def latencies_s(self) -> np.ndarray:
-        """Time in system of the requests the statistics cover."""
+        """Time in system of the requests the statistics cover: every request that arrived
+        in [warmup_s, horizon_s] and was not dropped, followed to its departure."""
         a, d = self.arrivals_at, self.departures_at
-        mask = (a >= self.warmup_s) & (d <= self.horizon_s)
+        mask = (a >= self.warmup_s) & (a <= self.horizon_s) & ~np.isnan(d)
         return d[mask] - a[mask]
 
     @property
@@ -132,7 +135,10 @@ def _results(
     # Counted on its own (not as arrived − completed − dropped), so the conservation law
     # arrived = completed + in_system + dropped is something a test can check.
     in_system = int((inside & ~dropped_mask & (departures > horizon)).sum())
-    measured = done & (a >= warmup_s)
+    # Every request that arrived in the window is followed to its departure, even one that
+    # leaves after the horizon: counting only those finished by then would favour short
+    # requests and read low (by about 0.5% at load 0.9 in a run of 100,000 requests).
+    measured = inside & ~dropped_mask & (a >= warmup_s)
     lat = d[measured] - a[measured]
     if lat.size:
         mean = float(lat.mean())

@@ -34,7 +34,8 @@ SIMULATED = COLORS["blue"]
 THEORY = COLORS["black"]
 MEASURED = COLORS["vermillion"]
 LIMIT = COLORS["grey"]
-CYCLE = [COLORS[k] for k in ("blue", "orange", "green", "vermillion", "sky", "purple")]
+CYCLE = [COLORS[k] for k in ("blue", "orange", "green", "vermillion", "sky", "purple",
+                             "black", "yellow")]
 
 DPI = 80  # figure units; a panel's SVG scales to the notebook's width
 PNG_DPI = 100  # static figures: 950 px wide at the default 9.5 in, text legible

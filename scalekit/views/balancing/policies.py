@@ -10,7 +10,7 @@ import math
 import ipywidgets as widgets
 import numpy as np
 from matplotlib.colors import PowerNorm
-from matplotlib.ticker import NullLocator
+from matplotlib.ticker import MaxNLocator, NullLocator
 
 from scalekit import balancing, theory
 from scalekit.views._common import expect
@@ -31,6 +31,9 @@ def _label(name: str) -> str:
 
 
 def _verdict(comp: balancing.Comparison) -> str:
+    if comp.scenario.load >= 1:
+        return (f"Unstable: load {comp.scenario.load:.2f} ≥ capacity — the queues grow for "
+                f"as long as the run lasts, under every rule")
     best = comp.best
     worst = max(comp.results, key=lambda k: comp[k].p99_s if math.isfinite(comp[k].p99_s)
                 else math.inf)
@@ -103,6 +106,7 @@ def plot_policies(comparison: balancing.Comparison, utilisation: bool = True):
     spread = len(set(comparison.scenario.speeds)) > 1
     util.set(xlabel="server (slowest → fastest)" if spread else "server", ylabel="busy",
              ylim=(0, 1.08), title="Utilisation per server")
+    util.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
     return fig
 
 
@@ -161,7 +165,8 @@ def plot_supermarket(measured: dict | None = None, choices=(1, 2, 3),
         for load, mean in (measured or {}).get(d, []):
             ax.plot([load], [mean], "o", color=color, ms=7, mec=THEORY)
     if measured:
-        ax.plot([], [], "o", color=SIMULATED, mec=THEORY, label=f"simulated, n = {servers}")
+        where = f", n = {servers}" if servers else ""
+        ax.plot([], [], "o", color=SIMULATED, mec=THEORY, label=f"simulated{where}")
     ax.set_yscale("log")
     ax.set_yticks([1, 2, 5, 10, 20, 50])
     plain_numbers(ax.yaxis)
