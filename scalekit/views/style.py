@@ -89,10 +89,13 @@ def figure(ncols: int = 1, nrows: int = 1, *, width: float = 9.5, height: float 
         _empty(old)
         return old, old._scalekit_axes
     fig = Figure(figsize=(width, height), dpi=DPI)
-    if mosaic is not None:
-        axes = fig.subplot_mosaic(mosaic, gridspec_kw=ratios or None)
-    else:
-        axes = fig.subplots(nrows, ncols, squeeze=True)
+    # A fixed title height: axes made while axes.titley is set never move their title to
+    # dodge top tick labels (none here), a search matplotlib otherwise repeats on every draw.
+    with _rc({"axes.titley": 1.0}):
+        if mosaic is not None:
+            axes = fig.subplot_mosaic(mosaic, gridspec_kw=ratios or None)
+        else:
+            axes = fig.subplots(nrows, ncols, squeeze=True)
     fig.subplots_adjust(**layout)
     for ax in fig.axes:
         ax.spines[["top", "right"]].set_visible(False)

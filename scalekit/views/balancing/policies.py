@@ -94,8 +94,9 @@ def plot_policies(comparison: balancing.Comparison, utilisation: bool = True):
     cdf.xaxis.set_minor_locator(NullLocator())  # minor ticks on a log axis cost a lot to draw
     plain_numbers(cdf.xaxis)
     cdf.set(xlabel="latency (ms, log scale)", ylabel="fraction of requests", ylim=(0, 1.03),
-            title="Latency (dot: 99th percentile)")
-    cdf.legend(loc="upper left")
+            title="Latency (dot: 99th percentile)", yticks=[0, 0.25, 0.5, 0.75, 1])
+    if utilisation or len(comparison.results) > len(names):  # else the names on the left
+        cdf.legend(loc="upper left")                          # are the legend, in colour
     fig.suptitle(_verdict(comparison), x=0.02, ha="left", fontsize=11, fontweight="bold")
     if not utilisation:
         return fig
