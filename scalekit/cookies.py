@@ -490,8 +490,9 @@ class SessionSigner:
         checked in that order; raises the matching :class:`BadCookie` subclass."""
         payload, timestamp, _ = _split(_check_cookie(cookie))
         if self.key_index(cookie) is None:
+            keys = "the key" if len(self._keys) == 1 else f"any of the {len(self._keys)} keys"
             raise BadSignature(f"the signature does not match: the cookie was changed, or "
-                               f"signed with a key not among these {len(self._keys)}",
+                               f"signed with a key other than {keys} this signer holds",
                                payload=payload)
         try:
             signed_at = decode_timestamp(timestamp)
