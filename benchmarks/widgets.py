@@ -13,10 +13,11 @@ BUDGET_MS = 150.0
 
 
 def measure(repeats: int = 7) -> dict[str, float]:
-    from scalekit.views import balancing, servers
+    from scalekit.views import balancing, servers, sessions
 
     times = {}
-    for topic, view in (("servers", servers), ("balancing", balancing)):
+    for topic, view in (("servers", servers), ("balancing", balancing),
+                        ("sessions", sessions)):
         for name in view.__all__:
             if not name.startswith("explore_"):
                 continue
