@@ -58,6 +58,13 @@ def non_negative(name: str, value: Any) -> float:
     return number(name, value, low=0.0)
 
 
+def boolean(name: str, value: Any) -> bool:
+    """Return ``value`` as a bool if it is True or False (numpy's too; not 0/1, not "yes")."""
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
 def probability(name: str, value: Any) -> float:
     """A number in [0, 1]."""
     return number(name, value, low=0.0, high=1.0)

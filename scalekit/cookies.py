@@ -125,9 +125,10 @@ class BadPayload(BadCookie):
         self.payload = payload
 
 
-class CookieTooLarge(ValueError):
+class CookieTooLarge(BadCookie):
     """A cookie value longer than ``MAX_COOKIE_BYTES``: a browser may silently drop it.
-    ``size`` is its length in bytes, ``limit`` the limit."""
+    Raised when writing such a cookie and when reading one. ``size`` is its length in
+    bytes, ``limit`` the limit."""
 
     def __init__(self, size: int, limit: int = MAX_COOKIE_BYTES):
         super().__init__(
@@ -158,6 +159,8 @@ def b64encode(data: bytes) -> str:
 def b64decode(text: str) -> bytes:
     """The bytes behind :func:`b64encode`'s text; ValueError for any other character or an
     impossible length (one character past a multiple of four)."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str of URL-safe base64, got {type(text).__name__}")
     if not _B64URL.fullmatch(text):
         raise ValueError(f"not URL-safe base64: {text[:40]!r}")
     if len(text) % 4 == 1:
@@ -223,7 +226,14 @@ def _tag(value, where: str):
     if isinstance(value, uuid.UUID):
         return {" u": value.hex}
     if isinstance(value, datetime):
-        return {" d": _http_date(value)}
+        try:
+            return {" d": _http_date(value)}
+        except OverflowError as exc:
+            raise ValueError(f"{where} is a datetime that cannot be written in UTC: "
+                             f"{value!r}") from exc
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 10_000:
+        raise ValueError(f"{where} is an integer of {value.bit_length():,} bits, too large "
+                         f"to write as JSON")
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"{where} is {value!r}; JSON has no NaN or infinity")
     if value is None or isinstance(value, str | int | float):
@@ -246,8 +256,14 @@ def deserialize(data: bytes) -> dict:
     """The session dict back from :func:`serialize`'s bytes: parse the JSON, then undo the
     tags from the inside out, as Flask does. A datetime comes back aware, in UTC, and
     ``{" m": ...}`` comes back as a plain str (Flask makes it a markupsafe.Markup).
-    Raises ValueError (or TypeError) if the bytes are not such a document."""
-    value = _untag(json.loads(data.decode("utf-8")))
+    Raises TypeError for anything but bytes, ValueError if the bytes are not such a
+    document (too deeply nested ones included)."""
+    if not isinstance(data, bytes | bytearray):
+        raise TypeError(f"data must be bytes, got {type(data).__name__}")
+    try:
+        value = _untag(json.loads(bytes(data).decode("utf-8")))
+    except RecursionError as exc:
+        raise ValueError("the payload is nested too deeply to be a session") from exc
     if not isinstance(value, dict):
         raise ValueError(f"the payload is a JSON {type(value).__name__}, not an object")
     return value
@@ -286,6 +302,8 @@ def _untag(value):
 def compress(data: bytes) -> tuple[bytes, bool]:
     """zlib-compressed ``data`` and True when that is at least two bytes shorter (the mark
     ``"."`` costs one), else ``data`` unchanged and False — itsdangerous's rule."""
+    if not isinstance(data, bytes):
+        raise TypeError(f"data must be bytes, got {type(data).__name__}")
     squeezed = zlib.compress(data)
     if len(squeezed) < len(data) - 1:
         return squeezed, True
@@ -301,9 +319,15 @@ def encode_payload(data: bytes) -> str:
 
 def decode_payload(text: str) -> bytes:
     """The serialised bytes behind a payload part (no signature check: see :func:`parts`).
-    Raises ValueError or zlib.error if ``text`` is not a payload."""
+    Raises TypeError for anything but a str, ValueError if ``text`` is not a payload."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
     if text.startswith(_SEP):
-        return zlib.decompress(b64decode(text[1:]))
+        try:
+            return zlib.decompress(b64decode(text[1:]))
+        except zlib.error as exc:
+            raise ValueError(f"the payload is marked compressed but is not zlib data: "
+                             f"{exc}") from exc
     return b64decode(text)
 
 

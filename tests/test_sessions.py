@@ -246,10 +246,15 @@ def test_the_sqlite_store_is_real(tmp_path):
     assert len({sid for sid, _, _ in rows}) == len(rows)  # one id per session
 
 
-def test_the_database_costs_its_measured_latency():
+def test_the_database_costs_its_stated_or_measured_latency():
+    """A fixed default (the same run on every machine), this machine's measurement on
+    request, and a request's end-to-end wait grows by exactly that much."""
     r = sessions.simulate_sessions(strategy="database", seed=1)
-    measured = sessions.store_latency()
-    assert r.store_ms == measured.median_ms > 0
+    assert r.store_ms == sessions.cluster.DEFAULT_STORE_MS
+    measured = sessions.simulate_sessions(strategy="database", store_ms=None, seed=1)
+    assert measured.store_ms == sessions.store_latency().median_ms > 0
+    slow = sessions.simulate_sessions(strategy="database", store_ms=25.0, seed=1)
+    assert slow.added_latency_ms - r.added_latency_ms == pytest.approx(25.0 - r.store_ms)
     ok = np.isin(r.outcome, ANSWERED)
     upload_ms = r.cookie_bytes_of[ok] * 8 / (r.uplink_mbps * 1e6) * 1e3
     assert r.added_latency_ms == pytest.approx(r.store_ms + upload_ms.mean())
@@ -502,3 +507,36 @@ def test_every_database_request_goes_through_the_real_store(tmp_path, monkeypatc
     quick = sessions.simulate_sessions(strategy="database", users=40, database_path=path,
                                        real_store=False, seed=3)
     assert (quick.served, quick.lost) == (r.served, r.lost)
+
+
+def test_the_same_seed_gives_the_same_run_in_another_process():
+    """DESIGN principle 3, across processes: nothing machine-dependent (such as a measured
+    store latency, which feeds fewest connections' counts) may enter a default run."""
+    import subprocess
+    import sys
+
+    code = ("from scalekit import sessions; import hashlib; "
+            "r = sessions.simulate_sessions(strategy='database', policy='fewest_connections', "
+            "server_fails_at=40.0, seed=5); "
+            "print(hashlib.sha256(r.server_of.tobytes() + r.outcome.tobytes()).hexdigest())")
+    runs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True, timeout=120).stdout.strip() for _ in range(2)}
+    assert len(runs) == 1 and len(runs.pop()) == 64
+
+
+def test_a_store_that_loses_a_session_shows_up_as_lost(monkeypatch):
+    """The database strategy's lost sessions come from the real store: if SQLite gives a
+    returning user nothing back, that request is lost — here a store that forgets user
+    rows on every tenth write."""
+    real = sessions.store.SessionStore.handle
+    calls = [0]
+
+    def forgetful(self, sid, update, now):
+        calls[0] += 1
+        if calls[0] % 10 == 0:
+            self._db.execute("DELETE FROM sessions WHERE id = ?", (sid,))
+        return real(self, sid, update, now)
+
+    monkeypatch.setattr(sessions.store.SessionStore, "handle", forgetful)
+    r = sessions.simulate_sessions(strategy="database", users=60, seed=4)
+    assert 0 < r.lost <= r.served // 10 + 1

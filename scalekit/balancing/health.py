@@ -274,9 +274,7 @@ def simulate_backend_failure(
     inter = _check.number("inter_s", inter_s, low=MIN_INTER_S)  # HAProxy counts in ms
     rise = _check.integer("rise", rise, low=1, high=_MAX_COUNT)
     fall = _check.integer("fall", fall, low=1, high=_MAX_COUNT)
-    if not isinstance(redispatch, bool | np.bool_):
-        raise TypeError(f"redispatch must be True or False, got {redispatch!r}")
-    redispatch = bool(redispatch)
+    redispatch = _check.boolean("redispatch", redispatch)
     if redispatch and k == 1:
         raise ValueError("redispatch needs another server to retry on, but servers=1; "
                          "use redispatch=False or more servers")

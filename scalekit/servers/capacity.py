@@ -113,8 +113,7 @@ def ramp(
     """
     if not isinstance(service, sim.ServiceTime):
         raise TypeError(f"service must be a ServiceTime, got {service!r}")
-    if not isinstance(stop_at_breach, bool):
-        raise TypeError(f"stop_at_breach must be True or False, got {stop_at_breach!r}")
+    _check.boolean("stop_at_breach", stop_at_breach)
     if progress is not None and not callable(progress):
         raise TypeError(f"progress must be callable or None, got {progress!r} "
                         f"({type(progress).__name__})")

@@ -5,28 +5,31 @@ server dies.
 Users on multi-request visits (:mod:`scalekit.sessions.visits`) send their requests through
 a balancer to ``servers`` servers; each request is routed by the strategy and answered:
 *served*, a *lost session* (the server does not hold the user's session: the user appears
-logged out, and a new session starts there), or *failed*. For the database strategy each
-request also waits for the shared store — the measured median of a real SQLite read + write
-transaction on this machine (:func:`scalekit.sessions.store.store_latency`); from
-``database_down_at`` the store is down and every request fails. The run does not repeat
-each request's transaction (at about half a millisecond each a widget would crawl): it uses
-the measured cost, and at the end writes every user's session — as their last answered
-request left it, stamped with that request's instant — to a real SQLite file, in one
-transaction, for the notebook to open. For the client strategy the request carries the
-signed cookie, and one that would pass the cookie limit fails.
+logged out, and a new session starts there), or *failed*. For the database strategy every
+answered request reads and writes its session in a real SQLite file, in one transaction
+(``real_store=True``; a session the store cannot give back counts as lost), and waits
+``store_ms`` for it — by default 0.5 ms, the median durable SQLite read + write measured on
+the course's reference machine (0.46–0.76 ms): a fixed number, so that the same seed gives
+the same run everywhere; pass ``store_ms=None`` to use this machine's measurement
+(:func:`scalekit.sessions.store.store_latency`). The simulation's own transactions skip the
+wait for the disk (``synchronous=NORMAL``), so a run takes a fraction of a second; with
+``real_store=False`` (the widget) only the final sessions are written, in one transaction.
+From ``database_down_at`` the store is down and every request fails. For the client
+strategy the request carries the signed cookie, and one that would pass the cookie limit
+fails.
 
 Failure: server ``failed_server`` crashes at ``server_fails_at`` (s) and stays dead; the
-balancer marks it DOWN ``detection_s`` seconds later (HAProxy's active checks: ``inter`` 2 s
-× ``fall`` 3 ≈ 6 s, see :mod:`scalekit.balancing.health`). Until then requests sent to it are
-refused and fail (no ``option redispatch`` retry); the sessions in its memory are gone.
+balancer marks it DOWN ``detection_s`` seconds later (HAProxy's active checks, ``inter`` 2 s
+``fall`` 3, take 4–6 s, 5 s on average: see :mod:`scalekit.balancing.health`). Until then
+requests sent to it are refused and fail (no ``option redispatch`` retry); the sessions in
+its memory are gone.
 
 What is modelled and what is not: a request's answer — served, lost session, or failed — is
 decided when it arrives; its ``work_s`` only keeps its server busy, so that fewest
 connections has connections to count (a dead server refuses at once, so until it is marked
 down it looks idle and fewest connections favours it: the "black hole"). Units: seconds,
 milliseconds where named ``_ms``, bytes. ``seed`` drives the visits and the policy; the
-same seed gives the same result, bit for bit (the store's latency is measured once per
-process).
+same seed gives the same result, bit for bit.
 """
 
 from __future__ import annotations
@@ -199,6 +202,11 @@ class SessionsComparison:
 # --------------------------------------------------------------------------- settings
 
 
+#: A request's wait for one durable SQLite read + write (ms): the median measured on the
+#: course's reference machine (0.46–0.76 ms over several runs of store.store_latency()).
+DEFAULT_STORE_MS = 0.5
+
+
 def _instant(name, value, duration):
     if value is None:
         return math.nan
@@ -207,7 +215,8 @@ def _instant(name, value, duration):
 
 def _settings(servers, policy, users, visit_requests, think_s, duration_s, service_s,
               server_fails_at, failed_server, detection_s, nat_share, session_bytes,
-              database_down_at, uplink_mbps, database_path, seed, real_store=True) -> dict:
+              database_down_at, uplink_mbps, database_path, seed, real_store=True,
+              store_ms=DEFAULT_STORE_MS) -> dict:
     """Every argument checked, named as the parameters (instants NaN when None)."""
     n = _check.integer("servers", servers, low=1, high=1000)
     duration = _check.positive("duration_s", duration_s)
@@ -232,14 +241,9 @@ def _settings(servers, policy, users, visit_requests, think_s, duration_s, servi
         session_bytes=_check.integer("session_bytes", session_bytes, low=0, high=100_000),
         database_down_at=_instant("database_down_at", database_down_at, duration),
         uplink_mbps=_check.positive("uplink_mbps", uplink_mbps), database_path=database_path,
-        real_store=_flag("real_store", real_store),
+        real_store=_check.boolean("real_store", real_store),
+        store_ms=None if store_ms is None else _check.non_negative("store_ms", store_ms),
         seed=int(np.random.default_rng().integers(2**63)) if seed is None else seed)
-
-
-def _flag(name: str, value) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
-    return value
 
 
 _SCRATCH: list[tempfile.TemporaryDirectory] = []
@@ -263,7 +267,8 @@ def simulate_sessions(*, strategy: str | Strategy = "none", servers: int = 4,
                       detection_s: float = 6.0, nat_share: float = 0.0,
                       session_bytes: int = 200, database_down_at: float | None = None,
                       uplink_mbps: float = 5.0, database_path: str | os.PathLike | None = None,
-                      real_store: bool = True, seed: int | None = None) -> SessionsResult:
+                      real_store: bool = True, store_ms: float | None = DEFAULT_STORE_MS,
+                      seed: int | None = None) -> SessionsResult:
     """Serve ``users`` visits of ``visit_requests`` requests (think time mean ``think_s``
     s, starts over [0, ``duration_s``) s) on ``servers`` servers behind a balancer
     ``policy`` (a name from :data:`BALANCING_POLICIES` or a Policy), keeping sessions by
@@ -279,13 +284,14 @@ def simulate_sessions(*, strategy: str | Strategy = "none", servers: int = 4,
     by the next run). ``real_store`` — with the database strategy, every answered request
     reads and writes its session in that real SQLite file, in one transaction, and a session
     the store cannot give back counts as lost (True); or only the final sessions are written
-    at the end, for speed (False: what the widget uses). Either way the latency added to
-    each request is the measured median, so the run stays deterministic.
+    at the end, for speed (False: what the widget uses). ``store_ms`` — what one read +
+    write costs a request (ms; default :data:`DEFAULT_STORE_MS`; None: measure it on this
+    machine, once per process — then runs on other machines differ).
     """
     chosen = as_strategy(strategy)
     s = _settings(servers, policy, users, visit_requests, think_s, duration_s, service_s,
                   server_fails_at, failed_server, detection_s, nat_share, session_bytes,
-                  database_down_at, uplink_mbps, database_path, seed, real_store)
+                  database_down_at, uplink_mbps, database_path, seed, real_store, store_ms)
     return _run(chosen, _draw(s), s)
 
 
@@ -326,7 +332,9 @@ def _run(strategy: Strategy, v: visits.Visits, s: dict) -> SessionsResult:
     keeps, dead = strategy.keeps, s["failed_server"]
     crash_at, down_at = s["server_fails_at"], s["server_fails_at"] + s["detection_s"]
     db_down_at = s["database_down_at"] if keeps == "database" else math.nan
-    store_ms = store.store_latency().median_ms if keeps == "database" else 0.0
+    store_ms = 0.0
+    if keeps == "database":
+        store_ms = s["store_ms"] if s["store_ms"] is not None else store.store_latency().median_ms
     sizes = visits.cookie_sizes(v.visit_requests, s["session_bytes"])
     holder = [-1] * v.users  # the server whose memory holds the user's session
     has_session = [False] * v.users
@@ -344,53 +352,56 @@ def _run(strategy: Strategy, v: visits.Visits, s: dict) -> SessionsResult:
     db = store.SessionStore(_database_path(s), durable=False) \
         if keeps == "database" and s["real_store"] else None
     if db is not None:
-        db.replace_all([])  # this run's sessions only
+        db.replace_all([])  # this run's sessions only (closed below, and on any error)
         ids, templates = _session_ids(v, s), visits.session_data(v.visit_requests,
                                                                  s["session_bytes"])
-    for j, (t, u, step) in enumerate(zip(at, v.user.tolist(), v.step.tolist(), strict=True)):
+    try:
+        for j, (t, u, step) in enumerate(zip(at, v.user.tolist(), v.step.tolist(), strict=True)):
 
-        while heap and heap[0][0] <= t:
-            conns[heapq.heappop(heap)[1]] -= 1
-        if not crashed and t >= crash_at:
-            crashed = True
-            heap = [e for e in heap if e[1] != dead]
-            heapq.heapify(heap)
-            conns[dead], busy[dead] = 0, crash_at
-            on_dead = sum(1 for x in holder if x == dead) if keeps == "server" else 0
-        if not marked and t >= down_at:
-            marked = True
-            state.mark(dead, False)
-            cluster.rehash()
-        state.now = t
-        i = strategy.route(u, cluster)
-        if type(i) is not int or not 0 <= i < k or not state.up[i]:
-            raise ValueError(f"{strategy!r}.route returned {i!r} for request {j}; expected "
-                             f"a server index in 0..{k - 1} that is not marked down")
-        sent[j] = carried[u]
-        if strategy.inserts_serverid and cluster.server_cookie[u] >= 0:  # SERVERID=s<i> too
-            sent[j] += len(f"SERVERID=s{cluster.server_cookie[u]}") + (2 if carried[u] else 0)
-        server_of[j], follow_up[j] = i, has_session[u]
-        if crashed and i == dead:
-            outcome[j] = REFUSED
-            continue
-        d = (t if t > busy[i] else busy[i]) + work[j] + extra_s
-        busy[i] = d
-        conns[i] += 1
-        heapq.heappush(heap, (d, i))
-        cluster.server_cookie[u] = i
-        if t >= db_down_at:
-            outcome[j] = DATABASE_DOWN
-        elif keeps == "client" and not sizes[step][1]:
-            outcome[j] = TOO_LARGE
-        else:
-            if keeps == "server" and has_session[u] and holder[u] != i:
-                outcome[j] = LOST
-            elif db is not None and _stored(db, ids[u], templates, step, u, t) < has_session[u]:
-                outcome[j] = LOST  # the shared store did not give the session back
-            has_session[u], holder[u], last[u] = True, i, j
-            carried[u] = sizes[step][0] if keeps == "client" else _SESSION_COOKIE
+            while heap and heap[0][0] <= t:
+                conns[heapq.heappop(heap)[1]] -= 1
+            if not crashed and t >= crash_at:
+                crashed = True
+                heap = [e for e in heap if e[1] != dead]
+                heapq.heapify(heap)
+                conns[dead], busy[dead] = 0, crash_at
+                on_dead = sum(1 for x in holder if x == dead) if keeps == "server" else 0
+            if not marked and t >= down_at:
+                marked = True
+                state.mark(dead, False)
+                cluster.rehash()
+            state.now = t
+            i = strategy.route(u, cluster)
+            if type(i) is not int or not 0 <= i < k or not state.up[i]:
+                raise ValueError(f"{strategy!r}.route returned {i!r} for request {j}; expected "
+                                 f"a server index in 0..{k - 1} that is not marked down")
+            sent[j] = carried[u]
+            if strategy.inserts_serverid and cluster.server_cookie[u] >= 0:  # SERVERID=s<i> too
+                sent[j] += len(f"SERVERID=s{cluster.server_cookie[u]}") + (2 if carried[u] else 0)
+            server_of[j], follow_up[j] = i, has_session[u]
+            if crashed and i == dead:
+                outcome[j] = REFUSED
+                continue
+            d = (t if t > busy[i] else busy[i]) + work[j] + extra_s
+            busy[i] = d
+            conns[i] += 1
+            heapq.heappush(heap, (d, i))
+            cluster.server_cookie[u] = i
+            if t >= db_down_at:
+                outcome[j] = DATABASE_DOWN
+            elif keeps == "client" and not sizes[step][1]:
+                outcome[j] = TOO_LARGE
+            else:
+                if keeps == "server" and has_session[u] and holder[u] != i:
+                    outcome[j] = LOST
+                elif db is not None and _stored(db, ids[u], templates, step, u, t) < has_session[u]:
+                    outcome[j] = LOST  # the shared store did not give the session back
+                has_session[u], holder[u], last[u] = True, i, j
+                carried[u] = sizes[step][0] if keeps == "client" else _SESSION_COOKIE
+    finally:
+        if db is not None:
+            db.close()
     if db is not None:
-        db.close()
         path = str(db.path)
     else:
         path = _write_store(v, s, last) if keeps == "database" else ""

@@ -54,6 +54,12 @@ def _dump(data: Mapping) -> str:
     return json.dumps(data, separators=(",", ":"), sort_keys=True)
 
 
+def _session_id(value) -> str:
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"session_id must be a non-empty str, got {value!r}")
+    return value
+
+
 class SessionStore:
     """The ``sessions`` table in the SQLite file at ``path`` (created if missing).
 
@@ -64,9 +70,7 @@ class SessionStore:
     def __init__(self, path: str | os.PathLike, *, durable: bool = True):
         if not isinstance(path, str | os.PathLike):
             raise TypeError(f"path must be a file path, got {type(path).__name__}")
-        if not isinstance(durable, bool):
-            raise TypeError(f"durable must be True or False, got {durable!r}")
-        self.path, self.durable = Path(path), durable
+        self.path, self.durable = Path(path), _check.boolean("durable", durable)
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None)  # we run transactions
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -88,17 +92,29 @@ class SessionStore:
         self._db.close()
 
     def __len__(self) -> int:
-        return self._db.execute("SELECT COUNT(*) FROM sessions").fetchone()[0]
+        try:
+            return self._db.execute("SELECT COUNT(*) FROM sessions").fetchone()[0]
+        except sqlite3.Error as exc:
+            raise StoreError(f"counting the sessions failed: {exc}") from exc
 
     def load(self, session_id: str) -> dict | None:
         """The session's data, or None if the store holds no such session."""
-        row = self._db.execute("SELECT data FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        sid = _session_id(session_id)
+        try:
+            row = self._db.execute("SELECT data FROM sessions WHERE id = ?", (sid,)).fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(f"reading session {sid!r} failed: {exc}") from exc
         return None if row is None else json.loads(row[0])
 
     def handle(self, session_id: str, update: Callable[[dict], dict], now: float) -> dict:
         """One request's visit: read the session (an empty dict if there is none), pass it
         to ``update``, write what it returns back with ``updated_at = now`` (s) — all in
         one transaction. Returns the new data."""
+        session_id = _session_id(session_id)
+        now = _check.number("now", now)
+        if not callable(update):
+            raise TypeError(f"update must be a callable taking and returning a dict, "
+                            f"got {update!r}")
         db = self._db
         try:
             db.execute("BEGIN IMMEDIATE")  # take the write lock before reading

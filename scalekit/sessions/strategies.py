@@ -15,10 +15,16 @@ request may land on another server; what happens then depends on where the sessi
   storing it); later requests go to that server. A cookie naming a server the balancer has
   marked DOWN is redispatched to one the policy picks: the session, in the dead server's
   memory, is lost.
-* ``sticky_ip`` (:class:`StickyIp`) — nginx ``ip_hash`` (HAProxy ``balance source``;
-  :func:`scalekit.hashing.nginx_ip_hash`): the first three octets of the client's address
+* ``sticky_ip`` (:class:`StickyIp`) — nginx ``ip_hash``'s hashing
+  (:func:`scalekit.hashing.nginx_ip_hash`): the first three octets of the client's address
   pick the server, so every user behind one NAT goes to one server — the skew. A server
-  marked down makes nginx hash again.
+  marked down makes nginx hash again. Failure handling is the same as for the other
+  strategies here (active checks, ``detection_s``, no retry), to compare like with like;
+  open-source nginx instead notices a dead server passively (``max_fails=1``) and retries a
+  refused request at once on the next hash (``proxy_next_upstream error``), so it would fail
+  almost nothing and lose the sessions from the crash on. (HAProxy's ``balance source``
+  hashes the whole address, and by default a DOWN server remaps most clients, not only its
+  own.)
 * ``database`` (:class:`DatabaseSessions`) — Django's ``db`` session backend, Flask-Session's
   SQL backend: every server reads and writes the session in one shared table
   (:class:`scalekit.sessions.store.SessionStore`, a real SQLite file); requests are balanced
