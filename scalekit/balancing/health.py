@@ -58,6 +58,7 @@ from scalekit import _check, _html
 from scalekit.balancing import policies
 from scalekit.sim import ClusterState, Policy, Workload, rng
 from scalekit.sim.engine import as_policy, cluster_speeds
+from scalekit.sim.results import bin_edges
 
 __all__ = ["simulate_backend_failure", "BackendFailureResult", "FailureTimeline", "OUTCOMES",
            "SERVED", "REFUSED", "LOST", "UNAVAILABLE", "DEFAULT_SERVERS", "MIN_INTER_S"]
@@ -158,11 +159,8 @@ class BackendFailureResult:
     def timeline(self, bin_s: float = 1.0) -> FailureTimeline:
         """Served, failed and retried requests per second over [0, horizon], in bins of
         ``bin_s`` seconds (the last bin may reach past the horizon)."""
-        width = _check.positive("bin_s", bin_s)
-        bins = math.ceil(self.horizon_s / width - 1e-9)
-        if bins > 1_000_000:
-            raise ValueError(f"bin_s={bin_s!r} makes {bins:,} bins; at most 1,000,000")
-        edges = np.arange(bins + 1) * width
+        edges = bin_edges(self.horizon_s, bin_s)
+        width = float(edges[1])
 
         def rate(instants):
             return np.histogram(instants, edges)[0] / width

@@ -55,6 +55,7 @@ from scalekit.sessions.strategies import (
 )
 from scalekit.sessions.strategies import strategy as as_strategy
 from scalekit.sim import ClusterState, Policy
+from scalekit.sim.results import bin_edges
 
 __all__ = ["OUTCOMES", "SERVED", "LOST", "REFUSED", "DATABASE_DOWN", "TOO_LARGE",
            "simulate_sessions", "compare_strategies", "SessionsResult", "SessionsTimeline",
@@ -150,11 +151,8 @@ class SessionsResult(_html.ScalarTable):
 
     def timeline(self, bin_s: float = 1.0) -> SessionsTimeline:
         """Requests, lost sessions and failed requests per second over the run."""
-        width = _check.positive("bin_s", bin_s)
-        bins = math.ceil(self.duration_s / width - 1e-9)
-        if bins > 1_000_000:
-            raise ValueError(f"bin_s={bin_s!r} makes {bins:,} bins; at most 1,000,000")
-        edges = np.arange(bins + 1) * width
+        edges = bin_edges(self.duration_s, bin_s)
+        width = float(edges[1])
         a, o = self.arrivals_at, self.outcome
 
         def rate(mask):

@@ -168,6 +168,22 @@ def _results(
     )
 
 
+# --------------------------------------------------------------------------- timelines
+
+#: Most bins one timeline may have.
+MAX_BINS = 1_000_000
+
+
+def bin_edges(duration_s: float, bin_s: float) -> np.ndarray:
+    """Edges of ``bin_s``-second bins covering [0, duration_s] (the last bin may reach
+    past it), for counting events per second: ``np.histogram(instants, edges)[0] / bin_s``."""
+    width = _check.positive("bin_s", bin_s)
+    bins = max(1, math.ceil(duration_s / width - 1e-9))
+    if bins > MAX_BINS:
+        raise ValueError(f"bin_s={bin_s!r} makes {bins:,} bins; at most {MAX_BINS:,}")
+    return np.arange(bins + 1) * width
+
+
 # --------------------------------------------------------------------------- statistics
 
 
