@@ -1,0 +1,76 @@
+"""Partitioning and sharding on real SQLite — the models behind notebook 04.
+
+* :mod:`scalekit.partitioning.data` — the course's airline example: seeded airports and
+  flights (hub skew, domestic and international), loaded into a real SQLite file in one
+  transaction, wide or normalized;
+* :mod:`scalekit.partitioning.vertical` — vertical partitioning measured: file size, a
+  narrow scan and a lookup that needs the join, on both layouts, with the query plans;
+* :mod:`scalekit.partitioning.shards` — which shard a key lives on: modulo, range,
+  directory, consistent hashing, jump hash;
+* :mod:`scalekit.partitioning.sharding` — N real SQLite files behind a router: single-shard
+  and scatter-gather queries, a join in the router, resharding that never loses a row.
+
+The entry points and result types are re-exported here:
+``from scalekit import partitioning; partitioning.compare_layouts(fl, ports)``.
+"""
+
+from scalekit.partitioning.data import (
+    AIRLINES,
+    COUNTRIES,
+    LAYOUTS,
+    Airports,
+    Flights,
+    LoadResult,
+    PartitionError,
+    airports,
+    flights,
+    hub_weights,
+    load_flights,
+)
+from scalekit.partitioning.sharding import (
+    InjectedFailure,
+    QueryCost,
+    ReshardReport,
+    ShardRouter,
+    measure_query_costs,
+)
+from scalekit.partitioning.shards import (
+    STRATEGIES,
+    ConsistentHash,
+    DirectoryShards,
+    JumpHash,
+    ModuloHash,
+    RangeShards,
+    shard_load,
+    strategy,
+)
+from scalekit.partitioning.vertical import VerticalResult, compare_layouts
+
+__all__ = [
+    "AIRLINES",
+    "COUNTRIES",
+    "LAYOUTS",
+    "Airports",
+    "Flights",
+    "LoadResult",
+    "PartitionError",
+    "airports",
+    "flights",
+    "hub_weights",
+    "load_flights",
+    "VerticalResult",
+    "compare_layouts",
+    "STRATEGIES",
+    "ModuloHash",
+    "RangeShards",
+    "DirectoryShards",
+    "ConsistentHash",
+    "JumpHash",
+    "strategy",
+    "shard_load",
+    "ShardRouter",
+    "ReshardReport",
+    "QueryCost",
+    "InjectedFailure",
+    "measure_query_costs",
+]

@@ -1,0 +1,179 @@
+"""Where a row lives: the shard-choosing strategies, each a small class with one decision,
+:meth:`shard_for` (and :meth:`resized`, the same rule for another number of shards).
+
+* :class:`ModuloHash` — ``key_hash(key) % n``; growing n → n+1 moves n/(n+1) of the keys.
+* :class:`RangeShards` — sorted boundaries; shard i holds keys in [b[i-1], b[i]).
+* :class:`DirectoryShards` — an explicit key → shard table; new keys placed by a rule.
+* :class:`ConsistentHash` — a ketama ring (:class:`scalekit.hashing.HashRing`) with vnodes;
+  adding a shard moves about 1/(n+1) of the keys, all of them to the new shard.
+* :class:`JumpHash` — :func:`scalekit.hashing.jump_hash`; moves exactly the keys that land
+  on the new bucket.
+
+:class:`scalekit.partitioning.sharding.ShardRouter` puts them to work on real SQLite files.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+
+from scalekit import _check
+from scalekit.hashing import DEFAULT_VNODES, HashRing, jump_hash, key_hash
+
+__all__ = ["ModuloHash", "RangeShards", "DirectoryShards", "ConsistentHash", "JumpHash",
+           "strategy", "STRATEGIES", "shard_load"]
+
+
+# --------------------------------------------------------------------------- strategies
+
+
+class _Strategy:
+    """A rule mapping a shard key to one of ``n`` shards (0 .. n−1)."""
+
+    name = ""
+
+    def __init__(self, n: int):
+        self.n = _check.integer("n", n, low=1, high=10_000)
+
+    def shard_for(self, key) -> int:
+        raise NotImplementedError
+
+    def resized(self, n: int) -> _Strategy:
+        """The same rule over ``n`` shards."""
+        return type(self)(n)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(n={self.n})"
+
+
+class ModuloHash(_Strategy):
+    """``key_hash(key) mod n`` — simple and balanced; resizing moves almost every key."""
+
+    name = "modulo"
+
+    def shard_for(self, key) -> int:
+        return key_hash(key) % self.n
+
+
+class JumpHash(_Strategy):
+    """Lamping–Veach jump consistent hash of ``key_hash(key)``: balanced, no memory."""
+
+    name = "jump"
+
+    def shard_for(self, key) -> int:
+        return jump_hash(key_hash(key), self.n)
+
+
+class ConsistentHash(_Strategy):
+    """A ketama ring with ``vnodes`` points per shard; shard i is named ``shard-ii``, so a
+    grown ring keeps every old point and the new shard only captures arcs."""
+
+    name = "consistent"
+
+    def __init__(self, n: int, vnodes: int = DEFAULT_VNODES):
+        super().__init__(n)
+        self.ring = HashRing([f"shard-{i:02d}" for i in range(self.n)], vnodes)
+        self.vnodes = self.ring.vnodes
+
+    def shard_for(self, key) -> int:
+        return self.ring.index_for(key)
+
+    def resized(self, n: int) -> ConsistentHash:
+        return ConsistentHash(n, self.vnodes)
+
+
+class RangeShards(_Strategy):
+    """Sorted ``boundaries`` (n−1 of them, numbers or strings): shard i holds the keys in
+    [boundaries[i−1], boundaries[i]). Range queries touch few shards; a hot range, one."""
+
+    name = "range"
+
+    def __init__(self, n: int, boundaries: Sequence | None = None):
+        super().__init__(n)
+        if boundaries is None or isinstance(boundaries, str | bytes):
+            raise TypeError(f"boundaries must be a sorted list of {self.n - 1} keys, "
+                            f"got {boundaries!r}")
+        bounds = list(boundaries)
+        if len(bounds) != self.n - 1:
+            raise ValueError(f"{self.n} range shards need {self.n - 1} boundaries, "
+                             f"got {len(bounds)}: {bounds!r}")
+        try:
+            ok = all(a < b for a, b in zip(bounds, bounds[1:], strict=False))
+        except TypeError as exc:
+            raise TypeError(f"boundaries must all be numbers or all strings, "
+                            f"got {bounds!r}") from exc
+        if not ok:
+            raise ValueError(f"boundaries must be strictly increasing, got {bounds!r}")
+        self.boundaries = tuple(bounds)
+
+    def shard_for(self, key) -> int:
+        try:
+            return bisect.bisect_right(self.boundaries, key)
+        except TypeError as exc:
+            raise TypeError(f"key {key!r} cannot be compared with the range boundaries "
+                            f"{self.boundaries!r}") from exc
+
+    def resized(self, n: int) -> RangeShards:
+        raise ValueError("a range strategy cannot guess new boundaries: reshard to a new "
+                         "RangeShards(n, boundaries) instead of a shard count")
+
+
+class DirectoryShards(_Strategy):
+    """An explicit lookup table ``key → shard`` (a dict here; a real system keeps it in its
+    own small database). A key not yet in the table is placed by ``rule``: ``"least"`` (the
+    shard holding fewest keys, lowest index on ties) or ``"hash"`` (``key_hash mod n``)."""
+
+    name = "directory"
+
+    def __init__(self, n: int, table: Mapping | None = None, rule: str = "least"):
+        super().__init__(n)
+        self.rule = _check.choice("rule", rule, ("least", "hash"))
+        self.table: dict = {}
+        self._keys_per_shard = [0] * self.n
+        for key, shard in dict(table or {}).items():
+            self.assign(key, shard)
+
+    def assign(self, key, shard: int) -> None:
+        """Put ``key`` on ``shard`` (a later reshard moves its rows there)."""
+        shard = _check.integer("shard", shard, low=0, high=self.n - 1)
+        if key in self.table:
+            self._keys_per_shard[self.table[key]] -= 1
+        self.table[key] = shard
+        self._keys_per_shard[shard] += 1
+
+    def shard_for(self, key) -> int:
+        if key not in self.table:
+            if self.rule == "hash":
+                shard = key_hash(key) % self.n
+            else:
+                shard = self._keys_per_shard.index(min(self._keys_per_shard))
+            self.assign(key, shard)
+        return self.table[key]
+
+    def resized(self, n: int) -> DirectoryShards:
+        n = _check.integer("n", n, low=1, high=10_000)
+        stranded = {k: s for k, s in self.table.items() if s >= n}
+        if stranded:
+            raise ValueError(f"{len(stranded)} directory keys live on shards ≥ {n}; "
+                             f"assign them elsewhere first")
+        return DirectoryShards(n, self.table, self.rule)
+
+
+STRATEGIES = {"modulo": ModuloHash, "range": RangeShards, "directory": DirectoryShards,
+              "consistent": ConsistentHash, "jump": JumpHash}
+
+
+def strategy(name: str, n: int, **kw) -> _Strategy:
+    """The strategy called ``name`` over ``n`` shards (``kw``: ``vnodes`` for consistent,
+    ``boundaries`` for range, ``table``/``rule`` for directory)."""
+    _check.choice("strategy", name, STRATEGIES)
+    _check.integer("n", n, low=1, high=10_000)
+    return STRATEGIES[name](n, **kw)
+
+
+def shard_load(rule: _Strategy, keys: Iterable) -> np.ndarray:
+    """How many of ``keys`` (one per row; repeats are a hot key's many rows) each shard
+    gets under ``rule`` — the per-shard load of a skewed key set."""
+    return np.bincount([rule.shard_for(k) for k in keys], minlength=rule.n)
