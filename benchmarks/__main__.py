@@ -1,15 +1,18 @@
-"""Run every benchmark: python -m benchmarks [--requests N] [--only queues|widgets]."""
+"""Run every benchmark: python -m benchmarks [--requests N] [--only queues|widgets|partitioning]."""
 
 import argparse
 
-from benchmarks import queues, widgets
+from benchmarks import partitioning, queues, widgets
 
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument("--requests", type=int, default=1_000_000,
                     help="requests per queueing benchmark (default 1,000,000)")
-parser.add_argument("--only", choices=["queues", "widgets"], help="run one benchmark")
+parser.add_argument("--only", choices=["queues", "widgets", "partitioning"],
+                    help="run one benchmark")
 args = parser.parse_args()
 if args.only in (None, "queues"):
     queues.main(args.requests)
 if args.only in (None, "widgets"):
     widgets.main()
+if args.only in (None, "partitioning"):
+    partitioning.main()

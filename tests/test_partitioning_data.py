@@ -217,3 +217,16 @@ def test_bad_input_names_the_parameter(ports, fl, call, exc, name):
 def test_reexported():
     assert partitioning.load_flights is data.load_flights
     assert set(partitioning.__all__) <= set(dir(partitioning))
+
+
+def test_flight_rows_are_the_flights_in_the_router_s_columns():
+    ports = data.airports(50, seed=2)
+    fl = data.flights(500, ports, seed=2)
+    rows = data.flight_rows(fl, ports)
+    assert len(rows) == 500 and rows[0]["id"] == 1
+    for j in (0, 123, 499):
+        r = rows[j]
+        assert r["origin"] == ports.code[fl.origin[j]] != r["destination"]
+        assert r["domestic"] == int(fl.domestic[j]) and r["airline"] == fl.airline[j]
+    with pytest.raises((TypeError, ValueError)):
+        data.flight_rows("flights", ports)

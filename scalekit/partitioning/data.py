@@ -34,6 +34,7 @@ import numpy as np
 from scalekit import _check, _html
 
 __all__ = ["Airports", "Flights", "LoadResult", "PartitionError", "LAYOUTS", "AIRLINES",
+           "flight_rows",
            "COUNTRIES", "YEAR_START_AT", "airports", "flights", "hub_weights", "load_flights"]
 
 LAYOUTS = ("wide", "normalized")
@@ -270,6 +271,20 @@ _NORMALIZED_DDL = (
 )
 _NORMALIZED_INSERT = "INSERT INTO flights VALUES (?, ?, ?, ?, ?, ?, ?)"
 _LOCATIONS_INSERT = "INSERT INTO locations VALUES (?, ?, ?, ?)"
+
+
+def flight_rows(fl: Flights, ports: Airports) -> list[dict]:
+    """Every flight as a dict of the wide table's core columns — id, origin and destination
+    (airport codes), airline, departs_at, duration_min, domestic (0/1) — the rows a
+    :class:`~scalekit.partitioning.sharding.ShardRouter` stores."""
+    _check_pair(fl, ports)
+    code = ports.code.tolist()
+    return [{"id": i, "origin": code[o], "destination": code[d], "airline": a,
+             "departs_at": t, "duration_min": m, "domestic": dom}
+            for i, o, d, a, t, m, dom in zip(
+                fl.id.tolist(), fl.origin.tolist(), fl.destination.tolist(),
+                fl.airline.tolist(), fl.departs_at.tolist(), fl.duration_min.tolist(),
+                fl.domestic.astype(int).tolist(), strict=True)]
 
 
 def _path(path) -> Path:
