@@ -5,6 +5,9 @@
   transaction, wide or normalized;
 * :mod:`scalekit.partitioning.vertical` — vertical partitioning measured: file size, a
   narrow scan and a lookup that needs the join, on both layouts, with the query plans;
+* :mod:`scalekit.partitioning.horizontal` — horizontal partitioning: domestic and
+  international tables, a router that reads only what a query needs, a schema change on
+  every partition in one transaction;
 * :mod:`scalekit.partitioning.shards` — which shard a key lives on: modulo, range,
   directory, consistent hashing, jump hash;
 * :mod:`scalekit.partitioning.sharding` — N real SQLite files behind a router: single-shard
@@ -27,6 +30,14 @@ from scalekit.partitioning.data import (
     flights,
     hub_weights,
     load_flights,
+)
+from scalekit.partitioning.horizontal import (
+    FlightRouter,
+    HorizontalResult,
+    PartitionLoad,
+    add_column,
+    compare_partitioning,
+    load_partitioned,
 )
 from scalekit.partitioning.sharding import (
     InjectedFailure,
@@ -62,6 +73,12 @@ __all__ = [
     "load_flights",
     "VerticalResult",
     "compare_layouts",
+    "FlightRouter",
+    "HorizontalResult",
+    "PartitionLoad",
+    "add_column",
+    "compare_partitioning",
+    "load_partitioned",
     "STRATEGIES",
     "ModuloHash",
     "RangeShards",
