@@ -13,11 +13,11 @@ BUDGET_MS = 150.0
 
 
 def measure(repeats: int = 7) -> dict[str, float]:
-    from scalekit.views import balancing, servers, sessions
+    from scalekit.views import balancing, partitioning, servers, sessions
 
     times = {}
     for topic, view in (("servers", servers), ("balancing", balancing),
-                        ("sessions", sessions)):
+                        ("sessions", sessions), ("partitioning", partitioning)):
         for name in view.__all__:
             if not name.startswith("explore_"):
                 continue

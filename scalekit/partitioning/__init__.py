@@ -17,6 +17,7 @@ The entry points and result types are re-exported here:
 ``from scalekit import partitioning; partitioning.compare_layouts(fl, ports)``.
 """
 
+from scalekit.hashing import key_hash
 from scalekit.partitioning.data import (
     AIRLINES,
     COUNTRIES,
@@ -92,4 +93,5 @@ __all__ = [
     "QueryCost",
     "InjectedFailure",
     "measure_query_costs",
+    "key_hash",
 ]
