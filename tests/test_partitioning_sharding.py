@@ -435,3 +435,30 @@ def test_measured_costs(both):
     assert single.rows_scanned == single.rows_returned  # answered from the origin index
     assert costs["cross-shard join"].shards_touched >= 1
     assert all(c.median_ms > 0 for c in costs.values())
+
+
+def test_reopening_a_directory_with_other_settings_is_refused(tmp_path):
+    """A router opened on shard files written with another shard count or strategy would
+    miss rows (they sit where the new rule does not look) — and a failed reshard from it
+    could delete a file full of rows. Refused, and nothing is touched."""
+    rows = [{"id": i, "origin": f"K{i % 97}"} for i in range(1, 3001)]
+    with ShardRouter(tmp_path, 3, "jump") as r:
+        r.insert_many(rows)
+        before = r.snapshot()
+    with pytest.raises(ValueError, match="beyond it"):
+        ShardRouter(tmp_path, 2, "modulo")
+    with pytest.raises(ValueError, match="do not belong"):
+        ShardRouter(tmp_path, 3, "modulo")
+    with ShardRouter(tmp_path, 3, "jump") as again:
+        assert again.snapshot() == before and again.misplaced() == 0
+
+
+def test_fail_after_and_real_shard_keys_are_checked(tmp_path):
+    with ShardRouter(tmp_path / "a", 2, "modulo") as r:
+        for bad in (-1, 1.5, "x"):
+            with pytest.raises((ValueError, TypeError), match="fail_after"):
+                r.insert_many([{"id": 1, "origin": "A"}], fail_after=bad)
+            with pytest.raises((ValueError, TypeError), match="fail_after"):
+                r.reshard(3, fail_after=bad)
+    with pytest.raises(ValueError, match="range"):
+        ShardRouter(tmp_path / "b", 3, "jump", shard_key="departs_at")

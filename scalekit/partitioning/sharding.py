@@ -166,6 +166,10 @@ class ShardRouter:
             raise ValueError(f"strategy must be a strategy name or a strategy over {n} "
                              f"shards, got {strategy!r}")
         _ident(shard_key)
+        if COLUMNS[shard_key] == "REAL" and not isinstance(self.strategy, RangeShards):
+            raise ValueError(f"shard_key {shard_key!r} holds real numbers, which only a range "
+                             f"strategy can place; shard by id, origin, destination, "
+                             f"airline, duration_min or domestic, or use 'range'")
         self.directory, self.shard_key = Path(directory), shard_key
         self._key_index = list(COLUMNS).index(shard_key)
         try:
@@ -173,14 +177,34 @@ class ShardRouter:
         except OSError as exc:
             raise ValueError(f"cannot open the shard directory {str(directory)!r}: "
                              f"{exc}") from exc
+        extra = self._files_from(n)
+        if extra:
+            raise ValueError(f"n_shards={n}, but {str(directory)!r} already holds shard files "
+                             f"beyond it ({', '.join(p.name for p in extra[:3])} …): open it "
+                             f"with the number of shards it was written with")
         self._dbs: list[sqlite3.Connection] = []
         self._trace: list | None = None
         try:
             for i in range(n):
                 self._dbs.append(self._open(i))
+            wrong = self.misplaced()
+            if wrong:
+                raise ValueError(f"{wrong:,} rows already in {str(directory)!r} do not belong "
+                                 f"where this strategy ({self.strategy.name}, {n} shards, "
+                                 f"shard key {shard_key!r}) puts them: open it with the "
+                                 f"settings it was written with")
         except BaseException:
             self.close()
             raise
+
+    def _files_from(self, first: int) -> list[Path]:
+        """Shard files in the directory numbered ``first`` or higher."""
+        found = []
+        for p in self.directory.glob("shard-*.sqlite3"):
+            number = p.name[len("shard-"):-len(".sqlite3")]
+            if number.isdigit() and int(number) >= first:
+                found.append(p)
+        return sorted(found)
 
     # ----------------------------------------------------------------- files
 
@@ -272,6 +296,7 @@ class ShardRouter:
     def insert_many(self, rows: Iterable[Mapping], *, fail_after: int | None = None) -> int:
         """Insert ``rows``, each on its key's shard, all or nothing; returns the count.
         ``fail_after``: raise :class:`InjectedFailure` once that many rows are written."""
+        fail_after = _fail_after(fail_after)
         records = [self._row(r) for r in rows]
         ids = [r[0] for r in records]
         if len(set(ids)) != len(ids):
@@ -428,7 +453,11 @@ class ShardRouter:
                and not isinstance(target, bool) else target)
         if not isinstance(new, _Strategy):
             raise TypeError(f"target must be a shard count or a strategy, got {target!r}")
+        fail_after = _fail_after(fail_after)
         old_n, new_n = self.n_shards, new.n
+        if self._files_from(old_n):
+            raise ValueError(f"{str(self.directory)!r} holds shard files beyond the "
+                             f"{old_n} this router uses; move them away before resharding")
         try:
             for i in range(old_n, new_n):
                 self._dbs.append(self._open(i))
@@ -479,6 +508,10 @@ class ShardRouter:
             self._dbs.pop().close()
             with contextlib.suppress(OSError):
                 self.path(i).unlink()
+
+
+def _fail_after(value) -> int | None:
+    return None if value is None else _check.integer("fail_after", value, low=0)
 
 
 def _merge(func: str, partials: list[tuple]):
