@@ -274,3 +274,14 @@ def test_load_bad_input(tmp_path, fl, ports):
         horizontal.load_partitioned(tmp_path / "a.sqlite3", fl, ports, progress=3)
     with pytest.raises(ValueError, match="path"):
         horizontal.load_partitioned(tmp_path / "no" / "a.sqlite3", fl, ports)
+
+
+def test_add_column_refuses_rowid_and_integers_sqlite_cannot_hold(tmp_path):
+    ports = data.airports(30, seed=1)
+    fl = data.flights(300, ports, seed=1)
+    path = tmp_path / "p.sqlite3"
+    horizontal.load_partitioned(path, fl, ports)
+    with pytest.raises(ValueError, match="rowid"):
+        horizontal.add_column(path, "rowid", "INTEGER")
+    with pytest.raises(ValueError, match="default"):
+        horizontal.add_column(path, "big", "INTEGER", 10**30)

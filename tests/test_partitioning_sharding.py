@@ -462,3 +462,12 @@ def test_fail_after_and_real_shard_keys_are_checked(tmp_path):
                 r.reshard(3, fail_after=bad)
     with pytest.raises(ValueError, match="range"):
         ShardRouter(tmp_path / "b", 3, "jump", shard_key="departs_at")
+
+
+def test_where_and_ids_are_checked(tmp_path):
+    with ShardRouter(tmp_path, 2, "modulo") as r:
+        with pytest.raises(TypeError, match="where"):
+            r.scatter_gather(5)
+        with pytest.raises(ValueError, match="id"):
+            r.insert_many([{"id": 2**70, "origin": "A"}])
+        assert r.counts() == (0, 0)

@@ -276,7 +276,7 @@ def _literal(sql_type: str, default: object) -> str:
     if isinstance(default, bool | np.bool_):
         return str(int(default))
     if isinstance(default, numbers.Integral):
-        return str(int(default))
+        return str(_check.integer("default", int(default), low=-(2**63), high=2**63 - 1))
     if sql_type == "REAL" and isinstance(default, numbers.Real):
         return repr(_check.number("default", default))
     raise TypeError(f"default for a {sql_type} column must be a number or None, "
@@ -300,8 +300,8 @@ def add_column(path: str | os.PathLike, name: str, sql_type: str, default: objec
     if not _IDENTIFIER.fullmatch(name):
         raise ValueError(f"name must be a lower-case identifier [a-z_][a-z0-9_]*, "
                          f"got {name!r}")
-    if name in COLUMNS:
-        raise ValueError(f"name {name!r} is already a flights column")
+    if name in COLUMNS or name in ("rowid", "oid", "_rowid_"):
+        raise ValueError(f"name {name!r} is already a flights column (or SQLite's rowid)")
     sql_type = _check.choice("sql_type", sql_type, SQL_TYPES)
     literal = _literal(sql_type, default)
     if fail_after is not None:

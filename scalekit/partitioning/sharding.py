@@ -126,6 +126,9 @@ def _ident(name) -> str:
 def _where_sql(where) -> tuple[str, list]:
     if isinstance(where, Mapping):
         where = [(c, "=", v) for c, v in where.items()]
+    elif isinstance(where, str | bytes) or not isinstance(where, Iterable):
+        raise TypeError(f"where must be a dict column → value or a list of (column, op, "
+                        f"value) conditions, got {where!r}")
     parts, params = [], []
     for cond in where:
         if not isinstance(cond, tuple | list) or len(cond) != 3:
@@ -288,7 +291,7 @@ class ShardRouter:
                 raise ValueError(f"row is missing its {needed!r} (the "
                                  f"{'shard key' if needed == self.shard_key else 'row id'})"
                                  f": {dict(row)!r}")
-        _check.integer("id", row["id"])
+        _check.integer("id", row["id"], low=-(2**63), high=2**63 - 1)  # SQLite's INTEGER
         return tuple(row.get(c) for c in COLUMNS)
 
     # ----------------------------------------------------------------- writes
@@ -413,6 +416,9 @@ class ShardRouter:
         if isinstance(where, str | bytes):
             raise TypeError("where must be (column, op, value) conditions or a mapping, "
                             f"not SQL text: {where!r}")
+        if not isinstance(where, Iterable):
+            raise TypeError(f"where must be (column, op, value) conditions or a mapping, "
+                            f"got {where!r}")
         return list(where)
 
     def _select(self, shard: int, cond, columns) -> list[tuple]:
