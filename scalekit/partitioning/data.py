@@ -22,6 +22,7 @@ every value reaches SQLite as a bound parameter.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import time
@@ -376,22 +377,33 @@ def load_flights(path: str | os.PathLike, fl: Flights, ports: Airports, *,
                       file_bytes=target.stat().st_size)
 
 
-def _transaction(target: Path, fl: Flights, ports: Airports, layout: str, progress) -> None:
+@contextlib.contextmanager
+def write_transaction(target: Path, what: str, *, foreign_keys: bool = False):
+    """A connection to the SQLite file ``target`` inside ``BEGIN IMMEDIATE``: committed if
+    the block succeeds, rolled back on any error (so the file is as it was), closed either
+    way; an SQLite error comes out as :class:`PartitionError` saying ``what`` failed, with
+    the cause chained."""
     try:
         db = sqlite3.connect(target, isolation_level=None)  # we run the transaction
     except sqlite3.Error as exc:
         raise PartitionError(f"cannot open the database {str(target)!r}: {exc}") from exc
     try:
-        db.execute("PRAGMA foreign_keys=ON")
+        if foreign_keys:
+            db.execute("PRAGMA foreign_keys=ON")
         db.execute("BEGIN IMMEDIATE")
         try:
-            _write(db, fl, ports, layout, progress)
+            yield db
         except BaseException:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
     except sqlite3.Error as exc:
-        raise PartitionError(f"loading {fl.count} flights ({layout}) into {str(target)!r} "
-                             f"failed: {exc}") from exc
+        raise PartitionError(f"{what} in {str(target)!r} failed: {exc}") from exc
     finally:
         db.close()
+
+
+def _transaction(target: Path, fl: Flights, ports: Airports, layout: str, progress) -> None:
+    with write_transaction(target, f"loading {fl.count} flights ({layout})",
+                           foreign_keys=True) as db:
+        _write(db, fl, ports, layout, progress)

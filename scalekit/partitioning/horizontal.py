@@ -44,6 +44,7 @@ from scalekit.partitioning.data import (
     _check_pair,
     _path,
     load_flights,
+    write_transaction,
 )
 from scalekit.partitioning.sharding import InjectedFailure
 from scalekit.partitioning.vertical import _median_ms, _plan
@@ -138,23 +139,8 @@ def _write_partitions(db: sqlite3.Connection, fl: Flights, ports: Airports, prog
 
 
 def _load_transaction(target: Path, fl: Flights, ports: Airports, progress) -> None:
-    try:
-        db = sqlite3.connect(target, isolation_level=None)  # we run the transaction
-    except sqlite3.Error as exc:
-        raise PartitionError(f"cannot open the database {str(target)!r}: {exc}") from exc
-    try:
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            _write_partitions(db, fl, ports, progress)
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
-    except sqlite3.Error as exc:
-        raise PartitionError(f"loading {fl.count} flights into partitions of "
-                             f"{str(target)!r} failed: {exc}") from exc
-    finally:
-        db.close()
+    with write_transaction(target, f"loading {fl.count} flights into partitions") as db:
+        _write_partitions(db, fl, ports, progress)
 
 
 # --------------------------------------------------------------------------- routing
@@ -306,27 +292,12 @@ def add_column(path: str | os.PathLike, name: str, sql_type: str, default: objec
     literal = _literal(sql_type, default)
     if fail_after is not None:
         fail_after = _check.integer("fail_after", fail_after, low=0)
-    try:
-        db = sqlite3.connect(target, isolation_level=None)
-    except sqlite3.Error as exc:
-        raise PartitionError(f"cannot open the database {str(target)!r}: {exc}") from exc
-    try:
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            for done, table in enumerate(PARTITIONS):
-                if fail_after is not None and done >= fail_after:
-                    raise InjectedFailure(f"injected failure after {done} table(s) altered")
-                db.execute(f"ALTER TABLE {_quote(table)} ADD COLUMN {_quote(name)} "
-                           f"{sql_type} DEFAULT {literal}")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
-    except sqlite3.Error as exc:
-        raise PartitionError(f"adding column {name!r} to the partitions of "
-                             f"{str(target)!r} failed: {exc}") from exc
-    finally:
-        db.close()
+    with write_transaction(target, f"adding column {name!r} to the partitions") as db:
+        for done, table in enumerate(PARTITIONS):
+            if fail_after is not None and done >= fail_after:
+                raise InjectedFailure(f"injected failure after {done} table(s) altered")
+            db.execute(f"ALTER TABLE {_quote(table)} ADD COLUMN {_quote(name)} "
+                       f"{sql_type} DEFAULT {literal}")
     return PARTITIONS
 
 
