@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+from scalekit.views.style import MEASURED, SIMULATED, plain_numbers, twinx
+
 
 def expect(name: str, value, cls) -> None:
     """Plots take model results: say so plainly when handed something else."""
@@ -19,3 +21,20 @@ def _public_name(cls) -> str:
     if parent and getattr(sys.modules.get(parent), cls.__name__, None) is cls:
         module = parent
     return f"{module}.{cls.__qualname__}"
+
+
+def draw_tradeoff(left, x, cost, cost_label: str, alarms, alarms_label: str, *,
+                  xlabel: str, cost_axis: str, alarms_axis: str, linthresh: float):
+    """A timeout's two prices on one x axis: what a real failure costs (``cost``, left
+    axis, linear, simulated colour) and how often a healthy node is wrongly declared dead
+    (``alarms``, right axis, symlog from ``linthresh``, measured colour). Returns the right
+    axis; the legend entries of both are the caller's to place."""
+    left.plot(x, cost, "-", color=SIMULATED, lw=2, label=cost_label)
+    left.set(xlabel=xlabel, ylabel=cost_axis, ylim=(0, None))
+    right = twinx(left)
+    right.plot(x, alarms, "-", color=MEASURED, lw=2, label=alarms_label)
+    right.set_yscale("symlog", linthresh=linthresh)
+    plain_numbers(right.yaxis)
+    right.set_ylabel(alarms_axis, color=MEASURED)
+    right.grid(False)
+    return right

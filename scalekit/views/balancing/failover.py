@@ -9,7 +9,7 @@ import ipywidgets as widgets
 import numpy as np
 
 from scalekit.balancing import failover
-from scalekit.views._common import expect
+from scalekit.views._common import draw_tradeoff, expect
 from scalekit.views.panel import Panel
 from scalekit.views.style import (
     COLORS,
@@ -17,9 +17,7 @@ from scalekit.views.style import (
     SIMULATED,
     THEORY,
     figure,
-    plain_numbers,
     styled,
-    twinx,
 )
 
 __all__ = ["plot_failover", "plot_failover_tradeoff", "explore_failover"]
@@ -60,17 +58,11 @@ def _draw_tradeoff(left, t: failover.FailoverTradeoff, mark_s: float | None,
                    mark_label: str) -> tuple[list, list]:
     """Downtime (left axis) and false failovers (right axis) against the timeout; returns
     the legend entries of both axes, for the caller to place."""
-    x = t.timeouts_s
-    left.plot(x, t.mean_downtime_s, "-", color=SIMULATED, lw=2, label="downtime per crash")
-    left.set(xlabel="timeout (s) = missed adverts × interval + skew",
-             ylabel="downtime per crash (s)", ylim=(0, None))
-    right = twinx(left)
-    right.plot(x, t.false_failovers_per_day, "-", color=MEASURED, lw=2,
-               label="false failovers per day")
-    right.set_yscale("symlog", linthresh=1.0)
-    plain_numbers(right.yaxis)
-    right.set_ylabel("false failovers per day", color=MEASURED)
-    right.grid(False)
+    right = draw_tradeoff(left, t.timeouts_s, t.mean_downtime_s, "downtime per crash",
+                          t.false_failovers_per_day, "false failovers per day",
+                          xlabel="timeout (s) = missed adverts × interval + skew",
+                          cost_axis="downtime per crash (s)",
+                          alarms_axis="false failovers per day", linthresh=1.0)
     left.axvline(t.rfc_timeout_s, color=THEORY, ls=":", lw=1.5,
                  label=f"RFC 5798 timeout ({t.rfc_timeout_s:.3g} s)")
     if mark_s is not None:

@@ -9,9 +9,9 @@ import math
 import ipywidgets as widgets
 
 from scalekit.servers import heartbeats
-from scalekit.views._common import expect
+from scalekit.views._common import draw_tradeoff, expect
 from scalekit.views.panel import Panel
-from scalekit.views.style import MEASURED, SIMULATED, THEORY, figure, plain_numbers, styled, twinx
+from scalekit.views.style import MEASURED, SIMULATED, THEORY, figure, styled
 
 __all__ = ["plot_heartbeats", "plot_timeout_tradeoff", "explore_heartbeats"]
 
@@ -36,18 +36,12 @@ def _draw_timeline(ax, result: heartbeats.HeartbeatResult, window_s: float) -> N
 
 def _draw_tradeoff(left, tradeoff: heartbeats.TimeoutTradeoff, mark_s: float | None,
                    mark_label: str) -> None:
-    k = tradeoff.missed_beats
-    left.plot(k, tradeoff.mean_detection_s, "-", color=SIMULATED, lw=2,
-              label="mean detection time (s)")
-    left.set(xlabel="timeout (heartbeat intervals missed)", ylabel="detection time (s)",
-             ylim=(0, None))
-    right = twinx(left)
-    right.plot(k, tradeoff.false_suspicions_per_hour, "-", color=MEASURED, lw=2,
-               label="false suspicions / hour")
-    right.set_yscale("symlog", linthresh=0.01)
-    plain_numbers(right.yaxis)
-    right.set_ylabel("false suspicions per hour (per server)", color=MEASURED)
-    right.grid(False)
+    right = draw_tradeoff(left, tradeoff.missed_beats, tradeoff.mean_detection_s,
+                          "mean detection time (s)", tradeoff.false_suspicions_per_hour,
+                          "false suspicions / hour",
+                          xlabel="timeout (heartbeat intervals missed)",
+                          cost_axis="detection time (s)",
+                          alarms_axis="false suspicions per hour (per server)", linthresh=0.01)
     if mark_s is not None:
         left.axvline(mark_s / tradeoff.interval_s, color=THEORY, ls="--", label=mark_label)
     handles, labels = left.get_legend_handles_labels()
