@@ -7,6 +7,8 @@
   PostgreSQL's ``synchronous_commit`` (async, remote_write, remote_apply), replication lag,
   read-your-writes violations and their two fixes, failover that may lose acknowledged
   writes, and fencing of the returning old primary;
+* :mod:`scalekit.replication.scaling` — read scaling: replicas multiply read capacity, but
+  every write still runs on the one primary (and is replayed everywhere);
 * :mod:`scalekit.replication.multi` — several primaries: auto-increment keys colliding on a
   real UNIQUE constraint (and the fixes: increment/offset, UUIDs), and concurrent updates
   resolved by last-writer-wins, first-committer-wins certification or a counter that loses
@@ -35,6 +37,7 @@ from scalekit.replication.multi import (
     collide_keys,
     simulate_conflicts,
 )
+from scalekit.replication.scaling import ReadScaling, read_scaling
 from scalekit.replication.single import (
     COMMIT_MODES,
     READ_POLICIES,
@@ -67,4 +70,6 @@ __all__ = [
     "ConflictResult",
     "collide_keys",
     "simulate_conflicts",
+    "ReadScaling",
+    "read_scaling",
 ]
