@@ -1,0 +1,279 @@
+"""Single-primary replication: what each commit mode costs and risks, replication lag around
+a failover, and one write travelling through the nodes. Views of
+:mod:`scalekit.replication.single`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import ipywidgets as widgets
+import numpy as np
+from matplotlib.ticker import MaxNLocator
+
+from scalekit.replication import single
+from scalekit.views._common import expect
+from scalekit.views.panel import Panel
+from scalekit.views.style import COLORS, CYCLE, LIMIT, MEASURED, SIMULATED, THEORY, figure, styled
+
+__all__ = ["WriteTrace", "trace_write", "plot_commit_modes", "plot_lag", "plot_write_timeline",
+           "explore_replication"]
+
+MODE_LABELS = {"async": "async", "remote_write": "remote_write\n(received)",
+               "remote_apply": "remote_apply\n(applied)"}
+MODE_COLORS = {"async": COLORS["vermillion"], "remote_write": COLORS["orange"],
+               "remote_apply": COLORS["blue"]}
+
+
+def _results(results) -> list[single.SinglePrimaryResult]:
+    """A mapping mode → result, the list :func:`compare_commit_modes` returns, or one result."""
+    if isinstance(results, single.SinglePrimaryResult):
+        items = [results]
+    elif isinstance(results, Mapping):
+        items = list(results.values())
+    elif isinstance(results, list | tuple):
+        items = list(results)
+    else:
+        expect("results", results, single.SinglePrimaryResult)
+    if not items:
+        raise ValueError("results must hold at least one run, got none")
+    for r in items:
+        expect("each result", r, single.SinglePrimaryResult)
+    return items
+
+
+def _bar_labels(ax, bars, fmt: str) -> None:
+    ax.bar_label(bars, labels=[fmt.format(b.get_height()) for b in bars], fontsize=9, padding=2)
+
+
+@styled
+def plot_commit_modes(results):
+    """Per commit mode, side by side: the mean commit latency (ms; the tick marks the worst)
+    and the acknowledged writes lost when the primary failed. ``results``: mode → result (or
+    the list :func:`~scalekit.replication.compare_commit_modes` returns)."""
+    runs = _results(results)
+    fig, axes = figure(mosaic=[["latency", "lost"]], width=9.5, height=3.8, bottom=0.19,
+                       top=0.83)
+    x = np.arange(len(runs))
+    names = [MODE_LABELS.get(r.commit, r.commit) for r in runs]
+    colours = [MODE_COLORS.get(r.commit, CYCLE[i]) for i, r in enumerate(runs)]
+    lat = axes["latency"]
+    bars = lat.bar(x, [1e3 * r.mean_commit_s for r in runs], color=colours, width=0.6)
+    lat.plot(x, [1e3 * r.max_commit_s for r in runs], "_", color=THEORY, ms=22, mew=2)
+    _bar_labels(lat, bars, "{:.0f} ms")
+    lat.set(xticks=x, xticklabels=names, ylabel="commit latency (ms)", ylim=(0, None))
+    lat.set_title("Commit latency (mean; bar: worst)", fontsize=10)
+    lost = axes["lost"]
+    bars = lost.bar(x, [r.lost_writes for r in runs], color=colours, width=0.6)
+    _bar_labels(lost, bars, "{:.0f}")
+    top = max(max(r.lost_writes for r in runs), 1)
+    lost.set(xticks=x, xticklabels=names, ylabel="acknowledged writes lost", ylim=(0, 1.25 * top))
+    lost.set_title("Lost at failover", fontsize=10)
+    lost.yaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
+    for ax in (lat, lost):
+        ax.grid(False, axis="x")
+    lost_by = {r.commit: r for r in runs}
+    a, sync = lost_by.get("async"), [r for r in runs if r.commit != "async"]
+    if a is not None and sync:
+        worst = max(sync, key=lambda r: r.lost_writes)
+        slow = max(r.mean_commit_s for r in sync)
+        text = (f"Waiting for a replica adds {1e3 * (slow - a.mean_commit_s):.0f} ms per "
+                f"commit; at failover async lost {a.lost_writes} acked writes, "
+                f"sync {worst.lost_writes}")
+    else:
+        best = min(runs, key=lambda r: (r.lost_writes, r.mean_commit_s))
+        text = (f"{best.commit}: {1e3 * best.mean_commit_s:.0f} ms per commit, "
+                f"{best.lost_writes} acknowledged writes lost at failover")
+    fig.suptitle(text, fontsize=10.5, fontweight="bold")
+    return fig
+
+
+def _draw_lag(ax, r: single.SinglePrimaryResult, fail_at: float | None,
+              failover_s: float | None) -> None:
+    ax.step(r.lag_at, r.lag, where="post", color=SIMULATED, lw=1.5,
+            label=f"lag of the worst replica ({r.replicas} replica{'s' * (r.replicas > 1)})")
+    ax.axhline(r.mean_lag, color=THEORY, ls=":", lw=1.2, label=f"mean {r.mean_lag:.1f}")
+    if fail_at is not None:
+        ax.axvline(fail_at, color=MEASURED, lw=2, label=f"primary fails ({fail_at:g} s)")
+        if failover_s:
+            ax.axvspan(fail_at, fail_at + failover_s, color=LIMIT, alpha=0.25,
+                       label=f"no primary ({failover_s:g} s)")
+    top = max(int(r.lag.max()) if r.lag.size else 0, 1)
+    ax.set(xlabel="time (s)", ylabel="replication lag (log positions)", ylim=(0, 1.45 * top))
+    ax.legend(loc="upper left", ncols=2)
+
+
+@styled
+def plot_lag(result: single.SinglePrimaryResult, *, fail_at: float | None = None,
+             failover_s: float | None = None):
+    """Replication lag over time: the primary's log position minus the applied position of
+    the worst replica. ``fail_at`` (s, as passed to the run) marks the failover instant and
+    ``failover_s`` the gap with no primary (the result does not record them)."""
+    expect("result", result, single.SinglePrimaryResult)
+    fig, ax = figure(width=9.5, height=3.4)
+    _draw_lag(ax, result, fail_at, failover_s)
+    ax.set_title(f"{result.commit}, {1e3 * result.delay_s:.0f} ms delay: replicas trail the "
+                 f"primary by {result.mean_lag:.1f} positions on average, {result.max_lag} "
+                 f"at worst")
+    return fig
+
+
+# ------------------------------------------------------------------------ one write
+
+
+@dataclass(frozen=True)
+class WriteTrace:
+    """One write through a fresh cluster: written on the primary at ``written_at`` (s),
+    received and applied on each replica (``received_at``/``applied_at``: name → s) and
+    acknowledged to the client at ``acked_at`` (s)."""
+
+    commit: str
+    delay_s: float
+    primary: str
+    written_at: float
+    acked_at: float
+    received_at: Mapping[str, float] = field(repr=False)
+    applied_at: Mapping[str, float] = field(repr=False)
+
+
+def trace_write(replicas: int = 2, *, commit: str = "remote_apply", delay_s: float = 0.05,
+                jitter_s: float = 0.02, apply_s: float = 0.005, seed: int | None = 0
+                ) -> WriteTrace:
+    """Write one key on a fresh :class:`~scalekit.replication.SinglePrimary` and record when
+    each node received and applied it and when the client was acknowledged.
+
+    The model has no per-entry event hook, so this observes each replica's ``receive`` and
+    ``apply_pending`` (wrapping them on the instances; the model's behaviour is unchanged)."""
+    cluster = single.SinglePrimary(replicas, commit=commit, delay_s=delay_s, jitter_s=jitter_s,
+                                   apply_s=apply_s, seed=seed)
+    clock, received, applied, acked = cluster.clock, {}, {}, []
+    for node in cluster.followers():
+        def receive(entry, _node=node, _orig=node.receive):
+            new = _orig(entry)
+            if new:
+                received.setdefault(_node.name, clock.now)
+            return new
+
+        def apply_pending(_node=node, _orig=node.apply_pending):
+            done = _orig()
+            if done:
+                applied.setdefault(_node.name, clock.now)
+            return done
+
+        node.receive, node.apply_pending = receive, apply_pending
+    cluster.write("x", "1", on_ack=lambda entry, at: acked.append(at))
+    cluster.quiesce()
+    return WriteTrace(commit=cluster.commit, delay_s=cluster.network.delay_s,
+                      primary=cluster.primary.name, written_at=0.0,
+                      acked_at=acked[0] if acked else float("nan"),
+                      received_at=MappingProxyType(received), applied_at=MappingProxyType(applied))
+
+
+@styled
+def plot_write_timeline(trace: WriteTrace | None = None):
+    """One write travelling through the nodes: written on the primary, shipped to each
+    replica (received ●, applied ■), and the instant the client gets its acknowledgement.
+    ``trace`` comes from :func:`trace_write` (default: 2 replicas, ``remote_apply``)."""
+    trace = trace_write() if trace is None else trace
+    expect("trace", trace, WriteTrace)
+    names = sorted(trace.received_at)
+    rows = ["client", trace.primary, *names]
+    y = {name: len(rows) - 1 - i for i, name in enumerate(rows)}
+    height = 2.2 + 0.45 * len(rows)
+    fig, ax = figure(width=9.5, height=height, left=0.11, bottom=1.25 / height,
+                     top=1 - 0.45 / height)
+    ms = 1e3
+    t0 = trace.written_at
+    for i, name in enumerate(names):
+        rec, app = (trace.received_at[name] - t0) * ms, (trace.applied_at[name] - t0) * ms
+        ax.plot([0, rec], [y[trace.primary], y[name]], "-", color=SIMULATED, lw=1.2,
+                label="log shipped" if i == 0 else None)
+        ax.plot([rec, app], [y[name]] * 2, "-", color=COLORS["green"], lw=5, alpha=0.5,
+                label="replaying" if i == 0 else None)
+        ax.plot(rec, y[name], "o", color=SIMULATED, ms=7, label="received" if i == 0 else None)
+        ax.plot(app, y[name], "s", color=COLORS["green"], ms=7,
+                label="applied (a read sees it)" if i == 0 else None)
+    ax.plot(0, y[trace.primary], "D", color=THEORY, ms=8, label="written on the primary")
+    ack = (trace.acked_at - t0) * ms
+    ax.plot([ack, ack], [y[trace.primary], y["client"]], "-", color=MEASURED, lw=2)
+    ax.plot(ack, y["client"], "*", color=MEASURED, ms=13, label=f"acked ({ack:.0f} ms)")
+    end = max([ack, *((t - t0) * ms for t in trace.applied_at.values())])
+    ax.set(yticks=list(y.values()), yticklabels=[f"{n} (primary)" if n == trace.primary else n
+                                                 for n in y],
+           ylim=(-0.6, len(rows) - 0.4), xlim=(-0.04 * end - 1, 1.06 * end + 1),
+           xlabel="time since the write (ms)")
+    ax.grid(False, axis="y")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.55 / (height - 1.7)), ncols=3)
+    first = min(trace.applied_at.values()) - t0 if trace.applied_at else float("nan")
+    if ack < first * ms:
+        text = (f"{trace.commit}: the client hears \"committed\" at {ack:.0f} ms, before any "
+                f"replica has the write ({first * ms:.0f} ms)")
+    else:
+        text = (f"{trace.commit}: the client waits {ack:.0f} ms, until a replica has "
+                f"{'applied' if trace.commit == 'remote_apply' else 'received'} the write")
+    ax.set_title(text)
+    return fig
+
+
+# ------------------------------------------------------------------------ the panel
+
+
+@styled
+def _plot_panel(out):
+    """The lag trace and, on one percent axis, the stale reads and the lost writes (two axes
+    in all, so a refresh stays within 150 ms)."""
+    r, fail_at, failover_s = out
+    fig, axes = figure(mosaic=[["lag", "out"]], width=9.5, height=3.6,
+                       ratios={"width_ratios": [3, 1]}, left=0.08, wspace=0.35, top=0.88)
+    _draw_lag(axes["lag"], r, fail_at, failover_s)
+    ax = axes["out"]
+    lost_pct = 100 * r.lost_writes / r.acknowledged if r.acknowledged else 0.0
+    bars = ax.bar([0, 1], [100 * r.stale_read_rate, lost_pct], color=[SIMULATED, MEASURED],
+                  width=0.6)
+    ax.bar_label(bars, labels=[f"{r.stale_reads}/{r.reads}", f"{r.lost_writes}/{r.acknowledged}"],
+                 fontsize=9, padding=2)
+    ax.set(xticks=[0, 1], xticklabels=["stale\nreads", "acked writes\nlost"], xlim=(-0.6, 1.6),
+           ylabel="% of reads / of acked writes", ylim=(0, 119))
+    ax.grid(False, axis="x")
+    ax.set_title(f"{r.commit}: {1e3 * r.mean_commit_s:.0f} ms per commit, "
+                 f"{100 * r.stale_read_rate:.0f}% of reads miss the client's own write, "
+                 f"{r.lost_writes} acked writes lost", loc="right", fontsize=10.5,
+                 fontweight="bold")
+    return fig
+
+
+def explore_replication() -> Panel:
+    """Controls: replicas, one-way network delay, commit mode, the share of reads sent to a
+    replica, and when the primary fails. A short run (2 s at 40 writes/s) keeps it live."""
+    controls = {
+        "replicas": widgets.IntSlider(value=2, min=1, max=5, description="replicas"),
+        "delay_ms": widgets.FloatSlider(value=50.0, min=0.0, max=300.0, step=10.0,
+                                        description="network delay (ms)"),
+        "commit": widgets.Dropdown(options=list(single.COMMIT_MODES), value="async",
+                                   description="commit mode"),
+        "read_share": widgets.FloatSlider(value=1.0, min=0.0, max=1.0, step=0.05,
+                                          description="reads on replicas"),
+        "fail_at": widgets.FloatSlider(value=1.0, min=0.1, max=1.9, step=0.1,
+                                       description="primary fails at (s)"),
+    }
+    failover_s = 0.2
+
+    def compute(replicas, delay_ms, commit, read_share, fail_at):
+        r = single.run_single_primary(replicas=replicas, commit=commit, delay_s=delay_ms / 1e3,
+                                      read_share=read_share, fail_at=fail_at,
+                                      failover_s=failover_s, writes_per_s=40.0,
+                                      duration_s=2.0, seed=0)
+        return r, fail_at, failover_s
+
+    def describe(out):
+        r = out[0]
+        return (f"{r.writes} writes, {r.acknowledged} acknowledged, {r.unavailable} refused "
+                f"during failover · commit {1e3 * r.mean_commit_s:.0f} ms mean, "
+                f"{1e3 * r.max_commit_s:.0f} ms worst · {r.stale_reads} of {r.reads} reads "
+                f"stale · {r.lost_writes} acked writes lost · "
+                f"{'converged' if r.converged else 'NOT converged'}")
+
+    return Panel(controls, compute, _plot_panel, title="Single-primary replication",
+                 describe=describe)
