@@ -216,3 +216,14 @@ def test_a_failed_exchange_leaves_every_database_as_it_was():
     with pytest.raises(KeyCollisionError):
         multi.exchange_orders(primaries)
     assert [p.rows() for p in primaries] == before
+
+
+def test_runaway_sizes_are_refused_at_once():
+    from scalekit.replication import multi
+
+    for call, name in ((lambda: multi.collide_keys(10**7), "n_primaries"),
+                       (lambda: multi.collide_keys(2, 10**9), "rows_per_primary"),
+                       (lambda: multi.simulate_conflicts(n_nodes=10**7), "n_nodes"),
+                       (lambda: multi.simulate_conflicts(updates=10**10), "updates")):
+        with pytest.raises(ValueError, match=name):
+            call()

@@ -210,8 +210,8 @@ def collide_keys(n_primaries: int = 2, rows_per_primary: int = 3,
     constraint and every database is left as it was; with the fixes it succeeds and every
     node ends with ``n_primaries * rows_per_primary`` rows.
     """
-    n = _check.integer("n_primaries", n_primaries, low=1)
-    rows = _check.integer("rows_per_primary", rows_per_primary, low=0)
+    n = _check.integer("n_primaries", n_primaries, low=1, high=100)
+    rows = _check.integer("rows_per_primary", rows_per_primary, low=0, high=100_000)
     _check.choice("scheme", scheme, KEY_SCHEMES)
     seed = _check.seed(seed)
     primaries = [Primary(f"primary{i + 1}", key_scheme(scheme, i, n, seed)) for i in range(n)]
@@ -376,8 +376,8 @@ def simulate_conflicts(n_nodes: int = 3, updates: int = 60, window: int = 10,
     gets a timestamp (simulated clock tick) drawn at random, non-decreasing, ties possible.
     ``window=1`` means no concurrency at all, and no rule discards anything.
     """
-    n = _check.integer("n_nodes", n_nodes, low=1)
-    count = _check.integer("updates", updates, low=0)
+    n = _check.integer("n_nodes", n_nodes, low=1, high=100)
+    count = _check.integer("updates", updates, low=0, high=1_000_000)
     size = _check.integer("window", window, low=1)
     seed = _check.seed(seed)
     if isinstance(rules, str) or not isinstance(rules, Sequence):
@@ -502,8 +502,15 @@ class _transaction:
         self.conns = conns
 
     def __enter__(self) -> None:
-        for conn in self.conns:
-            conn.execute("BEGIN")
+        begun = []
+        try:
+            for conn in self.conns:
+                conn.execute("BEGIN")
+                begun.append(conn)
+        except BaseException:
+            for conn in begun:  # leave no connection half-way into the transaction
+                conn.execute("ROLLBACK")
+            raise
 
     def __exit__(self, exc_type, exc, tb) -> bool:
         for conn in self.conns:

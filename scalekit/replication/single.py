@@ -52,7 +52,7 @@ class SinglePrimary:
     def __init__(self, replicas: int = 2, *, commit: str = "async", delay_s: float = 0.05,
                  jitter_s: float = 0.01, apply_s: float = 0.005, fencing: bool = True,
                  seed: int | None = 0) -> None:
-        self.replicas = _check.integer("replicas", replicas, low=1)
+        self.replicas = _check.integer("replicas", replicas, low=1, high=100)
         self.commit = _check.choice("commit", commit, COMMIT_MODES)
         self.apply_s = _check.non_negative("apply_s", apply_s)
         self.fencing = _check.boolean("fencing", fencing)
@@ -145,6 +145,9 @@ class SinglePrimary:
     def promote(self) -> Node:
         """Promote the live replica that received the most: it replays what it received,
         starts term ``term + 1`` and ships the rest of its log to the other replicas."""
+        if self.primary is not None and self.primary.up:
+            raise RuntimeError(f"{self.primary.name} is a live primary: fail it before "
+                               f"promoting another (two primaries would split the cluster)")
         live = [n for n in self.nodes if n.up and n.role == "replica"]
         if not live:
             raise RuntimeError("no live replica to promote")
@@ -170,7 +173,18 @@ class SinglePrimary:
             n.role, n.demoted, n.term = "replica", True, self.term
             n.rewind(min(n.applied_lsn, self.fork_lsn or 0))
         if n.role == "replica" and self.primary is not None:
+            n.apply_pending()  # what it received before it went down
+            self._rewind_to_primary(n)
             self._catch_up(n)
+
+    def _rewind_to_primary(self, n: Node) -> None:
+        """Drop the entries of ``n``'s log that the current primary's log does not hold —
+        written in a term the cluster has moved past while ``n`` was down — as pg_rewind
+        does, so that catching up starts from the last position both agree on."""
+        for entry in n.entries_after(0):
+            if not self.primary.has_entry(entry.term, entry.lsn):
+                n.rewind(entry.lsn - 1)
+                return
 
     def _catch_up(self, follower: Node) -> None:
         for entry in self.primary.entries_after(follower.received_lsn):
@@ -183,6 +197,10 @@ class SinglePrimary:
     def live_checksums(self) -> dict[str, str]:
         """Checksums of the nodes that are up."""
         return {n.name: n.checksum() for n in self.nodes if n.up}
+
+
+#: Most writes one run may simulate (each is a real SQLite transaction on every node).
+MAX_WRITES = 200_000
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -258,6 +276,9 @@ def run_single_primary(
     """
     _check.positive("writes_per_s", writes_per_s)
     duration_s = _check.positive("duration_s", duration_s)
+    if writes_per_s * duration_s > MAX_WRITES:
+        raise ValueError(f"writes_per_s × duration_s = {writes_per_s * duration_s:.3g} writes, "
+                         f"more than the {MAX_WRITES:,} one run allows; shorten duration_s")
     keys = _check.integer("keys", keys, low=1)
     think_s = _check.non_negative("think_s", think_s)
     read_share = _check.probability("read_share", read_share)
