@@ -55,7 +55,7 @@ from scalekit.sessions.strategies import (
 )
 from scalekit.sessions.strategies import strategy as as_strategy
 from scalekit.sim import ClusterState, Policy
-from scalekit.sim.results import bin_edges
+from scalekit.sim.results import bin_edges, imbalance
 
 __all__ = ["OUTCOMES", "SERVED", "LOST", "REFUSED", "DATABASE_DOWN", "TOO_LARGE",
            "simulate_sessions", "compare_strategies", "SessionsResult", "SessionsTimeline",
@@ -447,10 +447,6 @@ def _write_store(v: visits.Visits, s: dict, last: list[int]) -> str:
     return str(path)
 
 
-def _imbalance(load: np.ndarray) -> float:
-    return float(load.max() / load.mean()) if load.size and load.mean() > 0 else math.nan
-
-
 def _result(strategy, v, s, outcome, server_of, follow_up, sent, on_dead, store_ms, path,
             crash_at, down_at, db_down_at) -> SessionsResult:
     o = np.array(outcome, dtype=np.int8)
@@ -484,8 +480,8 @@ def _result(strategy, v, s, outcome, server_of, follow_up, sent, on_dead, store_
         sessions_on_failed_server=on_dead,
         load_before=tuple(int(x) for x in load_before),
         load_after=tuple(int(x) for x in load_after),
-        imbalance_before=_imbalance(load_before),
-        imbalance_after=_imbalance(load_after[live]) if after_window else math.nan,
+        imbalance_before=imbalance(load_before),
+        imbalance_after=imbalance(load_after[live]) if after_window else math.nan,
         store_ms=store_ms, cookie_bytes=float(bytes_of.mean()),
         max_cookie_bytes=int(bytes_of.max()),
         added_latency_ms=float(added.mean()) if added.size else math.nan,

@@ -68,8 +68,7 @@ class Results:
     @property
     def imbalance(self) -> float:
         """max/mean of per-server utilisation (1.0 = perfectly even)."""
-        u = np.asarray(self.utilisation)
-        return float(u.max() / u.mean()) if u.size and u.mean() > 0 else math.nan
+        return imbalance(self.utilisation)
 
     def in_system_at(self, times_s, server: int | None = None) -> np.ndarray:
         """Requests present (queued or in service) at each instant, per server or total."""
@@ -166,6 +165,12 @@ def _results(
         horizon_s=float(horizon), warmup_s=float(warmup_s), arrivals_at=a,
         departures_at=d, server_of=server_of, speeds=speeds,
     )
+
+
+def imbalance(loads) -> float:
+    """max/mean of per-server loads (1.0 = perfectly even; NaN when nothing was loaded)."""
+    u = np.asarray(loads, dtype=float)
+    return float(u.max() / u.mean()) if u.size and u.mean() > 0 else math.nan
 
 
 # --------------------------------------------------------------------------- timelines

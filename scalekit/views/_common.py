@@ -13,6 +13,11 @@ def expect(name: str, value, cls) -> None:
         raise TypeError(f"{name} must be a {_public_name(cls)}, got {type(value).__name__}")
 
 
+def readable(name: str) -> str:
+    """A model's identifier as a reader sees it: ``fewest_connections`` → fewest connections."""
+    return name.replace("_", " ")
+
+
 def _public_name(cls) -> str:
     """``scalekit.sim.Results`` rather than ``scalekit.sim.results.Results``: the name a
     student imports, when the parent package re-exports the class."""

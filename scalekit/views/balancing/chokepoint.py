@@ -10,15 +10,11 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
 from scalekit.balancing import chokepoint
 from scalekit.balancing.policies import POLICIES
-from scalekit.views._common import expect
+from scalekit.views._common import expect, readable
 from scalekit.views.panel import Panel
 from scalekit.views.style import CYCLE, LIMIT, THEORY, figure, plain_numbers, styled
 
 __all__ = ["plot_chokepoint", "explore_chokepoint"]
-
-
-def _label(policy: str) -> str:
-    return policy.replace("_", " ")
 
 
 def _finding(sweep: chokepoint.ChokepointSweep) -> str:
@@ -31,7 +27,7 @@ def _finding(sweep: chokepoint.ChokepointSweep) -> str:
         return (f"The balancer saturates at {first:,.0f}/s, before the servers' {servers}: "
                 "add cores or balancers")
     i = sweep.index(bound[0])
-    names = " and ".join(_label(p) for p in bound)
+    names = " and ".join(readable(p) for p in bound)
     return (f"{names.capitalize()}: the balancer saturates first, at "
             f"{sweep.balancer_capacity_rps[i]:,.0f}/s — below the servers' {servers}")
 
@@ -48,7 +44,7 @@ def _capacity_lines(ax, sweep, colours, hi: float, labelled: bool) -> None:
         if cap > hi:
             continue
         ax.axvline(cap, color=colours[names[0]], ls="--", lw=1.5,
-                   label=f"balancer capacity\n({', '.join(map(_label, names))})"
+                   label=f"balancer capacity\n({', '.join(map(readable, names))})"
                    if labelled else None)
 
 
@@ -65,7 +61,7 @@ def _curves(ax, sweep, y, colours, labelled: bool) -> None:
     rates = sweep.rates_rps
     for i, p in enumerate(sweep.policies):
         c, bad = colours[p], sweep.unstable[i]
-        ax.plot(rates, y[i], "-o", color=c, lw=1.8, ms=5, label=_label(p) if labelled else None)
+        ax.plot(rates, y[i], "-o", color=c, lw=1.8, ms=5, label=readable(p) if labelled else None)
         if bad.any():
             ax.plot(rates[bad], y[i][bad], "o", mfc="white", mec=c, mew=1.5, ms=6)
 
@@ -177,7 +173,7 @@ def explore_chokepoint() -> Panel:
             requests=500, seed=1)
 
     def describe(sweep):
-        parts = [f"{_label(p)}: decision {d * 1e6:.1f} µs, balancer capacity {c:,.0f}/s"
+        parts = [f"{readable(p)}: decision {d * 1e6:.1f} µs, balancer capacity {c:,.0f}/s"
                  for p, d, c in zip(sweep.policies, sweep.decision_s,
                                     sweep.balancer_capacity_rps, strict=True)]
         return " · ".join(parts) + f" · servers' capacity {sweep.servers_capacity_rps:,.0f}/s"

@@ -13,7 +13,7 @@ from matplotlib.colors import PowerNorm
 from matplotlib.ticker import MaxNLocator, NullLocator
 
 from scalekit import balancing, theory
-from scalekit.views._common import expect
+from scalekit.views._common import expect, readable
 from scalekit.views.panel import Panel
 from scalekit.views.style import CYCLE, LIMIT, SIMULATED, THEORY, figure, plain_numbers, styled
 
@@ -26,10 +26,6 @@ _POINTS = 240  # instants per queue heat map
 _QUANTILES = np.linspace(0.005, 0.999, 120)  # points per latency curve
 
 
-def _label(name: str) -> str:
-    return name.replace("_", " ")
-
-
 def _verdict(comp: balancing.Comparison) -> str:
     if comp.scenario.load >= 1:
         return (f"Unstable: load {comp.scenario.load:.2f} ≥ capacity — the queues grow for "
@@ -39,9 +35,9 @@ def _verdict(comp: balancing.Comparison) -> str:
                 else math.inf)
     b, w = comp[best], comp[worst]
     if best == worst or not math.isfinite(w.p99_s):
-        return f"{_label(best)}: p99 {b.p99_s * 1e3:,.0f} ms"
-    return (f"{_label(best)} wins: p99 {b.p99_s * 1e3:,.0f} ms against "
-            f"{w.p99_s * 1e3:,.0f} ms for {_label(worst)}")
+        return f"{readable(best)}: p99 {b.p99_s * 1e3:,.0f} ms"
+    return (f"{readable(best)} wins: p99 {b.p99_s * 1e3:,.0f} ms against "
+            f"{w.p99_s * 1e3:,.0f} ms for {readable(worst)}")
 
 
 @styled
@@ -76,7 +72,7 @@ def plot_policies(comparison: balancing.Comparison, utilisation: bool = True):
                 norm=PowerNorm(0.5, vmin=0, vmax=top), extent=(0.0, horizon,
                                                                stacked.shape[0] - 0.5, -0.5))
     heat.set_yticks([i * (k + gap) + (k - 1) / 2 for i in range(len(names))],
-                    [_label(n).replace(" ", "\n", 1) for n in names])
+                    [readable(n).replace(" ", "\n", 1) for n in names])
     for label, i in zip(heat.get_yticklabels(), range(len(names)), strict=True):
         label.set_color(CYCLE[i % len(CYCLE)])
     heat.tick_params(axis="y", length=0)
@@ -88,7 +84,7 @@ def plot_policies(comparison: balancing.Comparison, utilisation: bool = True):
         if lat.size == 0:
             continue
         color = CYCLE[i % len(CYCLE)]
-        cdf.plot(np.quantile(lat, _QUANTILES), _QUANTILES, color=color, lw=2, label=_label(name))
+        cdf.plot(np.quantile(lat, _QUANTILES), _QUANTILES, color=color, lw=2, label=readable(name))
         cdf.plot([r.p99_s * 1e3], [0.99], "o", color=color, ms=6)
     cdf.set_xscale("log")
     cdf.xaxis.set_minor_locator(NullLocator())  # minor ticks on a log axis cost a lot to draw
@@ -116,7 +112,7 @@ def explore_policies(requests: int = 4000) -> Panel:
     which servers queue up."""
     extra = [p for p in balancing.POLICIES if p not in balancing.SEED_POLICIES]
     controls = {
-        "compare": widgets.Dropdown(options=[(_label(p), p) for p in extra],
+        "compare": widgets.Dropdown(options=[(readable(p), p) for p in extra],
                                     value="power_of_two", description="fourth policy"),
         "servers": widgets.IntSlider(value=8, min=2, max=32, description="servers"),
         "load": widgets.FloatSlider(value=0.85, min=0.1, max=1.2, step=0.05,
@@ -133,7 +129,7 @@ def explore_policies(requests: int = 4000) -> Panel:
                                           requests=requests, seed=1)
 
     def describe(comp):
-        rows = " · ".join(f"{_label(k)}: p99 {r.p99_s * 1e3:,.0f} ms, busiest server "
+        rows = " · ".join(f"{readable(k)}: p99 {r.p99_s * 1e3:,.0f} ms, busiest server "
                           f"{max(r.utilisation):.0%}" for k, r in comp.results.items())
         warn = "UNSTABLE (load ≥ capacity): queues grow for as long as the run lasts · " \
             if comp.scenario.load >= 1 else ""

@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib.collections import PolyCollection
 
 from scalekit import sessions
-from scalekit.views._common import expect
+from scalekit.views._common import expect, readable
 from scalekit.views.panel import Panel
 from scalekit.views.style import LIMIT, MEASURED, SIMULATED, THEORY, figure, styled
 
@@ -25,7 +25,7 @@ _PANEL_POLICIES = ("round_robin", "random", "fewest_connections", "power_of_two"
 
 
 def _label(name: str) -> str:
-    return {"sticky_ip": "sticky IP"}.get(name, name.replace("_", " "))
+    return {"sticky_ip": "sticky IP"}.get(name, readable(name))
 
 
 def _bin_s(duration_s: float) -> float:
