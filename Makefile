@@ -35,9 +35,9 @@ lint: setup
 	$(BIN)/ruff check scalekit tests benchmarks
 
 # Unit, property, theory and widget tests, the student build, and every master notebook run
-# top to bottom by nbval — on 2 processes (each file, and each notebook, stays on one worker: tests/conftest.py).
+# top to bottom by nbval — on 2 processes (by scope: a notebook, a test module or a test class stays on one worker, so a notebook keeps its kernel and each master's student build runs once).
 test: setup lint
-	$(BIN)/python -m pytest -n 2 --dist loadgroup --nbval-lax --nbval-current-env tests notebooks
+	$(BIN)/python -m pytest -n 2 --dist loadscope --nbval-lax --nbval-current-env tests notebooks
 
 student: setup
 	$(BIN)/python -m scalekit.grading assign --out student

@@ -1,13 +1,14 @@
-"""Run every benchmark: python -m benchmarks [--requests N] [--only queues|widgets|partitioning]."""
+"""Run every benchmark: python -m benchmarks [--requests N]
+[--only queues|widgets|partitioning|caching]."""
 
 import argparse
 
-from benchmarks import partitioning, queues, widgets
+from benchmarks import caching, partitioning, queues, widgets
 
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument("--requests", type=int, default=1_000_000,
                     help="requests per queueing benchmark (default 1,000,000)")
-parser.add_argument("--only", choices=["queues", "widgets", "partitioning"],
+parser.add_argument("--only", choices=["queues", "widgets", "partitioning", "caching"],
                     help="run one benchmark")
 args = parser.parse_args()
 if args.only in (None, "queues"):
@@ -16,3 +17,5 @@ if args.only in (None, "widgets"):
     widgets.main()
 if args.only in (None, "partitioning"):
     partitioning.main()
+if args.only in (None, "caching"):
+    caching.main()

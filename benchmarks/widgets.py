@@ -13,12 +13,19 @@ BUDGET_MS = 150.0
 
 
 def measure(repeats: int = 7) -> dict[str, float]:
-    from scalekit.views import balancing, partitioning, replication, servers, sessions
+    from scalekit.views import (
+        balancing,
+        caching,
+        partitioning,
+        replication,
+        servers,
+        sessions,
+    )
 
     times = {}
     for topic, view in (("servers", servers), ("balancing", balancing),
                         ("sessions", sessions), ("partitioning", partitioning),
-                        ("replication", replication)):
+                        ("replication", replication), ("caching", caching)):
         for name in view.__all__:
             if not name.startswith("explore_"):
                 continue

@@ -20,8 +20,16 @@ def other_value(control):
         return next(o for o in options if o != control.value)
     if isinstance(control, widgets.Checkbox | widgets.ToggleButton):
         return not control.value
+    if isinstance(control, widgets.SelectionSlider):  # the far end of its options
+        options = list(control.options)
+        i = options.index(control.value)
+        return options[-1] if len(options) - 1 - i >= i else options[0]
     lo, hi = control.min, control.max
     return hi if hi - control.value >= control.value - lo else lo
+
+
+def _title(ax) -> str:
+    return " ".join(ax.get_title(loc) for loc in ("left", "center", "right")).strip()
 
 
 def assert_labelled(fig) -> None:
@@ -32,9 +40,9 @@ def assert_labelled(fig) -> None:
     for ax in fig.axes:
         if not ax.get_visible() or ax.get_label() == "<colorbar>":
             continue
-        if ax.get_title():
+        if _title(ax):
             assert ax.get_xlabel() or ax.get_ylabel()
-    assert any(ax.get_title() for ax in fig.axes), "a figure states its finding in a title"
+    assert any(_title(ax) for ax in fig.axes), "a figure states its finding in a title"
     assert len(to_png(fig)) > 5000
 
 
@@ -68,7 +76,9 @@ class PanelContract:
                     assert panel.error == "", f"{name}={option}: {panel.error}"
                 continue
             original = control.value
-            for end in (control.min, control.max):
+            ends = ((control.options[0], control.options[-1])
+                    if isinstance(control, widgets.SelectionSlider) else (control.min, control.max))
+            for end in ends:
                 control.value = end
                 # either a figure for this value, or a clear message naming the parameter
                 assert panel.error == "" or any(k in panel.error for k in ("must", "unknown")), \

@@ -31,8 +31,9 @@ _BUILT: dict[str, Path] = {}
 
 
 def _build(out: Path, master: Path) -> Path:
-    """Build one master's student version once per worker (the suite groups each master's
-    tests on one worker, so the five builds run in parallel rather than in a row)."""
+    """Build one master's student version once per worker. Each master's tests are one
+    class, and ``make test`` distributes by class (``--dist loadscope``), so the builds of
+    different masters run on both workers rather than in a row on one."""
     if master.stem not in _BUILT:
         written = grading.build_student(ROOT / "notebooks", out, out / "otter",
                                         only=master.stem, log=lambda m: None)
@@ -50,15 +51,28 @@ def _questions(master: Path) -> list[str]:
     return names
 
 
-@pytest.mark.parametrize("master", MASTERS, ids=lambda p: p.stem)
-def test_every_master_builds_with_its_solutions_passing(out, master):
+class StudentPipeline:
+    """One master's pipeline; a subclass per master sets ``master`` (see the end)."""
+
+    master: Path
+
+    def test_master_builds_with_its_solutions_passing(self, out):
+        _check_builds(out, self.master)
+
+    def test_student_version_hides_solutions_and_hidden_tests(self, out):
+        _check_hidden(out, self.master)
+
+    def test_student_version_runs_top_to_bottom_and_every_stub_fails(self, out, tmp_path):
+        _check_runs(out, self.master, tmp_path)
+
+
+def _check_builds(out, master):
     assert _build(out, master).is_file()
     assert (out / "autograder" / f"{master.stem}.zip").is_file()
     assert len(_questions(master)) >= 4, f"{master.name}: at least 4 graded exercises"
 
 
-@pytest.mark.parametrize("master", MASTERS, ids=lambda p: p.stem)
-def test_student_version_hides_solutions_and_hidden_tests(out, master):
+def _check_hidden(out, master):
     _build(out, master)
     text = (out / master.name).read_text()
     nb = nbformat.reads(text, as_version=4)
@@ -76,8 +90,7 @@ def test_student_version_hides_solutions_and_hidden_tests(out, master):
         assert line not in sources, f"solution leaked: {line}"
 
 
-@pytest.mark.parametrize("master", MASTERS, ids=lambda p: p.stem)
-def test_student_version_runs_top_to_bottom_and_every_stub_fails(out, master, tmp_path):
+def _check_runs(out, master, tmp_path):
     _build(out, master)
     work = tmp_path / master.stem
     work.mkdir()
@@ -93,7 +106,7 @@ def test_student_version_runs_top_to_bottom_and_every_stub_fails(out, master, tm
         assert "All test cases passed" not in shown
 
 
-def test_grading_scores_solved_unsolved_and_broken(out, tmp_path):
+def _check_grading(out, tmp_path):
     master = MASTERS[0]
     _build(out, master)
     subs = tmp_path / "submissions"
@@ -144,3 +157,16 @@ def test_grading_without_an_autograder_says_what_to_do(tmp_path):
         grading.grade_folder(tmp_path / "subs", tmp_path / "missing.zip")
     assert grading.main(["grade", str(tmp_path / "subs"), "--notebook", "01_servers",
                          "--student-dir", str(tmp_path)]) == 2
+
+
+class GradingChecks:
+    """otter's grader on the first master's submissions (runs with that master's class)."""
+
+    def test_grading_scores_solved_unsolved_and_broken(self, out, tmp_path):
+        _check_grading(out, tmp_path)
+
+
+for _k, _master in enumerate(MASTERS):
+    _bases = (StudentPipeline, GradingChecks) if _k == 0 else (StudentPipeline,)
+    _name = "TestStudent_" + _master.stem
+    globals()[_name] = type(_name, _bases, {"master": _master})

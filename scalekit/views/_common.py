@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 
 from scalekit.views.style import MEASURED, SIMULATED, plain_numbers, twinx
 
@@ -11,6 +12,25 @@ def expect(name: str, value, cls) -> None:
     """Plots take model results: say so plainly when handed something else."""
     if not isinstance(value, cls):
         raise TypeError(f"{name} must be a {_public_name(cls)}, got {type(value).__name__}")
+
+
+def results_list(name: str, value, cls) -> list:
+    """Plots of several runs take one result, a list of them, or a mapping name → result
+    (its values, in order); anything else, an empty collection or a stray element gets a
+    clear error."""
+    if isinstance(value, cls):
+        items = [value]
+    elif isinstance(value, Mapping):
+        items = list(value.values())
+    elif isinstance(value, list | tuple):
+        items = list(value)
+    else:
+        expect(name, value, cls)
+    if not items:
+        raise ValueError(f"{name} must hold at least one {cls.__name__}, got none")
+    for item in items:
+        expect(f"each of {name}", item, cls)
+    return items
 
 
 def readable(name: str) -> str:

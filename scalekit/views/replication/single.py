@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from scalekit.replication import single
-from scalekit.views._common import expect
+from scalekit.views._common import expect, results_list
 from scalekit.views.panel import Panel
 from scalekit.views.style import COLORS, CYCLE, LIMIT, MEASURED, SIMULATED, THEORY, figure, styled
 
@@ -29,19 +29,7 @@ MODE_COLORS = {"async": COLORS["vermillion"], "remote_write": COLORS["orange"],
 
 def _results(results) -> list[single.SinglePrimaryResult]:
     """A mapping mode → result, the list :func:`compare_commit_modes` returns, or one result."""
-    if isinstance(results, single.SinglePrimaryResult):
-        items = [results]
-    elif isinstance(results, Mapping):
-        items = list(results.values())
-    elif isinstance(results, list | tuple):
-        items = list(results)
-    else:
-        expect("results", results, single.SinglePrimaryResult)
-    if not items:
-        raise ValueError("results must hold at least one run, got none")
-    for r in items:
-        expect("each result", r, single.SinglePrimaryResult)
-    return items
+    return results_list("results", results, single.SinglePrimaryResult)
 
 
 def _bar_labels(ax, bars, fmt: str) -> None:
