@@ -8,6 +8,8 @@ Lookups (hits, a warm cache of 10,000 keys, Zipf-like keys drawn beforehand):
   ``dict.get`` as the floor — same keys, same order, ratios printed;
 * ``HttpCache.fetch`` of a fresh stored response (the RFC 9111 decision per request: parse
   the stored headers, compute age and lifetime, build the answer with an ``Age`` header).
+  It re-reads the stored headers on every request, as the rules are written, rather than
+  caching the parsed values: tens of microseconds, far below an HTTP exchange.
 
 Proxy: client threads, proxy and origin all run in this process and share its GIL, so the
 numbers compare settings rather than give a capacity. The origin answers at once (0 ms) or
@@ -114,7 +116,7 @@ def main() -> dict:
     print(f"\nCache lookups per second (hits, {KEYS:,} keys, {LOOKUPS:,} Zipf lookups; best of 5)")
     peer = rates["functools.lru_cache"]
     for name, rate in rates.items():
-        print(f"  {name:<30}{rate / 1e6:8.2f} M/s   {rate / peer:5.2f}× functools.lru_cache")
+        print(f"  {name:<30}{rate / 1e3:10,.0f} k/s   {rate / peer:6.3f}× functools.lru_cache")
     rps = proxy()
     print("\nCaching proxy, requests per second (median of 3 runs of 2,000 GETs of '/', "
           "4 keep-alive clients)")

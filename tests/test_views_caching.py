@@ -34,6 +34,7 @@ def test_browse_timeline_has_one_mark_per_visit_and_a_cross_per_outdated_one(hou
     assert len(by_label["showed an outdated page"].get_xdata()) == hour.stale_visits > 0
     title = ax.get_title(loc="left")
     assert f"{hour.origin_requests} of {hour.visits}" in title
+    assert f"{100 * hour.stale_share:.0f}% saw an old page" in title
     sent = fig._scalekit_axes["bytes"].lines[1].get_ydata()
     assert sent[-1] == pytest.approx(hour.bytes_total / 1e6)
 

@@ -15,7 +15,7 @@ import io
 
 import matplotlib as mpl
 from matplotlib.figure import Figure as _MplFigure
-from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter, NullLocator
 
 #: Okabe–Ito colours by name.
 COLORS = {
@@ -108,12 +108,16 @@ def figure(ncols: int = 1, nrows: int = 1, *, width: float = 9.5, height: float 
     return fig, axes
 
 
-def plain_numbers(axis) -> None:
+def plain_numbers(axis, *, minor_ticks: bool = True) -> None:
     """Label a log or symlog axis with plain numbers (0.1, 1, 10, 1000) rather than the
     default powers of ten: easier to read, and it skips mathtext parsing, which otherwise
-    costs more than the rest of the figure."""
+    costs more than the rest of the figure. ``minor_ticks=False`` also drops the unlabelled
+    2…9 marks between decades — a widget's log axes redraw about twice as fast without
+    them."""
     axis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
     axis.set_minor_formatter(NullFormatter())
+    if not minor_ticks:
+        axis.set_minor_locator(NullLocator())
 
 
 def twinx(ax):

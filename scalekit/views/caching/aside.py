@@ -39,7 +39,7 @@ def _draw(ax, r: model.HitRatioCurve, *, theory_points: int = 48) -> None:
         ax.plot(r.sizes, 100 * r.curve(policy), "o", color=colour, ms=7, mec=THEORY, mew=0.6,
                 label=f"{policy}: simulated on SQLite")
     ax.set_xscale("log")
-    plain_numbers(ax.xaxis)
+    plain_numbers(ax.xaxis, minor_ticks=False)
     ax.set(xlabel=f"cache size (keys, of {r.keys:,} flights)", ylabel="hit ratio (%)",
            ylim=(0, 100), xlim=(1, r.keys))
     ax.legend(loc="upper left", fontsize=8.5)

@@ -70,13 +70,15 @@ def _draw_bytes(ax, r: model.Browse) -> None:
     ax.step(t, with_cache, where="post", color=COLORS["blue"], lw=2, label="with the cache")
     ax.set(xlim=(0, r.duration_s / scale), ylim=(0, max(without[-1], 1e-3) * 1.1),
            ylabel="MB sent", xlabel="time (min)" if scale == 60 else "time (s)")
-    ax.legend(loc="upper left", fontsize=8.5)
+    # words in the corner, not a legend: the same message at a third of the drawing cost
+    ax.text(0.04, 0.97, "grey: no cache\nblue: with the cache", transform=ax.transAxes,
+            va="top", fontsize=8.5)
 
 
 def _headline(r: model.Browse) -> str:
     etag = "ETag" if r.etag else "no ETag"
     return (f"max-age {_duration(r.max_age_s)}, {etag}: {r.origin_requests} of {r.visits} "
-            f"visits reached the origin, {100 * r.stale_share:.0f}% saw an outdated page")
+            f"visits asked the origin, {100 * r.stale_share:.0f}% saw an old page")
 
 
 @styled
