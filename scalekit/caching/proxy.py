@@ -50,8 +50,9 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from scalekit import _check, _html
+from scalekit.caching._server import HOST, LoopbackServer, _QuietHandler
 from scalekit.caching.http import Exchange, Headers, HttpCache, OriginUnreachable, Request, Response
-from scalekit.caching.origin import HOST, LoopbackServer, Origin, _QuietHandler
+from scalekit.caching.origin import Origin
 from scalekit.caching.rfc import is_token
 
 __all__ = ["CachingProxy", "ProxyStats", "ProxyLogEntry", "HOP_BY_HOP", "DEFAULT_ALLOWED_HOSTS",
