@@ -10,7 +10,7 @@ import numpy as np
 from scalekit.caching import browser as model
 from scalekit.views._common import expect, results_list
 from scalekit.views.panel import Panel
-from scalekit.views.style import COLORS, LIMIT, MEASURED, figure, styled
+from scalekit.views.style import COLORS, LIMIT, MEASURED, figure, plain_numbers, styled
 
 __all__ = ["plot_browse", "plot_max_age", "explore_browse"]
 
@@ -115,16 +115,16 @@ def plot_max_age(runs):
                            color=colour, lw=2, label=label)
     for ax in axes.values():
         ax.set_xscale("log")
+        plain_numbers(ax.xaxis)
         ax.set(xlabel="max-age (s; 0 plotted at 1)", ylim=(0, 105))
         ax.legend(loc="best", fontsize=9)
     axes["traffic"].set_ylabel("bytes sent (% of no cache)")
     axes["traffic"].set_title("Network traffic", fontsize=10)
     axes["stale"].set_ylabel("visits shown an outdated page (%)")
-    axes["stale"].set_title("Outdated pages", fontsize=10)
     u = runs[0].update_every_s
-    fig.suptitle(f"Page changed every {_duration(u)} on average: a long max-age saves "
-                 f"traffic but shows old pages; ETag makes a short one cheap",
-                 fontsize=10.5, fontweight="bold")
+    axes["stale"].set_title(f"Outdated pages (it changes every {_duration(u)})", fontsize=10)
+    fig.suptitle("A long max-age saves traffic but shows old pages; an ETag makes a short one "
+                 "cheap", fontsize=10.5, fontweight="bold")
     return fig
 
 
