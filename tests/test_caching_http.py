@@ -647,3 +647,46 @@ def test_a_clock_returning_a_non_finite_time_is_a_clear_error(value):
         HttpCache(clock=lambda: value).fetch(Request(), lambda r: Response(200))
     with pytest.raises(TypeError, match="clock must return a number"):
         HttpCache(clock=lambda: "now").fetch(Request(), lambda r: Response(200))
+
+
+def test_a_304_changing_cache_control_expires_and_date_governs_the_next_decision():
+    # §4.3.4: the 304's fields replace the stored ones, and the next freshness decision uses
+    # them — the lifetime (Cache-Control, Expires − Date) and the age (Date) both change,
+    # so nothing parsed from the stored headers may outlive a 304
+    clock = Clock()
+    answers = []
+
+    def origin(request):
+        return answers.pop(0)
+
+    def date(offset):
+        return ("Date", format_http_date(clock() + offset))
+
+    answers.append(Response(200, [date(0), ("Cache-Control", "max-age=600"),
+                                  ("ETag", '"v1"')], b"body"))
+    cache = HttpCache(clock=clock)
+    assert cache.fetch(Request(), origin).outcome == "miss"
+    clock.t += 10
+    ex = cache.fetch(Request(), origin)
+    assert ex.outcome == "hit" and ex.age_s == 10 and "lifetime 600 s (max-age)" in ex.reason
+    # a 304 drops max-age (public instead) and brings Expires 30 s after its Date
+    answers.append(Response(304, [date(0), ("Cache-Control", "public"),
+                                  ("Expires", format_http_date(clock() + 30))]))
+    assert cache.fetch(Request("GET", "/", [("Cache-Control", "no-cache")]),
+                       origin).outcome == "revalidated"
+    clock.t += 25
+    ex = cache.fetch(Request(), origin)
+    assert ex.outcome == "hit" and ex.age_s == 25 and "lifetime 30 s (expires)" in ex.reason
+    clock.t += 10   # 35 s > 30 s: stale now, though max-age=600 would still allow it
+    answers.append(Response(304, [date(-40), ("Cache-Control", "max-age=50"),
+                                  ("Expires", "0")]))
+    ex = cache.fetch(Request(), origin)
+    assert ex.outcome == "revalidated" and "lifetime 30 s (expires)" in ex.reason
+    assert ex.age_s == 40   # the 304's Date, 40 s ago, is the new apparent age
+    clock.t += 5
+    ex = cache.fetch(Request(), origin)
+    assert ex.outcome == "hit" and ex.age_s == 45 and "lifetime 50 s (max-age)" in ex.reason
+    clock.t += 10   # age 55 s ≥ 50 s
+    answers.append(Response(304, [date(0)]))
+    assert cache.fetch(Request(), origin).outcome == "revalidated"
+    assert not answers

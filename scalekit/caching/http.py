@@ -45,7 +45,10 @@ from scalekit.caching.rfc import (
     OriginUnreachable,
     Request,
     Response,
+    _corrected_initial_age,
     _delta_seconds,
+    _lifetime,
+    _storable,
     current_age,
     format_http_date,
     freshness_lifetime,
@@ -72,6 +75,8 @@ _HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "te", "
                          "transfer-encoding", "upgrade", "proxy-authenticate",
                          "proxy-authorization"})
 _NOT_UPDATED = _HOP_BY_HOP | {"content-length"}
+_CONDITIONS = frozenset({"if-none-match", "if-modified-since"})
+_UNSET = object()
 
 
 # --------------------------------------------------------------------------- results
@@ -131,12 +136,57 @@ class CacheStats(_html.ScalarTable):
 
 @dataclass(frozen=True)
 class _Entry:
+    """A stored response. Entries are never changed: a 304 makes a new one (``_update``),
+    so what is parsed from the stored header fields is kept, per entry, in ``_memo`` —
+    computed at first use (under the cache's lock), by the same rules and in the same order
+    as the pure functions of :mod:`scalekit.caching.rfc` would, and gone with the entry."""
+
     url: str
     response: Response          # as stored: hop-by-hop fields removed, a Date present
     request_time: float
     response_time: float
     vary: tuple[tuple[str, str | None], ...] | None  # None: Vary: * (never matches)
     key: int = -1               # its slot in the store
+    _memo: dict = field(default_factory=dict, init=False, compare=False, repr=False)
+
+    @property
+    def cc(self) -> dict[str, str | None]:
+        """The stored response's Cache-Control directives (read-only: shared)."""
+        cc = self._memo.get("cc")
+        if cc is None:
+            cc = self._memo["cc"] = parse_cache_control(
+                self.response.headers.get("Cache-Control"))
+        return cc
+
+    def _date(self) -> float | None:
+        """The stored Date, parsed as ``current_age`` and ``freshness_lifetime`` parse it."""
+        date = self._memo.get("date", _UNSET)
+        if date is _UNSET:
+            date = self._memo["date"] = parse_http_date(self.response.headers.get("Date"),
+                                                        now=self.response_time)
+        return date
+
+    def age(self, now: float) -> float:
+        """``current_age(headers, request_time=, response_time=, now=)``, to the bit."""
+        initial = self._memo.get("initial_age")
+        if initial is None:
+            initial = self._memo["initial_age"] = _corrected_initial_age(
+                self.response.headers, self._date(), self.request_time, self.response_time)
+        return initial + (now - self.response_time)
+
+    def lifetime(self, shared, heuristic_fraction) -> tuple[float, str]:
+        """``freshness_lifetime`` of the stored response for these cache settings."""
+        memo = self._memo.get("lifetime")
+        if memo is not None and memo[0] is shared and memo[1] is heuristic_fraction:
+            return memo[2]
+        # the checks freshness_lifetime makes (the cache's settings may have been reassigned)
+        checked_shared = _check.boolean("shared", shared)
+        checked_fraction = _check.number("heuristic_fraction", heuristic_fraction,
+                                         low=0.0, high=1.0)
+        result = _lifetime(self.response.headers, self.cc, self._date, checked_shared,
+                           checked_fraction, self.response.status, self.response_time)
+        self._memo["lifetime"] = (shared, heuristic_fraction, result)
+        return result
 
 
 def _normalise(value: str | None) -> str | None:
@@ -153,8 +203,10 @@ def _vary_key(response: Response, request: Request):
 
 def _matches(entry: _Entry, request: Request) -> bool:
     """Do the request headers the stored response's Vary names match (§4.1)?"""
-    return entry.vary is not None and all(
-        _normalise(request.headers.get(n)) == v for n, v in entry.vary)
+    vary = entry.vary
+    if not vary:
+        return vary is not None
+    return all(_normalise(request.headers.get(n)) == v for n, v in vary)
 
 
 def _stale_forbidden(cc: dict, shared: bool) -> str | None:
@@ -179,6 +231,7 @@ class _Plan:
     why: str = ""
     fallback: _Entry | None = None  # served stale if the origin cannot be reached (HEAD)
     unconditional: bool = False     # a resend after a 304 that selected nothing (§4.3.4)
+    req: dict | None = None         # the request's Cache-Control, once parsed (read-only)
 
 
 class HttpCache:
@@ -232,8 +285,7 @@ class HttpCache:
                 # RFC 9111 §4.3.4: a 304 that selects no stored response must not update
                 # one; ask again without conditions and take the answer as a fresh fetch.
                 headers = plan.outgoing.headers.copy()
-                for name in ("If-None-Match", "If-Modified-Since"):
-                    headers.remove(name)
+                headers._remove_all(_CONDITIONS)
                 plan = dataclasses.replace(
                     plan, outgoing=Request(request.method, request.url, headers),
                     unconditional=True,
@@ -274,6 +326,8 @@ class HttpCache:
     def _now(self) -> float:
         """The clock's time, checked: a finite number of seconds."""
         t = self.clock()
+        if type(t) is float and math.isfinite(t):
+            return t  # the common case, as the checks below would return it
         if isinstance(t, bool) or not isinstance(t, numbers.Real):
             raise TypeError(f"clock must return a number of seconds, got {t!r}")
         try:
@@ -312,9 +366,8 @@ class HttpCache:
                 return _Plan(exchange=self._gateway_timeout(
                     now, "nothing stored and the request says only-if-cached", 0))
             return _Plan(outgoing=request, why="nothing usable stored")
-        cc = parse_cache_control(entry.response.headers.get("Cache-Control"))
-        age = current_age(entry.response.headers, request_time=entry.request_time,
-                          response_time=entry.response_time, now=now)
+        cc = entry.cc
+        age = entry.age(now)
         lifetime, rule = self._lifetime(entry)
         fresh = lifetime > age
         shown = _age_field(age)  # the same whole seconds the Age header gets (§5.1)
@@ -323,10 +376,11 @@ class HttpCache:
         need = self._must_validate(req, cc, age, lifetime, fresh)
         if need is None:
             if fresh:
-                return _Plan(exchange=self._serve(request, entry, now, "hit", f"fresh: {state}"))
+                return _Plan(exchange=self._serve(request, entry, now, "hit", f"fresh: {state}",
+                                                  age))
             return _Plan(exchange=self._serve(
                 request, entry, now, "stale", f"stale ({state}) but the request allows "
-                f"max-stale={req['max-stale'] or 'any'}"))
+                f"max-stale={req['max-stale'] or 'any'}", age))
         if "only-if-cached" in req:
             return _Plan(exchange=self._gateway_timeout(
                 now, f"stored copy needs validation ({need}) and the request says "
@@ -335,7 +389,7 @@ class HttpCache:
             return _Plan(outgoing=request, fallback=entry,
                          why=f"HEAD with a stored copy needing validation ({need}) is forwarded")
         return _Plan(outgoing=self._conditional(request, entry), entry=entry,
-                     why=f"{need}: {state}")
+                     why=f"{need}: {state}", req=req)
 
     def _must_validate(self, req, cc, age, lifetime, fresh) -> str | None:
         """Why the stored copy cannot be served as is, or None if it can (§4.2, §5.2)."""
@@ -371,8 +425,7 @@ class HttpCache:
             if entry is None and response is None:
                 entry = plan.fallback  # HEAD: the stored GET, served without its body
             if entry is not None:
-                cc = parse_cache_control(entry.response.headers.get("Cache-Control"))
-                forbid = _stale_forbidden(cc, self.shared)
+                forbid = _stale_forbidden(entry.cc, self.shared)
                 if forbid is None:
                     ex = self._serve(request, entry, now, "stale",
                                      f"{failure}: served the stored copy unvalidated, "
@@ -403,8 +456,7 @@ class HttpCache:
                 "If-Modified-Since"
             reason = (f"{plan.why}; the origin answered 304 Not Modified to {validator}, "
                       "so the stored copy was served")
-            ok, why = storable(request, updated.response, shared=self.shared,
-                               obey_private=self.obey_private)
+            ok, why = self._storable(request, updated.response, plan.req, updated.cc)
             if ok and updated.vary is None:
                 ok, why = False, "Vary: * can never match a later request (RFC 9111 §4.1)"
             if not ok:
@@ -422,12 +474,10 @@ class HttpCache:
             dropped = "; the stale copy was dropped" if entry is not None else ""
             return self._forwarded(response, "pass", f"{plan.why}: forwarded, not stored: "
                                    f"{why}{dropped}", got)
-        self._store(_Entry(request.url, _storable_copy(response), request_time,
-                           response_time, _vary_key(response, request)), request)
-        lifetime, rule = freshness_lifetime(response.headers, shared=self.shared,
-                                            heuristic_fraction=self.heuristic_fraction,
-                                            status=response.status,
-                                            response_time=response_time)
+        stored = self._store(_Entry(request.url, _storable_copy(response), request_time,
+                                    response_time, _vary_key(response, request)), request)
+        # the stored copy lacks only hop-by-hop fields, none of which the lifetime reads
+        lifetime, rule = self._lifetime(stored)
         kept = f"stored with lifetime {lifetime:.0f} s ({rule})"
         if entry is None:
             return self._forwarded(response, "miss", f"{plan.why}: fetched and {kept}", got)
@@ -469,10 +519,18 @@ class HttpCache:
         return None
 
     def _lifetime(self, entry: _Entry) -> tuple[float, str]:
-        return freshness_lifetime(entry.response.headers, shared=self.shared,
-                                  heuristic_fraction=self.heuristic_fraction,
-                                  status=entry.response.status,
-                                  response_time=entry.response_time)
+        return entry.lifetime(self.shared, self.heuristic_fraction)
+
+    def _storable(self, request: Request, response: Response, req: dict | None,
+                  cc: dict) -> tuple[bool, str]:
+        """``storable(request, response, shared=, obey_private=)`` given the response's
+        parsed Cache-Control (and the request's, if already parsed)."""
+        shared, obey_private = self.shared, self.obey_private
+        if type(shared) is not bool or type(obey_private) is not bool:
+            return storable(request, response, shared=shared, obey_private=obey_private)
+        if req is None:
+            req = parse_cache_control(request.headers.get("Cache-Control"))
+        return _storable(request, response, req, cc, shared, obey_private)
 
     def _select(self, request: Request) -> _Entry | None:
         """The most recently stored response whose Vary headers match the request (§4.1)."""
@@ -484,48 +542,64 @@ class HttpCache:
     def _conditional(self, request: Request, entry: _Entry) -> Request:
         """The request with the stored copy's validators as conditions (§4.3.1)."""
         headers = request.headers.copy()
-        for name in ("If-None-Match", "If-Modified-Since"):
-            headers.remove(name)
+        headers._remove_all(_CONDITIONS)
         etag = entry.response.headers.get("ETag")
         last_modified = entry.response.headers.get("Last-Modified")
+        # the values come from stored (so already checked) header fields
         if etag is not None:
-            headers.set("If-None-Match", etag)
+            headers._set_trusted("If-None-Match", etag)
         if last_modified is not None:
-            headers.set("If-Modified-Since", last_modified)
-        return Request(request.method, request.url, headers)
+            headers._set_trusted("If-Modified-Since", last_modified)
+        return Request._trusted(request.method, request.url, headers)
 
     def _update(self, entry: _Entry, request: Request, response: Response, request_time,
                 response_time) -> _Entry:
         """Freshen a stored response with a 304's header fields (§3.2, §4.3.4). A 304
         without Age came first-hand, so an Age stored from an upstream cache goes."""
-        headers = entry.response.headers.copy()
-        if "Age" not in response.headers:
-            headers.remove("Age")
         fresh: dict[str, list[tuple[str, str]]] = {}
-        for name, value in response.headers.items():
-            if name.lower() not in _NOT_UPDATED:
-                fresh.setdefault(name.lower(), []).append((name, value))
-        for pairs in fresh.values():
-            headers.set(*pairs[0])
-            for name, value in pairs[1:]:
-                headers.add(name, value)
-        stored = Response(entry.response.status, headers, entry.response.body)
+        for name, value in response.headers._pairs:
+            low = name.lower()
+            if low not in _NOT_UPDATED:
+                fresh.setdefault(low, []).append((name, value))
+        drop_age = "age" not in fresh  # the 304 has no Age
+        # In one pass, what removing Age, then for each field of the 304 ``set`` of its first
+        # line and ``add`` of the rest, would give: each updated field's first line takes
+        # the place of the stored field's first line (or goes last); the rest go last.
+        lines, placed = [], set()
+        for name, value in entry.response.headers._pairs:
+            low = name.lower()
+            pairs = fresh.get(low)
+            if pairs is None:
+                if not (drop_age and low == "age"):
+                    lines.append((name, value))
+            elif low not in placed:
+                lines.append(pairs[0])
+                placed.add(low)
+        for low, pairs in fresh.items():
+            if low not in placed:
+                lines.append(pairs[0])
+            lines.extend(pairs[1:])
+        headers = Headers()
+        headers._pairs = lines  # field lines of two Responses: already checked
+        stored = Response._trusted(entry.response.status, headers, entry.response.body)
         updated = _Entry(entry.url, stored, request_time, response_time,
                          _vary_key(stored, request), entry.key)
         if self._entries.get(entry.key) is entry:
             self._entries[entry.key] = updated
         return updated
 
-    def _store(self, entry: _Entry, request: Request) -> None:
-        """Store, replacing what this request would have selected (§4.1), then evict."""
+    def _store(self, entry: _Entry, request: Request) -> _Entry:
+        """Store, replacing what this request would have selected (§4.1), then evict;
+        return the entry as stored."""
         for key in list(self._by_url.get(entry.url, [])):
             if _matches(self._entries[key], request):
                 self._remove(self._entries[key])
         key, self._next_id = self._next_id, self._next_id + 1
-        self._entries[key] = dataclasses.replace(entry, key=key)
+        stored = self._entries[key] = dataclasses.replace(entry, key=key)
         self._by_url.setdefault(entry.url, []).append(key)
         while len(self._entries) > self.max_entries:
             self._remove(next(iter(self._entries.values())))
+        return stored
 
     def _remove(self, entry: _Entry) -> None:
         if self._entries.get(entry.key) is not entry:
@@ -556,19 +630,20 @@ class HttpCache:
                 else "nothing stored to invalidate")
 
     def _serve(self, request: Request, entry: _Entry, now: float, outcome: str,
-               reason: str) -> Exchange:
-        """The stored response, with its Age, or a 304 if the client's own conditions match."""
-        age = current_age(entry.response.headers, request_time=entry.request_time,
-                          response_time=entry.response_time, now=now)
+               reason: str, age: float | None = None) -> Exchange:
+        """The stored response, with its Age, or a 304 if the client's own conditions match.
+        ``age`` is the entry's current age at ``now`` if the caller has it already."""
+        if age is None:
+            age = entry.age(now)
         headers = entry.response.headers.copy()
-        headers.set("Age", str(_age_field(age)))
+        headers._set_trusted("Age", str(_age_field(age)))  # a token and digits
         status, body = entry.response.status, entry.response.body
         if request.method == "HEAD":
             body = b""
         if status == 200 and _client_condition_holds(request, entry.response):
             status, body = 304, b""
             reason += "; the client's own condition matched, so it got 304"
-        return Exchange(Response(status, headers, body), outcome, reason, 0, 0, age)
+        return Exchange(Response._trusted(status, headers, body), outcome, reason, 0, 0, age)
 
     def _forwarded(self, response, outcome, reason, got) -> Exchange:
         return Exchange(response, outcome, reason, 1, got, None)
@@ -622,6 +697,8 @@ def _client_condition_holds(request: Request, stored: Response) -> bool:
     if inm is not None:
         return if_none_match_matches(inm, stored.headers.get("ETag"))
     since = parse_http_date(request.headers.get("If-Modified-Since"))
+    if since is None:
+        return False
     modified = parse_http_date(stored.headers.get("Last-Modified"))
     return since is not None and modified is not None and modified <= since
 

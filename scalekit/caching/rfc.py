@@ -37,7 +37,7 @@ import email.utils
 import http as _http
 import re
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from scalekit import _check
@@ -110,7 +110,8 @@ class Headers:
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """All values of ``name`` joined with ", ", or ``default`` if there are none."""
-        values = self.get_all(name)
+        key = name.lower()
+        values = [v for n, v in self._pairs if n.lower() == key]
         return ", ".join(values) if values else default
 
     def get_all(self, name: str) -> list[str]:
@@ -136,6 +137,24 @@ class Headers:
             out.append((name, value))
         self._pairs = out
 
+    def _set_trusted(self, name: str, value: str) -> None:
+        """``set`` without the checks, for a name and value already known to be valid (a
+        constant token name, or a pair taken from another Headers). Internal fast path."""
+        key, out, done = name.lower(), [], False
+        for n, v in self._pairs:
+            if n.lower() != key:
+                out.append((n, v))
+            elif not done:
+                out.append((name, value))
+                done = True
+        if not done:
+            out.append((name, value))
+        self._pairs = out
+
+    def _remove_all(self, keys: frozenset[str]) -> None:
+        """Drop every field line whose lower-cased name is in ``keys``. Internal fast path."""
+        self._pairs = [(n, v) for n, v in self._pairs if n.lower() not in keys]
+
     def remove(self, name: str) -> None:
         """Drop every field line for ``name`` (no error if there is none)."""
         key = name.lower()
@@ -143,12 +162,15 @@ class Headers:
 
     def copy(self) -> Headers:
         """An independent copy."""
-        new = Headers()
+        new = Headers.__new__(Headers)
         new._pairs = list(self._pairs)
         return new
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and any(n.lower() == name.lower() for n, _ in self._pairs)
+        if not isinstance(name, str):
+            return False
+        key = name.lower()
+        return any(n.lower() == key for n, _ in self._pairs)
 
     def __len__(self) -> int:
         return len(self._pairs)
@@ -192,6 +214,16 @@ class Request:
             raise TypeError(f"url must be a string, got {self.url!r}")
         object.__setattr__(self, "headers", _as_headers("headers", self.headers))
 
+    @classmethod
+    def _trusted(cls, method: str, url: str, headers: Headers) -> Request:
+        """A Request from parts already checked, taking ``headers`` (a Headers of the
+        caller's own, not shared) without copying it. Internal fast path."""
+        request = object.__new__(cls)
+        object.__setattr__(request, "method", method)
+        object.__setattr__(request, "url", url)
+        object.__setattr__(request, "headers", headers)
+        return request
+
 
 @dataclass(frozen=True)
 class Response:
@@ -207,6 +239,17 @@ class Response:
             raise TypeError(f"body must be bytes, got {type(self.body).__name__}")
         object.__setattr__(self, "body", bytes(self.body))
         object.__setattr__(self, "headers", _as_headers("headers", self.headers))
+
+    @classmethod
+    def _trusted(cls, status: int, headers: Headers, body: bytes) -> Response:
+        """A Response from parts already checked (a status and ``bytes`` body taken from
+        another Response), taking ``headers`` (a Headers of the caller's own, not shared)
+        without copying it. Internal fast path."""
+        response = object.__new__(cls)
+        object.__setattr__(response, "status", status)
+        object.__setattr__(response, "headers", headers)
+        object.__setattr__(response, "body", body)
+        return response
 
 
 class OriginUnreachable(ConnectionError):
@@ -378,11 +421,21 @@ def freshness_lifetime(headers: Headers | Mapping[str, str], *, shared: bool = F
     if response_time is not None:
         response_time = _check.number("response_time", response_time)
     cc = parse_cache_control(h.get("Cache-Control"))
+    return _lifetime(h, cc, lambda: parse_http_date(h.get("Date"), now=response_time),
+                     shared, heuristic_fraction, status, response_time)
+
+
+def _lifetime(h: Headers, cc: dict[str, str | None], date_of: Callable[[], float | None],
+              shared: bool, heuristic_fraction: float, status: int,
+              response_time: float | None) -> tuple[float, str]:
+    """``freshness_lifetime`` without its argument checks, given the parsed Cache-Control
+    and a function returning the parsed Date (called only if needed, as the public function
+    parses Date only then). Internal fast path: the arguments must be valid."""
     for rule in (("s-maxage", "max-age") if shared else ("max-age",)):
         if rule in cc:
             seconds = _delta_seconds(cc[rule])
             return (float(seconds) if seconds is not None else 0.0), rule
-    date = parse_http_date(h.get("Date"), now=response_time)
+    date = date_of()
     date = response_time if date is None else date
     if "Expires" in h:
         expires = parse_http_date(h.get("Expires"), now=response_time)
@@ -417,23 +470,30 @@ def current_age(headers: Headers | Mapping[str, str], *, request_time: float,
     response_time = _check.number("response_time", response_time)
     now = _check.number("now", now)
     date = parse_http_date(h.get("Date"), now=response_time)
+    corrected_initial_age = _corrected_initial_age(h, date, request_time, response_time)
+    resident_time = now - response_time
+    return corrected_initial_age + resident_time
+
+
+def _corrected_initial_age(h: Headers, date: float | None, request_time: float,
+                           response_time: float) -> float:
+    """The part of ``current_age`` that does not change while the response sits in a cache
+    (RFC 9111 §4.2.3 ``corrected_initial_age``), given the parsed Date (None if missing or
+    invalid). Internal fast path: the arguments must be valid."""
     date_value = response_time if date is None else date
     age_field = h.get("Age")
     age_value = _delta_seconds(age_field.split(",")[0]) if age_field is not None else None
     apparent_age = max(0.0, response_time - date_value)
     response_delay = response_time - request_time
     corrected_age_value = (age_value or 0) + response_delay
-    corrected_initial_age = max(apparent_age, corrected_age_value)
-    resident_time = now - response_time
-    return corrected_initial_age + resident_time
+    return max(apparent_age, corrected_age_value)
+
+
+_UNDERSTOOD = frozenset(s.value for s in _http.HTTPStatus)
 
 
 def _understood(status: int) -> bool:
-    try:
-        _http.HTTPStatus(status)
-    except ValueError:
-        return False
-    return True
+    return status in _UNDERSTOOD
 
 
 def storable(request: Request, response: Response, *, shared: bool,
@@ -457,6 +517,13 @@ def storable(request: Request, response: Response, *, shared: bool,
     obey_private = _check.boolean("obey_private", obey_private)
     req = parse_cache_control(request.headers.get("Cache-Control"))
     cc = parse_cache_control(response.headers.get("Cache-Control"))
+    return _storable(request, response, req, cc, shared, obey_private)
+
+
+def _storable(request: Request, response: Response, req: dict[str, str | None],
+              cc: dict[str, str | None], shared: bool, obey_private: bool) -> tuple[bool, str]:
+    """``storable`` without its argument checks, given the parsed Cache-Control of the
+    request (``req``) and of the response (``cc``). Internal fast path."""
     status = response.status
     if request.method != "GET":
         return False, f"{request.method} responses are not stored (GET only)"
