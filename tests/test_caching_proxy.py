@@ -7,6 +7,7 @@ validation). The clients are http.client, urllib with a ProxyHandler, curl -x an
 sockets; a fake clock stands in for waiting out a max-age.
 """
 
+import contextlib
 import email.utils
 import http.client
 import os
@@ -473,10 +474,24 @@ def _start(*args):
                             stderr=subprocess.PIPE, text=True)
 
 
+@contextlib.contextmanager
+def _running(*args):
+    """``python -m scalekit.caching *args`` for the block; killed (if still alive) and its
+    pipes closed afterwards, whatever the block did."""
+    proc = _start(*args)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for f in (proc.stdin, proc.stdout, proc.stderr):
+            f.close()
+
+
 @pytest.mark.skipif(CURL is None, reason="curl is not installed")
 def test_cli_demo_serves_until_sigint_and_exits_0():
-    proc = _start("demo", "--max-lifetime-s", "60")
-    try:
+    with _running("demo", "--max-lifetime-s", "60") as proc:
         ports = {}
         for _ in range(2):
             found = re.match(r"(\w+) listening on http://127\.0\.0\.1:(\d+)/",
@@ -491,26 +506,13 @@ def test_cli_demo_serves_until_sigint_and_exits_0():
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=5) == 0
         assert "Traceback" not in proc.stderr.read()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        for f in (proc.stdin, proc.stdout, proc.stderr):
-            f.close()
 
 
 def test_cli_origin_stops_at_end_of_input_and_bad_arguments_exit_2():
-    proc = _start("origin")
-    try:
+    with _running("origin") as proc:
         assert re.match(r"origin listening on http://127\.0\.0\.1:\d+/", proc.stdout.readline())
         proc.stdin.close()  # what a parent that dies leaves behind
         assert proc.wait(timeout=5) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
-        proc.stderr.close()
     bad = _start("proxy", "--upstream", "http://example.com")
     _, err = bad.communicate(timeout=10)
     assert bad.returncode == 2 and "open proxy" in err
@@ -646,8 +648,7 @@ def test_post_with_a_matching_if_none_match_is_412_and_changes_nothing(origin, c
 
 
 def test_demo_tells_a_browser_to_open_the_proxy_url_and_sigint_is_quick():
-    proc = _start("demo", "--max-lifetime-s", "60")
-    try:
+    with _running("demo", "--max-lifetime-s", "60") as proc:
         lines = [proc.stdout.readline() for _ in range(2)]
         proxy_url = re.search(r"proxy listening on (\S+)", "".join(lines))[1]
         rest = ""
@@ -658,12 +659,6 @@ def test_demo_tells_a_browser_to_open_the_proxy_url_and_sigint_is_quick():
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=5) == 0
         assert time.monotonic() - started < 1.0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        for f in (proc.stdin, proc.stdout, proc.stderr):
-            f.close()
 
 
 def test_an_upstream_field_that_is_not_allowed_is_dropped_not_fatal():

@@ -110,8 +110,7 @@ class Headers:
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """All values of ``name`` joined with ", ", or ``default`` if there are none."""
-        key = name.lower()
-        values = [v for n, v in self._pairs if n.lower() == key]
+        values = self.get_all(name)
         return ", ".join(values) if values else default
 
     def get_all(self, name: str) -> list[str]:
@@ -125,17 +124,7 @@ class Headers:
 
     def set(self, name: str, value: str) -> None:
         """Replace every field line for ``name`` with one (at the first one's position)."""
-        name, value = self._checked(name, value)
-        key, out, done = name.lower(), [], False
-        for n, v in self._pairs:
-            if n.lower() != key:
-                out.append((n, v))
-            elif not done:
-                out.append((name, value))
-                done = True
-        if not done:
-            out.append((name, value))
-        self._pairs = out
+        self._set_trusted(*self._checked(name, value))
 
     def _set_trusted(self, name: str, value: str) -> None:
         """``set`` without the checks, for a name and value already known to be valid (a
@@ -157,8 +146,7 @@ class Headers:
 
     def remove(self, name: str) -> None:
         """Drop every field line for ``name`` (no error if there is none)."""
-        key = name.lower()
-        self._pairs = [(n, v) for n, v in self._pairs if n.lower() != key]
+        self._remove_all(frozenset((name.lower(),)))
 
     def copy(self) -> Headers:
         """An independent copy."""
