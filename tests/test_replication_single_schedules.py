@@ -139,6 +139,8 @@ class Schedule:
         if self.c.clock.now - failed_at < self.c.network.delay_s:
             event("a node came back within one network delay")
         self.c.recover(n.name)
+        if promotions != self.promotions and was_primary:
+            event("an old primary returned after a failover")
         if promotions == self.promotions:  # a restart: nobody was promoted meanwhile
             event(f"a {'primary' if was_primary else 'replica'} restarted, nobody promoted")
             if was_primary:

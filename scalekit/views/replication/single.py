@@ -1,6 +1,6 @@
 """Single-primary replication: what each commit mode costs and risks, replication lag around
 a failover, and one write travelling through the nodes. Views of
-:mod:`scalekit.replication.single`.
+:mod:`scalekit.replication.single` and :mod:`scalekit.replication.clients`.
 """
 
 from __future__ import annotations
