@@ -180,7 +180,7 @@ class SinglePrimaryResult(_html.ScalarTable):
     lag_at: np.ndarray = field(repr=False)
     lag: np.ndarray = field(repr=False)
     commit_s: np.ndarray = field(repr=False)
-    settings: SinglePrimarySettings = field(repr=False, default_factory=SinglePrimarySettings)
+    settings: SinglePrimarySettings = field(repr=False)
 
 
 def run_single_primary(settings: SinglePrimarySettings | None = None, /,
