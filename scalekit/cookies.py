@@ -26,7 +26,12 @@ Signing is not encryption: the payload is base64, which anyone can read back
 nobody changed it. Clocks are injected (``clock=``) so that tests and simulations fix time;
 :func:`time.time` is only the default clock object, never read behind a caller's back.
 
-Every cookie Flask writes, this module writes byte for byte, and reads back. It is stricter
+Every cookie Flask writes, this module writes byte for byte, and reads back. Which cookie a
+response carries is the app's decision, not the signer's: Flask sends none for an empty
+session, deletes the cookie when a session becomes empty, and re-sends an unchanged one only
+when it is permanent (:meth:`SessionSigner.save` makes that decision as Flask's
+``SecureCookieSessionInterface.save_session`` does; :func:`dumps` signs whatever it is given,
+``{}`` included, as itsdangerous does). It is stricter
 than Flask in what it accepts: the signature is compared as text (itsdangerous decodes it
 first, so it also takes three other last characters, or a ``=`` added); a timestamp more
 than ``clock_skew_s`` ahead is refused even without ``max_age_s``, one slightly ahead is not
@@ -57,8 +62,8 @@ __all__ = [
     "SALT", "MAX_COOKIE_BYTES", "CLOCK_SKEW_S", "BadCookie", "BadSignature", "BadTimestamp",
     "SignatureExpired", "BadPayload", "CookieTooLarge", "b64encode", "b64decode", "derive_key",
     "get_signature", "serialize", "deserialize", "compress", "encode_payload", "decode_payload",
-    "encode_timestamp", "decode_timestamp", "SessionSigner", "CookieParts", "parts", "dumps",
-    "loads", "tamper",
+    "encode_timestamp", "decode_timestamp", "SessionSigner", "SessionCookie", "CookieParts",
+    "parts", "dumps", "loads", "tamper",
 ]
 
 #: Flask's salt for session cookies (``SecureCookieSessionInterface.salt``).
@@ -423,6 +428,20 @@ def parts(cookie: str) -> CookieParts:
                        decoded=decoded, size_bytes=len(cookie))
 
 
+@dataclass(frozen=True)
+class SessionCookie:
+    """What a response does with the session cookie: ``action`` is ``"set"`` (``value`` is
+    the signed cookie), ``"delete"`` (an empty value that expires at once, so the browser
+    drops its cookie) or ``"none"`` (no ``Set-Cookie`` header: the browser keeps what it
+    has)."""
+
+    action: str
+    value: str | None = None
+
+    def _repr_html_(self) -> str:
+        return _html.key_value_table(asdict(self))
+
+
 # --------------------------------------------------------------------------- the signer
 
 
@@ -494,6 +513,25 @@ class SessionSigner:
         if len(cookie) > MAX_COOKIE_BYTES:
             raise CookieTooLarge(len(cookie))
         return cookie
+
+    def save(self, session: Mapping, *, modified: bool = True, permanent: bool = False,
+             refresh_each_request: bool = True) -> SessionCookie:
+        """The cookie a Flask app's response carries for ``session`` at the end of a request,
+        by Flask 3.1's rule (``SecureCookieSessionInterface.save_session``): an empty session
+        sends nothing, or a deletion if the request ``modified`` it (it became empty); a
+        non-empty one is signed (:meth:`dumps`) if ``modified``, or if it is ``permanent``
+        and the app sets ``SESSION_REFRESH_EACH_REQUEST`` (``refresh_each_request``), else
+        nothing is sent."""
+        if not isinstance(session, Mapping):
+            raise TypeError(f"session must be a mapping (a dict), got {type(session).__name__}")
+        modified = _check.boolean("modified", modified)
+        permanent = _check.boolean("permanent", permanent)
+        refresh = _check.boolean("refresh_each_request", refresh_each_request)
+        if not session:
+            return SessionCookie("delete" if modified else "none")
+        if not (modified or (permanent and refresh)):
+            return SessionCookie("none")
+        return SessionCookie("set", self.dumps(session))
 
     # -- verifying
 

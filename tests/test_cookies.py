@@ -130,6 +130,85 @@ def test_scalekit_cookie_is_byte_identical_to_flasks(frozen_flask, name, compres
     assert cookies.parts(flask_cookie).compressed is compressed
 
 
+# ------------------------------------------------------------------ which cookie a response sends
+
+ACTIONS = {
+    "nothing": lambda session: None,
+    "read": lambda session: session.get("user"),
+    "set": lambda session: session.__setitem__("user", "ada"),
+    "clear": lambda session: session.clear(),
+    "pop the last key": lambda session: session.pop("user", None),
+    "make permanent": lambda session: setattr(session, "permanent", True),
+    "mark modified": lambda session: setattr(session, "modified", True),
+}
+BEFORE = {"no cookie": None, "a session": {"user": "bob"},
+          "a permanent session": {"user": "bob", "_permanent": True}}
+
+
+def flask_response_cookie(before, action, refresh) -> tuple[str, str | None, dict]:
+    """What a real Flask app puts in Set-Cookie after ``action`` on the session the browser
+    sent (``before``), and what Flask's session object held at the end of the view."""
+    app = flask.Flask(__name__)
+    app.secret_key = KEY
+    app.config["SESSION_REFRESH_EACH_REQUEST"] = refresh
+    seen = {}
+
+    @app.get("/")
+    def view():
+        ACTIONS[action](flask.session)
+        seen.update(session=dict(flask.session), modified=flask.session.modified,
+                    permanent=flask.session.permanent)
+        return "ok"
+
+    client = app.test_client()
+    if before is not None:
+        client.set_cookie("session", signer().dumps(before))
+    headers = [h for h in client.get("/").headers.getlist("Set-Cookie")
+               if h.startswith("session=")]
+    if not headers:
+        return "none", None, seen
+    value = headers[0].split(";")[0].removeprefix("session=")
+    if value == "" and "Max-Age=0" in headers[0]:
+        return "delete", None, seen
+    return "set", value, seen
+
+
+@pytest.mark.parametrize("refresh", [True, False])
+@pytest.mark.parametrize("before", BEFORE)
+@pytest.mark.parametrize("action", ACTIONS)
+def test_save_sends_the_cookie_flask_sends(frozen_flask, action, before, refresh):
+    """flask/sessions.py ``save_session``: an empty session sends no cookie (a deletion if
+    the request emptied it), an unchanged one is re-sent only when permanent and
+    SESSION_REFRESH_EACH_REQUEST; the value, when sent, is byte for byte Flask's."""
+    expected, value, seen = flask_response_cookie(BEFORE[before], action, refresh)
+    got = signer().save(seen["session"], modified=seen["modified"],
+                        permanent=seen["permanent"], refresh_each_request=refresh)
+    assert (got.action, got.value) == (expected, value)
+
+
+def test_an_empty_session_signs_as_flasks_serializer_signs_it_but_is_never_sent(frozen_flask):
+    """``dumps`` models the signer, which signs ``{}`` like any dict (itsdangerous); the
+    app's rule (``save``) sends no cookie for it."""
+    app = flask.Flask(__name__)
+    app.secret_key = KEY
+    serializer = app.session_interface.get_signing_serializer(app)
+    assert signer().dumps({}) == serializer.dumps({})
+    assert signer().save({}) == cookies.SessionCookie("delete")
+    assert signer().save({}, modified=False) == cookies.SessionCookie("none")
+    assert "delete" in signer().save({})._repr_html_()
+
+
+@pytest.mark.parametrize(("kwargs", "exc", "name"), [
+    ({"session": [("a", 1)]}, TypeError, "session"),
+    ({"session": {}, "modified": 1}, TypeError, "modified"),
+    ({"session": {}, "permanent": "yes"}, TypeError, "permanent"),
+    ({"session": {}, "refresh_each_request": None}, TypeError, "refresh_each_request"),
+])
+def test_save_refuses_bad_input(kwargs, exc, name):
+    with pytest.raises(exc, match=name):
+        signer().save(**kwargs)
+
+
 def test_flask_accepts_the_cookie_with_real_time():
     """No frozen clock anywhere: scalekit's default clock and Flask's agree."""
     cookie = SessionSigner(KEY, max_age_s=60).dumps(SMALL)

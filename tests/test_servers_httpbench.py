@@ -122,6 +122,30 @@ def test_child_exits_when_its_parent_closes_stdin():
         proc.stdout.close()
 
 
+_IN_PROCESS = """
+import threading, time
+from scalekit.servers import _httpserver
+_httpserver.serve(1.0, 0.3, watch_stdin=False)  # returns when its lifetime is over
+deadline = time.monotonic() + 2.0
+def timers():
+    return [t for t in threading.enumerate() if isinstance(t, threading.Timer) and t.is_alive()]
+while timers() and time.monotonic() < deadline:
+    time.sleep(0.01)
+print("timers left:", len(timers()), flush=True)
+"""
+
+
+def test_serving_in_process_leaves_no_timer_that_would_kill_the_caller():
+    """serve() arms an os._exit(3) timer for a stuck handler (lifetime + 5 s). Run in a
+    caller's process (a kernel, a test) and returned normally, it must cancel it
+    (``threading.Timer.cancel``, Python docs: "Stop the timer, and cancel the execution of
+    the timer's action"), or it kills the caller 5 s later. In a child process here, so a
+    regression cannot kill the test run."""
+    proc = subprocess.run([sys.executable, "-c", _IN_PROCESS], capture_output=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert proc.stdout.decode().splitlines()[-1] == "timers left: 0"
+
+
 def test_max_lifetime_ends_the_process_on_its_own():
     with BenchServer(work_ms=1.0, max_lifetime_s=0.5) as server:
         assert wait_until(lambda: not server.running, timeout_s=10.0)

@@ -52,6 +52,21 @@ def test_lag_figure_marks_the_failover(modes):
     assert any(list(line.get_xdata()) == [1.0, 1.0] for line in ax.lines)
 
 
+def test_lag_figure_reads_the_failure_from_the_run_and_marks_a_restart():
+    failover = replication.run_single_primary(fail_at=1.0, duration_s=2.0)
+    restart = replication.run_single_primary(fail_at=1.0, failover_s=None, down_s=0.5,
+                                             duration_s=2.0)
+    spans = {}
+    for name, r in (("failover", failover), ("restart", restart)):
+        ax = view.plot_lag(r).axes[0]
+        assert any(list(line.get_xdata()) == [1.0, 1.0] for line in ax.lines)
+        (patch,) = ax.patches
+        spans[name] = (patch.get_x(), patch.get_width(), patch.get_label())
+    assert spans["failover"][:2] == pytest.approx((1.0, 0.2))
+    assert spans["restart"][:2] == pytest.approx((1.0, 0.5))
+    assert "restarting" in spans["restart"][2]
+
+
 @pytest.mark.parametrize("commit", replication.COMMIT_MODES)
 def test_write_timeline_follows_one_write(commit):
     trace = view.trace_write(3, commit=commit, delay_s=0.05, jitter_s=0.0, apply_s=0.005)
@@ -92,8 +107,11 @@ def test_commit_modes_refuses_a_list_of_other_things():
         view.plot_commit_modes([1, 2])
 
 
-def test_replication_panel_reports_lost_writes_only_in_async():
+def test_replication_panel_reports_lost_writes_only_in_async_failovers():
     p = view.explore_replication()
     assert p.result[0].lost_writes > 0
+    p.controls["then"].value = "restart"  # nobody promoted: the primary keeps its log
+    assert p.error == "" and p.result[0].lost_writes == 0 and p.result[0].unavailable > 0
+    p.controls["then"].value = "failover"
     p.controls["commit"].value = "remote_apply"
     assert p.error == "" and p.result[0].lost_writes == 0

@@ -9,10 +9,15 @@ to the primary's position is its replication lag.
 * :class:`Clock` — simulated time: an event heap, nothing sleeps on the wall clock;
 * :class:`Network` — delivers messages from node to node after ``delay_s`` plus a uniform
   jitter in ``[0, jitter_s)`` (seeded), in order per link like a TCP stream; a node that dies
-  loses what was in flight to and from it (its connections break);
+  loses what was in flight to and from it (its connections break), and a message sent to a
+  node that is down is lost — it is not delivered when the node comes back;
 * :class:`Node` — one real SQLite database (in memory) with a ``kv`` table and a ``log``
   table; appending or applying a log entry is ONE transaction, so a failure leaves the node as
-  it was; ``checksum()`` digests its contents, so converged replicas compare equal.
+  it was; ``checksum()`` digests its contents, so converged replicas compare equal. A replica
+  takes only the next position: a duplicate, or an entry after a gap (its predecessor was lost
+  on a broken connection), is dropped, and the cluster asks the primary to stream again from
+  the replica's position — what PostgreSQL's walreceiver does when it reconnects
+  (``START_REPLICATION`` at its flush position).
 
 Units: seconds for every instant (``*_at``) and duration (``*_s``).
 """
@@ -29,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scalekit import _check
+from scalekit import _check, _seeds
 
 __all__ = ["Clock", "LogEntry", "Network", "Node", "NodeDownError", "NotPrimaryError",
            "ReplicationError"]
@@ -93,40 +98,80 @@ class Network:
     """Messages between nodes after ``delay_s`` + U[0, ``jitter_s``) seconds, FIFO per link.
 
     A link keeps the instant of its last delivery, so a later message never overtakes an
-    earlier one (a TCP stream). :meth:`cut` breaks every link of a node: what is in flight
-    to or from it is dropped.
+    earlier one (a TCP stream). Two ways to lose messages, as on a real network:
+
+    * :meth:`cut` breaks every connection of a node (a reset, a switch that reboots): what is
+      in flight to or from it is dropped; later messages travel on new connections, and the
+      callbacks registered with :meth:`on_cut` hear of it (the endpoints see the reset);
+    * :meth:`take_down` — the node is down: it is cut, and nothing is sent to or from it until
+      :meth:`bring_up` — a message for a down node is lost, not delivered when it returns.
+
+    ``seed`` is an int, None, or a :class:`numpy.random.Generator` (a stream derived with
+    :func:`scalekit._seeds.streams`); it draws the jitter.
     """
 
     def __init__(self, clock: Clock, delay_s: float = 0.05, jitter_s: float = 0.0, *,
-                 seed: int | None = 0) -> None:
+                 seed: int | None | np.random.Generator = 0) -> None:
         self.clock = clock
         self.delay_s = _check.non_negative("delay_s", delay_s)
         self.jitter_s = _check.non_negative("jitter_s", jitter_s)
-        self._rng = np.random.default_rng(_check.seed(seed))
+        self._rng = _seeds.generator(seed)
         self._last_at: dict[tuple[str, str], float] = {}
         self._epoch: dict[str, int] = {}
+        self._down: set[str] = set()
+        self._cut_listeners: list[Callable[[str], None]] = []
 
     def one_way_s(self) -> float:
         """Draw one transit time (s)."""
         return self.delay_s + (self._rng.uniform(0.0, self.jitter_s) if self.jitter_s else 0.0)
 
-    def send(self, src: str, dst: str, deliver: Callable[[], None]) -> float:
-        """Deliver ``deliver()`` at ``dst`` later, in order on the link; returns the instant."""
+    def reachable(self, node: str) -> bool:
+        """False while ``node`` is down (:meth:`take_down` … :meth:`bring_up`)."""
+        return node not in self._down
+
+    def link(self, src: str, dst: str) -> tuple[int, int]:
+        """Which connection between ``src`` and ``dst`` is current: it changes each time
+        either end is cut, so a receiver can tell a new stream from the old one."""
+        return self._epoch.get(src, 0), self._epoch.get(dst, 0)
+
+    def send(self, src: str, dst: str, deliver: Callable[[], None]) -> float | None:
+        """Deliver ``deliver()`` at ``dst`` later, in order on the link; returns the instant,
+        or None when either end is down (the message is lost at once)."""
+        if src in self._down or dst in self._down:
+            return None
         link = (src, dst)
         at = max(self.clock.now + self.one_way_s(), self._last_at.get(link, 0.0))
         self._last_at[link] = at
-        stamp = (self._epoch.get(src, 0), self._epoch.get(dst, 0))
+        stamp = self.link(src, dst)
 
         def arrive() -> None:
-            if (self._epoch.get(src, 0), self._epoch.get(dst, 0)) == stamp:
+            if self.link(src, dst) == stamp:
                 deliver()
 
         self.clock.at(at, arrive)
         return at
 
     def cut(self, node: str) -> None:
-        """Break every link of ``node``: messages in flight to or from it are lost."""
+        """Break every connection of ``node``: messages in flight to or from it are lost;
+        then every :meth:`on_cut` callback is called with ``node``."""
         self._epoch[node] = self._epoch.get(node, 0) + 1
+        for callback in self._cut_listeners:
+            callback(node)
+
+    def on_cut(self, callback: Callable[[str], None]) -> None:
+        """Call ``callback(node)`` after each :meth:`cut` (and :meth:`take_down`)."""
+        if not callable(callback):
+            raise TypeError(f"callback must be callable, got {type(callback).__name__}")
+        self._cut_listeners.append(callback)
+
+    def take_down(self, node: str) -> None:
+        """``node`` is down: cut, and unreachable until :meth:`bring_up`."""
+        self.cut(node)
+        self._down.add(node)
+
+    def bring_up(self, node: str) -> None:
+        """``node`` is up again; messages sent from now on reach it."""
+        self._down.discard(node)
 
 
 _SCHEMA = """
@@ -150,6 +195,7 @@ class Node:
         self.term = 1
         self.demoted = False
         self.applied_lsn = 0
+        self.applied_term = 0
         self.pending: list[LogEntry] = []
         self.db = sqlite3.connect(":memory:", isolation_level=None)
         self.db.executescript(_SCHEMA)
@@ -163,6 +209,19 @@ class Node:
     def received_lsn(self) -> int:
         """The last position received (applied or pending)."""
         return self.pending[-1].lsn if self.pending else self.applied_lsn
+
+    @property
+    def received_term(self) -> int:
+        """The term of the last entry received (0 for an empty log): with
+        :attr:`received_lsn`, how far this node's log goes — a later term beats a longer log
+        when the cluster picks whom to promote."""
+        return self.pending[-1].term if self.pending else self.applied_term
+
+    def holds(self, term: int, lsn: int) -> bool:
+        """True if this node has received position ``lsn`` written in ``term`` (applied, or
+        waiting to be applied)."""
+        return self.has_entry(term, lsn) or any(e.term == term and e.lsn == lsn
+                                                for e in self.pending)
 
     def read(self, key: str) -> tuple[str, int] | None:
         """``(value, lsn)`` of ``key`` as this node has applied it, or None if absent."""
@@ -197,14 +256,20 @@ class Node:
         return entry
 
     def receive(self, entry: LogEntry) -> bool:
-        """Queue ``entry`` for replay unless already received; True if it was new."""
-        if not self.up or entry.lsn <= self.received_lsn:
+        """Queue ``entry`` for replay if it is the next position; True if it was queued.
+
+        Dropped (False): anything while the node is down, a duplicate (at or before
+        :attr:`received_lsn`), and an entry after a gap (beyond ``received_lsn + 1``: its
+        predecessor was lost). After a gap the caller asks for the log again from
+        ``received_lsn`` (see :meth:`gap`)."""
+        if not self.up or entry.lsn != self.received_lsn + 1:
             return False
-        if entry.lsn != self.received_lsn + 1:
-            raise ReplicationError(f"node {self.name!r} received lsn {entry.lsn} after "
-                                   f"{self.received_lsn}: the log has a gap")
         self.pending.append(entry)
         return True
+
+    def gap(self, entry: LogEntry) -> bool:
+        """True if ``entry`` lies beyond the next position: something before it was lost."""
+        return entry.lsn > self.received_lsn + 1
 
     def apply_pending(self) -> list[LogEntry]:
         """Replay every received entry, each in its own transaction; returns them."""
@@ -218,14 +283,32 @@ class Node:
         """Drop every log entry after ``lsn`` and rebuild ``kv`` from the log that is left
         (what ``pg_rewind`` does for a failed primary); one transaction. Returns how many
         entries were dropped."""
-        self.pending.clear()
         with self._transaction(f"rewinding to lsn {lsn}"):
             dropped = self.db.execute("DELETE FROM log WHERE lsn > ?", (lsn,)).rowcount
             self.db.execute("DELETE FROM kv")
             self.db.execute("INSERT INTO kv (key, value, lsn) SELECT key, value, lsn FROM log "
                             "WHERE lsn IN (SELECT MAX(lsn) FROM log GROUP BY key)")
-        self.applied_lsn = min(self.applied_lsn, lsn)
+            last = self.db.execute("SELECT lsn, term FROM log ORDER BY lsn DESC LIMIT 1")
+            last = last.fetchone() or (0, 0)
+        self.pending.clear()
+        self.applied_lsn, self.applied_term = last
         return dropped
+
+    def last_common_lsn(self, other: Node) -> int:
+        """The last position at which this node's log and ``other``'s hold the same entry.
+
+        An entry is named by (term, lsn): one primary per term writes each position once, so
+        two logs that share an entry share everything before it (Raft's log matching
+        property) and the shared part is a prefix — found by bisection, ~log2(n) lookups."""
+        rows = self.db.execute("SELECT lsn, term FROM log ORDER BY lsn").fetchall()
+        low, high = 0, len(rows)  # rows[:low] are shared, rows[high:] are not
+        while low < high:
+            mid = (low + high) // 2
+            if other.has_entry(rows[mid][1], rows[mid][0]):
+                low = mid + 1
+            else:
+                high = mid
+        return rows[low - 1][0] if low else 0
 
     def _apply(self, entry: LogEntry) -> None:
         with self._transaction(f"applying lsn {entry.lsn}"):
@@ -235,7 +318,7 @@ class Node:
             self.db.execute("INSERT INTO kv (key, value, lsn) VALUES (?, ?, ?) "
                             "ON CONFLICT(key) DO UPDATE SET value = excluded.value, "
                             "lsn = excluded.lsn", (entry.key, entry.value, entry.lsn))
-        self.applied_lsn = entry.lsn
+        self.applied_lsn, self.applied_term = entry.lsn, entry.term
 
     @contextlib.contextmanager
     def _transaction(self, what: str):

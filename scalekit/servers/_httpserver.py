@@ -9,7 +9,8 @@ it is stopped. Its shape is what the queueing model assumes:
 * **the backlog is the FIFO queue**: connections that arrive while the worker is busy wait in
   the kernel's accept queue (``listen(256)``), accepted in the order their handshakes completed;
 * **bounded lifetime**: it shuts down after ``max_lifetime_s`` seconds, and exits hard 5 s
-  later if a request is stuck;
+  later if a request is stuck — a timer cancelled as soon as serving ends, so a caller that
+  runs :func:`serve` in its own process (a test, a notebook kernel) lives on;
 * **stdin watch**: it shuts down on EOF on stdin, which is what a parent that closes the pipe,
   or dies, leaves behind — no orphan server outlives its notebook.
 
@@ -127,7 +128,9 @@ class _SingleWorker(http.server.HTTPServer):
 
 
 def serve(work_ms: float, max_lifetime_s: float, watch_stdin: bool = True) -> None:
-    """Run the server in this process until ``max_lifetime_s`` (s) or EOF on stdin."""
+    """Run the server in this process until ``max_lifetime_s`` (s) or EOF on stdin; if a
+    handler is still stuck 5 s after the lifetime, exit the process (status 3). Returning
+    (or an exception, e.g. KeyboardInterrupt) cancels both timers."""
     server = _SingleWorker((HOST, 0), _Handler)
     server.work_ms, server.iterations_per_ms = work_ms, _calibrate()
 
@@ -141,14 +144,18 @@ def serve(work_ms: float, max_lifetime_s: float, watch_stdin: bool = True) -> No
 
     timers = [threading.Timer(max_lifetime_s, stop),
               threading.Timer(max_lifetime_s + 5.0, os._exit, args=(3,))]  # handler stuck
-    timers += [threading.Thread(target=watch)] if watch_stdin else []
-    for t in timers:
+    watcher = [threading.Thread(target=watch)] if watch_stdin else []
+    for t in timers + watcher:
         t.daemon = True
         t.start()
-    print(f"listening on {server.server_port} iterations_per_ms={server.iterations_per_ms:.3f}",
-          flush=True)
-    server.serve_forever(poll_interval=0.05)
-    server.server_close()
+    try:
+        print(f"listening on {server.server_port} "
+              f"iterations_per_ms={server.iterations_per_ms:.3f}", flush=True)
+        server.serve_forever(poll_interval=0.05)
+    finally:  # serving ended (or was interrupted): the hard exit is for a stuck handler only
+        for t in timers:
+            t.cancel()
+        server.server_close()
 
 
 def _main(argv: Sequence[str] | None = None,
