@@ -43,11 +43,13 @@ from scalekit.replication.single import (
     SinglePrimary,
 )
 
-__all__ = ["MAX_WRITES", "SinglePrimarySettings", "SinglePrimaryResult", "run_single_primary",
-           "compare_commit_modes"]
+__all__ = ["MAX_WRITES", "MAX_KEYS", "SinglePrimarySettings", "SinglePrimaryResult",
+           "run_single_primary", "compare_commit_modes"]
 
 #: Most writes one run may simulate (each is a real SQLite transaction on every node).
 MAX_WRITES = 200_000
+#: Most distinct keys the clients write.
+MAX_KEYS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -96,12 +98,14 @@ class SinglePrimarySettings:
             "apply_s": _check.non_negative("apply_s", self.apply_s),
             "writes_per_s": _check.positive("writes_per_s", self.writes_per_s),
             "duration_s": _check.positive("duration_s", self.duration_s),
-            "keys": _check.integer("keys", self.keys, low=1),
+            "keys": _check.integer("keys", self.keys, low=1, high=MAX_KEYS),
             "think_s": _check.non_negative("think_s", self.think_s),
             "read_share": _check.probability("read_share", self.read_share),
             "read_policy": _check.choice("read_policy", self.read_policy, READ_POLICIES),
-            "fail_at": _optional("fail_at", self.fail_at),
-            "failover_s": _optional("failover_s", self.failover_s),
+            "fail_at": _check.optional(_check.non_negative, "fail_at", self.fail_at,
+                                       meaning="the primary never fails"),
+            "failover_s": _check.optional(_check.non_negative, "failover_s", self.failover_s,
+                                          meaning="nobody is promoted: the primary restarts"),
             "down_s": _check.non_negative("down_s", self.down_s),
             "fencing": _check.boolean("fencing", self.fencing),
             "stale_client_share": _check.probability("stale_client_share",
@@ -111,16 +115,13 @@ class SinglePrimarySettings:
         writes = checked["writes_per_s"] * checked["duration_s"]
         if writes > MAX_WRITES:
             raise ValueError(f"writes_per_s × duration_s = {writes:.3g} writes, more than the "
-                             f"{MAX_WRITES:,} one run allows; shorten duration_s")
+                             f"{MAX_WRITES:,} one run allows; lower writes_per_s or shorten "
+                             f"duration_s")
         for name, value in checked.items():
             object.__setattr__(self, name, value)
 
     def _repr_html_(self) -> str:
         return _html.key_value_table(dataclasses.asdict(self))
-
-
-def _optional(name: str, value) -> float | None:
-    return None if value is None else _check.non_negative(name, value)
 
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(SinglePrimarySettings))
@@ -182,6 +183,38 @@ class SinglePrimaryResult(_html.ScalarTable):
     commit_s: np.ndarray = field(repr=False)
     settings: SinglePrimarySettings = field(repr=False)
 
+    def headline(self) -> dict[str, str]:
+        """The run in six lines, as a reader asks about it (the notebook's view of a result;
+        :meth:`table` has every field)."""
+        s = self.settings
+        failure = ("no failure" if s.fail_at is None or s.fail_at >= s.duration_s else
+                   f"primary fails at {s.fail_at:g} s, then "
+                   + ("a restart" if s.failover_s is None else "a failover"))
+        return {
+            "run": f"{self.commit}, {self.replicas} replica{'s' * (self.replicas > 1)}, "
+                   f"{1e3 * self.delay_s:.0f} ms delay, {failure}",
+            "writes acknowledged": f"{self.acknowledged} of {self.writes}" + _aside(
+                [(self.unavailable, "refused with no primary up"),
+                 (self.refused_writes, "refused by the fenced old primary"),
+                 (self.divergent_writes, "taken by the unfenced old primary: split brain")]),
+            "commit latency": f"{1e3 * self.mean_commit_s:.0f} ms mean, "
+                              f"{1e3 * self.max_commit_s:.0f} ms worst",
+            "reads of one's own write": f"{self.stale_reads} of {self.reads} stale "
+                                        f"({self.stale_read_rate:.0%})",
+            "acknowledged writes lost": str(self.lost_writes),
+            "nodes converged": "yes" if self.converged else "NO",
+        }
+
+    def _repr_html_(self) -> str:
+        return _html.key_value_table(self.headline(), note="result.table(): every field; "
+                                                           "result.settings: what was run")
+
+
+def _aside(counts: list[tuple[int, str]]) -> str:
+    """" (3 refused …, 2 …)" for the non-zero counts, "" when all are zero."""
+    shown = [f"{n} {what}" for n, what in counts if n]
+    return f" ({'; '.join(shown)})" if shown else ""
+
 
 def run_single_primary(settings: SinglePrimarySettings | None = None, /,
                        **overrides) -> SinglePrimaryResult:
@@ -207,8 +240,12 @@ def run_single_primary(settings: SinglePrimarySettings | None = None, /,
 
 def compare_commit_modes(settings: SinglePrimarySettings | None = None, /,
                          **overrides) -> list[SinglePrimaryResult]:
-    """:func:`run_single_primary` once per commit mode, same seed and workload."""
-    overrides.pop("commit", None)
+    """:func:`run_single_primary` once per commit mode, same seed and workload (any
+    ``commit`` in ``settings`` is replaced; passing ``commit`` here is refused)."""
+    if "commit" in overrides:
+        raise TypeError(f"commit={overrides['commit']!r}: compare_commit_modes runs every "
+                        f"commit mode ({', '.join(COMMIT_MODES)}); leave commit out, or call "
+                        f"run_single_primary(commit=...) for one")
     base = _settings(settings, overrides)
     return [run_single_primary(base, commit=mode) for mode in COMMIT_MODES]
 

@@ -43,6 +43,9 @@ from scalekit import _check, _html
 
 __all__ = [
     "KEY_SCHEMES",
+    "MAX_PRIMARIES",
+    "MAX_ROWS",
+    "MAX_UPDATES",
     "RULES",
     "AutoIncrement",
     "Certification",
@@ -67,6 +70,10 @@ __all__ = [
 
 KEY_SCHEMES = ("autoincrement", "offset", "uuid")
 RULES = ("lww", "fcw", "counter")
+#: Most primaries (nodes) one run models; most rows all primaries of :func:`collide_keys`
+#: insert together; most updates one :func:`simulate_conflicts` run applies (each is a real
+#: SQLite transaction — per rule — so 100,000 take seconds, not minutes).
+MAX_PRIMARIES, MAX_ROWS, MAX_UPDATES = 100, 100_000, 100_000
 
 
 class KeyCollisionError(RuntimeError):
@@ -84,10 +91,12 @@ class KeyCollisionError(RuntimeError):
 class AutoIncrement:
     """SQLite's own ``AUTOINCREMENT``: every primary counts 1, 2, 3 ... independently."""
 
-    schema = "CREATE TABLE orders (id INTEGER PRIMARY KEY AUTOINCREMENT, item TEXT)"
+    schema = ("CREATE TABLE IF NOT EXISTS orders (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+              "item TEXT)")
 
     def next_id(self, conn: sqlite3.Connection) -> int | str | None:
         """The id for the next row; None lets SQLite choose."""
+        _check.instance("conn", conn, sqlite3.Connection)
         return None
 
 
@@ -99,35 +108,46 @@ class IncrementOffset(AutoIncrement):
     """
 
     def __init__(self, increment: int, offset: int):
-        self.increment = _check.integer("increment", increment, low=1)
+        self.increment = _check.integer("increment", increment, low=1, high=MAX_PRIMARIES)
         self.offset = _check.integer("offset", offset, low=1, high=self.increment)
 
     def next_id(self, conn: sqlite3.Connection) -> int:
+        """The smallest id of this node's series above the table's largest id."""
+        _check.instance("conn", conn, sqlite3.Connection)
         (top,) = conn.execute("SELECT COALESCE(MAX(id), 0) FROM orders").fetchone()
         steps = max(0, -(-(top - self.offset + 1) // self.increment))  # ceil division
         return self.offset + steps * self.increment
 
 
 class UuidKeys(AutoIncrement):
-    """Random version-4 UUIDs (122 random bits) from a seeded generator: no coordination."""
+    """Random version-4 UUIDs (122 random bits) from a seeded generator: no coordination.
+    ``seed`` (None: fresh entropy) and ``node`` (which primary, from 0) pick the stream, so
+    two primaries with the same seed still draw different ids."""
 
-    schema = "CREATE TABLE orders (id TEXT PRIMARY KEY, item TEXT)"
+    schema = "CREATE TABLE IF NOT EXISTS orders (id TEXT PRIMARY KEY, item TEXT)"
 
-    def __init__(self, seed: int | Sequence[int] | None = None):
-        self._rng = np.random.default_rng(seed)
+    def __init__(self, seed: int | None = None, *, node: int = 0):
+        seed = _check.seed(seed)
+        node = _check.integer("node", node, low=0, high=MAX_PRIMARIES - 1)
+        self._rng = np.random.default_rng(None if seed is None else [seed, node])
 
     def next_id(self, conn: sqlite3.Connection) -> str:
+        """A fresh random UUID, as text."""
+        _check.instance("conn", conn, sqlite3.Connection)
         return str(uuid.UUID(bytes=self._rng.bytes(16), version=4))
 
 
 def key_scheme(name: str, node: int, n_nodes: int, seed: int | None = 0) -> AutoIncrement:
     """The key scheme called ``name`` (one of :data:`KEY_SCHEMES`) for primary ``node``
-    (0-based) of ``n_nodes``."""
-    _check.choice("scheme", name, KEY_SCHEMES)
+    (0-based) of ``n_nodes`` (1 to :data:`MAX_PRIMARIES`)."""
+    _check.choice("scheme name", name, KEY_SCHEMES)
+    n_nodes = _check.integer("n_nodes", n_nodes, low=1, high=MAX_PRIMARIES)
+    node = _check.integer("node", node, low=0, high=n_nodes - 1)
+    seed = _check.seed(seed)
     if name == "offset":
         return IncrementOffset(n_nodes, node + 1)
     if name == "uuid":
-        return UuidKeys(None if seed is None else [seed, node])
+        return UuidKeys(seed, node=node)
     return AutoIncrement()
 
 
@@ -135,13 +155,20 @@ class Primary:
     """One primary: a real SQLite database holding ``orders``, keys from a key scheme."""
 
     def __init__(self, name: str, keys: AutoIncrement, path: str = ":memory:"):
-        self.name = name
-        self.keys = keys
-        self.conn = sqlite3.connect(path, isolation_level=None)  # we issue BEGIN/COMMIT
-        self.conn.execute(keys.schema)
+        self.name = _check.text("name", name, max_len=100)
+        self.keys = _check.instance("keys", keys, AutoIncrement)
+        path = _check.text("path", path)
+        try:
+            self.conn = sqlite3.connect(path, isolation_level=None)  # we issue BEGIN/COMMIT
+            self.conn.execute(keys.schema)
+        except sqlite3.Error as exc:
+            raise ValueError(f"path {path!r}: SQLite cannot keep a database there: {exc}") \
+                from exc
 
     def insert(self, item: str) -> int | str:
-        """Insert one order in its own transaction and return its id."""
+        """Insert one order (``item``: its text, at most 10,000 characters) in its own
+        transaction and return its id."""
+        _check.text("item", item, min_len=0, max_len=10_000)
         with _transaction([self.conn]):
             key = self.keys.next_id(self.conn)
             if key is None:
@@ -155,9 +182,11 @@ class Primary:
         return self.conn.execute("SELECT id, item FROM orders ORDER BY id").fetchall()
 
     def ids(self) -> list:
+        """Every order's id, in order."""
         return [row[0] for row in self.rows()]
 
     def close(self) -> None:
+        """Close the database connection."""
         self.conn.close()
 
 
@@ -166,8 +195,13 @@ def exchange_orders(primaries: Sequence[Primary]) -> None:
 
     Each primary receives the others' rows (as they were before the exchange) with plain
     ``INSERT``. If any insert violates the primary key, every database is rolled back and
-    :class:`KeyCollisionError` is raised from SQLite's ``IntegrityError``.
+    :class:`KeyCollisionError` is raised from SQLite's ``IntegrityError``. Fewer than two
+    primaries: nothing to exchange.
     """
+    if isinstance(primaries, str) or not isinstance(primaries, Sequence):
+        raise TypeError(f"primaries must be a list of Primary, got {type(primaries).__name__}")
+    for i, p in enumerate(primaries):
+        _check.instance(f"primaries[{i}]", p, Primary)
     snapshots = [p.rows() for p in primaries]
     conns = [p.conn for p in primaries]
     try:
@@ -210,8 +244,11 @@ def collide_keys(n_primaries: int = 2, rows_per_primary: int = 3,
     constraint and every database is left as it was; with the fixes it succeeds and every
     node ends with ``n_primaries * rows_per_primary`` rows.
     """
-    n = _check.integer("n_primaries", n_primaries, low=1, high=100)
-    rows = _check.integer("rows_per_primary", rows_per_primary, low=0, high=100_000)
+    n = _check.integer("n_primaries", n_primaries, low=1, high=MAX_PRIMARIES)
+    rows = _check.integer("rows_per_primary", rows_per_primary, low=0, high=MAX_ROWS)
+    if n * rows > MAX_ROWS:
+        raise ValueError(f"n_primaries × rows_per_primary = {n * rows:,} rows, more than the "
+                         f"{MAX_ROWS:,} one run inserts; lower rows_per_primary")
     _check.choice("scheme", scheme, KEY_SCHEMES)
     seed = _check.seed(seed)
     primaries = [Primary(f"primary{i + 1}", key_scheme(scheme, i, n, seed)) for i in range(n)]
@@ -240,12 +277,18 @@ def collide_keys(n_primaries: int = 2, rows_per_primary: int = 3,
 
 @dataclass(frozen=True)
 class Write:
-    """One version of a row under last-writer-wins: its ``value``, the simulated clock tick
-    it was written at (``written_at``, Cassandra's write timestamp) and the ``node``."""
+    """One version of a row under last-writer-wins: its ``value`` (any int), the simulated
+    clock tick it was written at (``written_at`` >= 0, Cassandra's write timestamp) and the
+    ``node`` (>= 0)."""
 
     value: int
     written_at: int
     node: int = 0
+
+    def __post_init__(self) -> None:
+        _check.integer("value", self.value)
+        _check.integer("written_at", self.written_at, low=0)
+        _check.integer("node", self.node, low=0, high=MAX_PRIMARIES - 1)
 
 
 class LastWriterWins:
@@ -258,6 +301,8 @@ class LastWriterWins:
     """
 
     def resolve(self, a: Write, b: Write) -> Write:
+        """The winner of two versions ``a`` and ``b`` (the same whichever comes first)."""
+        _check.instance("a", a, Write), _check.instance("b", b, Write)
         return a if (a.written_at, a.value, a.node) >= (b.written_at, b.value, b.node) else b
 
 
@@ -272,6 +317,13 @@ class Transaction:
     read_version: str
     value: int
     written_at: int = 0
+
+    def __post_init__(self) -> None:
+        _check.text("txn_id", self.txn_id, max_len=100)
+        _check.integer("node", self.node, low=0, high=MAX_PRIMARIES - 1)
+        _check.text("read_version", self.read_version, max_len=100)
+        _check.integer("value", self.value)
+        _check.integer("written_at", self.written_at, low=0)
 
 
 @dataclass(frozen=True)
@@ -296,10 +348,17 @@ class FirstCommitterWins:
 
     def certifies(self, txn: Transaction, row_version: str) -> bool:
         """Whether ``txn`` may commit on a row now at ``row_version``."""
+        _check.instance("txn", txn, Transaction)
+        _check.text("row_version", row_version, max_len=100)
         return txn.read_version == row_version
 
     def certify(self, txns: Iterable[Transaction], row_version: str) -> Certification:
-        """Certify ``txns`` in delivery order against a row at ``row_version``."""
+        """Certify ``txns`` (Transactions, in delivery order) against a row at
+        ``row_version``."""
+        if isinstance(txns, str | Mapping) or not isinstance(txns, Iterable):
+            raise TypeError(f"txns must be a list of Transaction, got {type(txns).__name__}")
+        txns = [_check.instance(f"txns[{i}]", t, Transaction) for i, t in enumerate(txns)]
+        _check.text("row_version", row_version, max_len=100)
         committed, aborted, value = [], [], None
         for txn in txns:
             if self.certifies(txn, row_version):
@@ -319,18 +378,33 @@ class CounterMerge:
     """
 
     def resolve(self, a: Sequence[int], b: Sequence[int]) -> tuple[int, ...]:
+        """Merge two states ``a`` and ``b`` (one count per node each): element-wise max."""
+        a, b = _counts("a", a), _counts("b", b)
         if len(a) != len(b):
-            raise ValueError(f"counters must have one count per node, got {len(a)} and {len(b)}")
+            raise ValueError(f"a and b must hold one count per node each, got {len(a)} and "
+                             f"{len(b)} counts")
         return tuple(max(x, y) for x, y in zip(a, b, strict=True))
 
     @staticmethod
     def value(counts: Sequence[int]) -> int:
-        return int(sum(counts))
+        """The counter's value: the sum of the per-node ``counts``."""
+        return sum(_counts("counts", counts))
+
+
+def _counts(name: str, counts) -> tuple[int, ...]:
+    """A G-Counter state: one count >= 0 per node, 1 to :data:`MAX_PRIMARIES` nodes."""
+    if isinstance(counts, str) or not isinstance(counts, Sequence | np.ndarray):
+        raise TypeError(f"{name} must be a sequence of counts (one int per node), "
+                        f"got {type(counts).__name__}")
+    if not 1 <= len(counts) <= MAX_PRIMARIES:
+        raise ValueError(f"{name} must hold 1 to {MAX_PRIMARIES} counts (one per node), "
+                         f"got {len(counts)}")
+    return tuple(_check.integer(f"{name}[{i}]", c, low=0) for i, c in enumerate(counts))
 
 
 def rule(name: str) -> LastWriterWins | FirstCommitterWins | CounterMerge:
     """The resolution rule called ``name``: ``"lww"``, ``"fcw"`` or ``"counter"``."""
-    _check.choice("rule", name, RULES)
+    _check.choice("rule name", name, RULES)
     return {"lww": LastWriterWins, "fcw": FirstCommitterWins, "counter": CounterMerge}[name]()
 
 
@@ -376,12 +450,15 @@ def simulate_conflicts(n_nodes: int = 3, updates: int = 60, window: int = 10,
     gets a timestamp (simulated clock tick) drawn at random, non-decreasing, ties possible.
     ``window=1`` means no concurrency at all, and no rule discards anything.
     """
-    n = _check.integer("n_nodes", n_nodes, low=1, high=100)
-    count = _check.integer("updates", updates, low=0, high=1_000_000)
-    size = _check.integer("window", window, low=1)
+    n = _check.integer("n_nodes", n_nodes, low=1, high=MAX_PRIMARIES)
+    count = _check.integer("updates", updates, low=0, high=MAX_UPDATES)
+    size = _check.integer("window", window, low=1, high=MAX_UPDATES)
     seed = _check.seed(seed)
     if isinstance(rules, str) or not isinstance(rules, Sequence):
         raise TypeError(f"rules must be a sequence of rule names, got {rules!r}")
+    if not rules:
+        raise ValueError(f"rules must name at least one of {', '.join(map(repr, RULES))}, "
+                         f"got none")
     for name in rules:
         _check.choice("rules", name, RULES)
     rng = np.random.default_rng(seed)
@@ -485,6 +562,7 @@ def _finish(conns: list[sqlite3.Connection], sql: str) -> tuple[int, tuple[str, 
 def checksum(conn: sqlite3.Connection) -> str:
     """SHA-256 of every user table's rows, tables by name and rows sorted: two databases
     with the same contents have the same checksum whatever order the rows arrived in."""
+    _check.instance("conn", conn, sqlite3.Connection)
     digest = hashlib.sha256()
     tables = [t for (t,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"
                                          " AND name NOT LIKE 'sqlite_%' ORDER BY name")]

@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from scalekit import _check, _seeds
-from scalekit.replication.log import Clock, LogEntry, Network, Node, NotPrimaryError
+from scalekit.replication.log import MAX_TEXT, Clock, LogEntry, Network, Node, NotPrimaryError
 
 __all__ = ["COMMIT_MODES", "READ_POLICIES", "EVENTS", "SinglePrimary"]
 
@@ -95,10 +95,13 @@ class SinglePrimary:
     # ------------------------------------------------------------------ lookup
     def node(self, name: str) -> Node:
         """The node called ``name``."""
-        for n in self.nodes:
-            if n.name == name:
-                return n
-        raise ValueError(f"node must be one of {[n.name for n in self.nodes]}, got {name!r}")
+        return self._named("name", name)
+
+    def _named(self, param: str, name) -> Node:
+        """The node called ``name``, passed as the parameter ``param``."""
+        names = [n.name for n in self.nodes]
+        _check.choice(param, name, names)
+        return self.nodes[names.index(name)]
 
     def followers(self) -> list[Node]:
         """The nodes that replicate from the current primary."""
@@ -108,9 +111,7 @@ class SinglePrimary:
         """Call ``callback(node, entry)`` each time a follower has ``"received"`` an entry
         or ``"applied"`` it (one of :data:`EVENTS`), at that simulated instant."""
         _check.choice("event", event, EVENTS)
-        if not callable(callback):
-            raise TypeError(f"callback must be callable, got {type(callback).__name__}")
-        self._hooks[event].append(callback)
+        self._hooks[event].append(_check.function("callback", callback))
 
     # ------------------------------------------------------------------ writes
     def write(self, key: str, value: str, *, node: str | None = None,
@@ -119,7 +120,11 @@ class SinglePrimary:
         followers; ``on_ack(entry, at)`` runs when the commit mode acknowledges it. Raises
         :class:`NotPrimaryError` on a replica or a fenced (demoted) old primary, and when no
         primary is up; :class:`NodeDownError` when ``node`` is down."""
-        target = self.primary if node is None else self.node(node)
+        key = _check.text("key", key, min_len=0, max_len=MAX_TEXT)
+        value = _check.text("value", value, min_len=0, max_len=MAX_TEXT)
+        target = self.primary if node is None else self._named("node", node)
+        if on_ack is not None:
+            _check.function("on_ack", on_ack)
         if target is None:
             raise NotPrimaryError("no primary is up (it is down, or a failover is in "
                                   "progress); retry later", "")

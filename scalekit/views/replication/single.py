@@ -13,6 +13,7 @@ import ipywidgets as widgets
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
+from scalekit import _check
 from scalekit.replication import clients, single
 from scalekit.views._common import expect, results_list
 from scalekit.views.panel import Panel
@@ -105,6 +106,10 @@ def plot_lag(result: clients.SinglePrimaryResult, *, fail_at: float | None = Non
     (s) the gap with no primary (None: a restart, ``down_s`` long); both default to the run's
     settings."""
     expect("result", result, clients.SinglePrimaryResult)
+    fail_at = _check.optional(_check.non_negative, "fail_at", fail_at,
+                              meaning="the run's own fail_at")
+    failover_s = _check.optional(_check.non_negative, "failover_s", failover_s,
+                                 meaning="the run's own failover_s")
     fail_at = result.settings.fail_at if fail_at is None else fail_at
     failover_s = result.settings.failover_s if failover_s is None else failover_s
     fig, ax = figure(width=9.5, height=3.4)
