@@ -40,6 +40,7 @@ from types import MappingProxyType
 import numpy as np
 
 from scalekit import _check, _html
+from scalekit.replication.log import ReplicationError
 
 __all__ = [
     "KEY_SCHEMES",
@@ -169,13 +170,17 @@ class Primary:
         """Insert one order (``item``: its text, at most 10,000 characters) in its own
         transaction and return its id."""
         _check.text("item", item, min_len=0, max_len=10_000)
-        with _transaction([self.conn]):
-            key = self.keys.next_id(self.conn)
-            if key is None:
-                return self.conn.execute("INSERT INTO orders (item) VALUES (?)",
-                                         (item,)).lastrowid
-            self.conn.execute("INSERT INTO orders (id, item) VALUES (?, ?)", (key, item))
-            return key
+        try:
+            with _transaction([self.conn]):
+                key = self.keys.next_id(self.conn)
+                if key is None:
+                    return self.conn.execute("INSERT INTO orders (item) VALUES (?)",
+                                             (item,)).lastrowid
+                self.conn.execute("INSERT INTO orders (id, item) VALUES (?, ?)", (key, item))
+                return key
+        except sqlite3.Error as exc:
+            raise ReplicationError(f"inserting on primary {self.name!r} failed (rolled "
+                                   f"back): {exc}") from exc
 
     def rows(self) -> list[tuple]:
         """Every order as ``(id, item)``, by id."""
@@ -195,7 +200,8 @@ def exchange_orders(primaries: Sequence[Primary]) -> None:
 
     Each primary receives the others' rows (as they were before the exchange) with plain
     ``INSERT``. If any insert violates the primary key, every database is rolled back and
-    :class:`KeyCollisionError` is raised from SQLite's ``IntegrityError``. Fewer than two
+    :class:`KeyCollisionError` is raised from SQLite's ``IntegrityError``; any other SQLite
+    failure rolls every database back too, as :class:`ReplicationError`. Fewer than two
     primaries: nothing to exchange.
     """
     if isinstance(primaries, str) or not isinstance(primaries, Sequence):
@@ -211,11 +217,14 @@ def exchange_orders(primaries: Sequence[Primary]) -> None:
                     if i != j:
                         target.conn.executemany(
                             "INSERT INTO orders (id, item) VALUES (?, ?)", rows)
-    except sqlite3.IntegrityError as exc:
+    except sqlite3.Error as exc:
         seen = Counter(row[0] for rows in snapshots for row in rows)
         ids = sorted(key for key, times in seen.items() if times > 1)
-        raise KeyCollisionError(f"merging primaries failed: {exc} (ids handed out by more "
-                                f"than one primary: {ids})", ids) from exc
+        if isinstance(exc, sqlite3.IntegrityError) and ids:
+            raise KeyCollisionError(f"merging primaries failed: {exc} (ids handed out by "
+                                    f"more than one primary: {ids})", ids) from exc
+        raise ReplicationError(f"merging primaries failed, every one rolled back: "
+                               f"{exc}") from exc
 
 
 @dataclass(frozen=True, eq=False, repr=False)
