@@ -40,22 +40,22 @@ EXAMPLES = {
     f"{V}.multi.plot_conflicts": lambda: {"result": _conflicts()},
     f"{V}.single.plot_commit_modes": lambda: {"results": list(_modes())},
     f"{V}.single.plot_lag": lambda: {"result": _run()},
-    f"{V}.single.plot_write_timeline": lambda: {"trace": _trace()},
+    f"{V}.timeline.plot_write_timeline": lambda: {"trace": _trace()},
 }
 
 ACCEPTED = {
-    (f"{V}.single.trace_write", "seed"): {
+    (f"{V}.timeline.trace_write", "seed"): {
         "None": "seed=None asks for fresh entropy (numpy's default_rng(None)), documented"},
     (f"{V}.single.plot_lag", "fail_at"): {
         "None": "None: the instant the run's settings name (documented)"},
     (f"{V}.single.plot_lag", "failover_s"): {
         "None": "None: the run's settings (documented)"},
-    (f"{V}.single.plot_write_timeline", "trace"): {
+    (f"{V}.timeline.plot_write_timeline", "trace"): {
         "None": "None: a default trace (documented)"},
 }
 
 SKIP = {
-    f"{V}.single.WriteTrace": "a result dataclass built only by trace_write",
+    f"{V}.timeline.WriteTrace": "a result dataclass built only by trace_write",
 }
 
 
