@@ -98,15 +98,15 @@ EXAMPLES = {
                                                     "callback": lambda node, entry: None},
     f"{R}.single.SinglePrimary.fail": lambda: {"name": "n1"},
     f"{R}.single.SinglePrimary.recover": lambda: {"name": "n3"},
-    f"{R}.multi.AutoIncrement.next_id": lambda: {"conn": _orders()},
-    f"{R}.multi.IncrementOffset": lambda: {"increment": 3, "offset": 2},
-    f"{R}.multi.IncrementOffset.next_id": lambda: {"conn": _orders()},
-    f"{R}.multi.UuidKeys.next_id": lambda: {"conn": _orders()},
-    f"{R}.multi.key_scheme": lambda: {"name": "offset", "node": 1, "n_nodes": 3},
-    f"{R}.multi.Primary": lambda: {"name": "p", "keys": _walk_keys()},
-    f"{R}.multi.Primary.insert": lambda: {"item": "order 1"},
-    f"{R}.multi.exchange_orders": lambda: {"primaries": _primaries()},
-    f"{R}.multi.checksum": lambda: {"conn": _orders()},
+    f"{R}.keys.AutoIncrement.next_id": lambda: {"conn": _orders()},
+    f"{R}.keys.IncrementOffset": lambda: {"increment": 3, "offset": 2},
+    f"{R}.keys.IncrementOffset.next_id": lambda: {"conn": _orders()},
+    f"{R}.keys.UuidKeys.next_id": lambda: {"conn": _orders()},
+    f"{R}.keys.key_scheme": lambda: {"name": "offset", "node": 1, "n_nodes": 3},
+    f"{R}.keys.Primary": lambda: {"name": "p", "keys": _walk_keys()},
+    f"{R}.keys.Primary.insert": lambda: {"item": "order 1"},
+    f"{R}.keys.exchange_orders": lambda: {"primaries": _primaries()},
+    f"{R}.databases.checksum": lambda: {"conn": _orders()},
     f"{R}.multi.Write": lambda: {"value": 1, "written_at": 2},
     f"{R}.multi.LastWriterWins.resolve": lambda: {"a": _write(1, 2), "b": _write(5, 1)},
     f"{R}.multi.Transaction": lambda: {"txn_id": "t1", "node": 0, "read_version": "v0",
@@ -117,6 +117,7 @@ EXAMPLES = {
     f"{R}.multi.CounterMerge.value": lambda: {"counts": [1, 0, 2]},
     f"{R}.multi.rule": lambda: {"name": "lww"},
     f"{R}.multi.simulate_conflicts": lambda: {"updates": 30},
+    f"{R}.databases.all_or_nothing": lambda: {"conns": [_orders(), _orders()]},
 }
 
 
@@ -143,10 +144,10 @@ INSTANCES = {
     f"{R}.log.Network": _network,
     f"{R}.log.Node": _node,
     f"{R}.single.SinglePrimary": _cluster,
-    f"{R}.multi.AutoIncrement": _instance("AutoIncrement"),
-    f"{R}.multi.IncrementOffset": lambda: _instance("IncrementOffset")(3, 2),
-    f"{R}.multi.UuidKeys": _instance("UuidKeys"),
-    f"{R}.multi.Primary": _primary,
+    f"{R}.keys.AutoIncrement": _instance("AutoIncrement"),
+    f"{R}.keys.IncrementOffset": lambda: _instance("IncrementOffset")(3, 2),
+    f"{R}.keys.UuidKeys": _instance("UuidKeys"),
+    f"{R}.keys.Primary": _primary,
     f"{R}.multi.LastWriterWins": _instance("LastWriterWins"),
     f"{R}.multi.FirstCommitterWins": _instance("FirstCommitterWins"),
     f"{R}.multi.CounterMerge": _instance("CounterMerge"),
@@ -176,9 +177,9 @@ ACCEPTED = {
         "None": "None: nobody is promoted, the primary restarts (documented)"},
     (f"{R}.single.SinglePrimary", "seed"): NONE_SEED,
     (f"{R}.log.Network", "seed"): NONE_SEED,
-    (f"{R}.multi.UuidKeys", "seed"): NONE_SEED,
-    (f"{R}.multi.key_scheme", "seed"): NONE_SEED,
-    (f"{R}.multi.collide_keys", "seed"): NONE_SEED,
+    (f"{R}.keys.UuidKeys", "seed"): NONE_SEED,
+    (f"{R}.keys.key_scheme", "seed"): NONE_SEED,
+    (f"{R}.keys.collide_keys", "seed"): NONE_SEED,
     (f"{R}.multi.simulate_conflicts", "seed"): NONE_SEED,
     (f"{R}.log.Node", "name"): ANY_NAME,
     (f"{R}.log.Network.reachable", "node"): ANY_NAME,
@@ -198,12 +199,14 @@ ACCEPTED = {
         "negative": "until a past instant: nothing is due, nothing runs"},
     (f"{R}.single.SinglePrimary.write", "key"): ANY_TEXT,
     (f"{R}.single.SinglePrimary.write", "value"): ANY_TEXT,
-    (f"{R}.multi.Primary", "name"): {"string": "any non-empty string names a primary"},
-    (f"{R}.multi.Primary", "path"): {
+    (f"{R}.keys.Primary", "name"): {"string": "any non-empty string names a primary"},
+    (f"{R}.keys.Primary", "path"): {
         "string": "a file path: SQLite keeps the database there (the walk runs in a "
                   "scratch folder)"},
-    (f"{R}.multi.Primary.insert", "item"): ANY_TEXT,
-    (f"{R}.multi.exchange_orders", "primaries"): {
+    (f"{R}.keys.Primary.insert", "item"): ANY_TEXT,
+    (f"{R}.databases.all_or_nothing", "conns"): {
+        "empty list": "no databases: an empty transaction, nothing to begin or commit"},
+    (f"{R}.keys.exchange_orders", "primaries"): {
         "empty list": "no primaries: nothing to exchange (documented)"},
     (f"{R}.multi.Write", "value"): {"negative": "a row's value may be any integer"},
     (f"{R}.multi.Transaction", "value"): {"negative": "a row's value may be any integer"},
@@ -222,7 +225,7 @@ SKIP = {
     f"{R}.clients.SinglePrimaryResult": "a result dataclass built only by run_single_primary "
                                         "(its public methods take no arguments)",
     f"{R}.scaling.ReadScaling": "a result dataclass built only by read_scaling",
-    f"{R}.multi.KeyMergeResult": "a result dataclass built only by collide_keys",
+    f"{R}.keys.KeyMergeResult": "a result dataclass built only by collide_keys",
     f"{R}.multi.ConflictResult": "a result dataclass built only by simulate_conflicts",
     f"{R}.multi.Certification": "a result dataclass built only by FirstCommitterWins.certify",
     f"{R}.log.LogEntry": "the log's value type, built only by Node.append; every method "
@@ -230,7 +233,7 @@ SKIP = {
     f"{R}.log.ReplicationError": "an exception the models raise, not a call",
     f"{R}.log.NotPrimaryError": "an exception the models raise, not a call",
     f"{R}.log.NodeDownError": "an exception the models raise, not a call",
-    f"{R}.multi.KeyCollisionError": "an exception the models raise, not a call",
+    f"{R}.keys.KeyCollisionError": "an exception the models raise, not a call",
 }
 
 
