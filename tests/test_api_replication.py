@@ -157,24 +157,17 @@ NONE_SEED = {"None": "seed=None asks for fresh entropy from the operating system
                      "default_rng(None)), documented"}
 ANY_TEXT = {"string": "any text is a valid key, value or item"}
 ANY_NAME = {"string": "any non-empty string names a node"}
-FAR = {"huge float": "an instant far in the simulated future: nothing is allocated"}
+# The settings and the two runners that take them as overrides accept the same Nones.
+SETTINGS_NONE = {
+    "seed": NONE_SEED,
+    "fail_at": {"None": "None: the primary never fails (documented)"},
+    "failover_s": {"None": "None: nobody is promoted, the primary restarts (documented)"},
+}
 
 ACCEPTED = {
-    (f"{R}.clients.SinglePrimarySettings", "seed"): NONE_SEED,
-    (f"{R}.clients.SinglePrimarySettings", "fail_at"): {
-        "None": "None: the primary never fails (documented)"},
-    (f"{R}.clients.SinglePrimarySettings", "failover_s"): {
-        "None": "None: nobody is promoted, the primary restarts (documented)"},
-    (f"{R}.clients.run_single_primary", "seed"): NONE_SEED,
-    (f"{R}.clients.run_single_primary", "fail_at"): {
-        "None": "None: the primary never fails (documented)"},
-    (f"{R}.clients.run_single_primary", "failover_s"): {
-        "None": "None: nobody is promoted, the primary restarts (documented)"},
-    (f"{R}.clients.compare_commit_modes", "seed"): NONE_SEED,
-    (f"{R}.clients.compare_commit_modes", "fail_at"): {
-        "None": "None: the primary never fails (documented)"},
-    (f"{R}.clients.compare_commit_modes", "failover_s"): {
-        "None": "None: nobody is promoted, the primary restarts (documented)"},
+    **{(f"{R}.clients.{runner}", name): reason for runner in (
+        "SinglePrimarySettings", "run_single_primary", "compare_commit_modes")
+       for name, reason in SETTINGS_NONE.items()},
     (f"{R}.single.SinglePrimary", "seed"): NONE_SEED,
     (f"{R}.log.Network", "seed"): NONE_SEED,
     (f"{R}.keys.UuidKeys", "seed"): NONE_SEED,
