@@ -38,99 +38,33 @@ import math
 import numbers
 import threading
 import time
-import urllib.parse
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
-from scalekit import _check, _html
+from scalekit import _check
 from scalekit.caching.http import answer
 from scalekit.caching.http.entry import Entry, policy_of, vary_key
+from scalekit.caching.http.exchange import OUTCOMES, CacheStats, Exchange, counted, forwarded
 from scalekit.caching.http.messages import OriginUnreachable, Request, Response
 from scalekit.caching.http.ranges import Pieces, parse_content_range
-from scalekit.caching.http.rules import (
-    delta_seconds,
-    format_http_date,
-    is_token,
-    parse_cache_control,
-    parse_http_date,
-    storable,
-    strong_match,
-    weak_match,
-)
+from scalekit.caching.http.rules import delta_seconds, parse_cache_control, storable, strong_match
 from scalekit.caching.http.stores import Store
+from scalekit.caching.http.validation import (
+    CONDITIONS,
+    HOP_BY_HOP,
+    NOT_UPDATED,
+    SAFE_METHODS,
+    check_targets,
+    conditional,
+    dated,
+    has_validator,
+    same_origin,
+    stale_forbidden,
+    storable_copy,
+    unselected,
+)
 
 __all__ = ["OUTCOMES", "Exchange", "CacheStats", "HttpCache", "SAFE_METHODS", "HOP_BY_HOP"]
-
-OUTCOMES = ("hit", "miss", "revalidated", "replaced", "pass", "stale", "error")
-
-#: Methods that do not change the resource (RFC 9110 §9.2.1); any other method, an
-#: extension one included, is unsafe and invalidates on success (RFC 9111 §4.4).
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
-#: Fields never stored or copied from a 304 (RFC 9111 §3.1, §3.2; RFC 9110 §7.6.1, §11.7).
-HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "te", "trailer",
-                        "transfer-encoding", "upgrade", "proxy-authenticate",
-                        "proxy-authorization", "proxy-authentication-info"})
-# A 304 or 206 never replaces these stored fields (RFC 9111 §3.2, §3.4): they describe
-# the stored content, not the new message.
-_NOT_UPDATED = HOP_BY_HOP | {"content-length", "content-range"}
-_CONDITIONS = ("If-None-Match", "If-Modified-Since", "If-Range", "Range", "If-Match",
-               "If-Unmodified-Since")
-
-
-# --------------------------------------------------------------------------- results
-
-@dataclass(frozen=True, eq=False, repr=False)
-class Exchange(_html.ScalarTable):
-    """What one ``HttpCache.fetch`` did: the response the client receives (with an ``Age``
-    header when it came from the store), the outcome (one of ``OUTCOMES``), a one-sentence
-    reason, how many requests went to the origin (0 or 1; 2 when a 304 that matched no stored
-    response made the cache ask again unconditionally, RFC 9111 §4.3.4) and how many body
-    bytes it sent, and the stored response's current age (s) when it came from the store."""
-
-    response: Response = field(repr=False)
-    outcome: str
-    reason: str
-    origin_requests: int
-    origin_bytes: int
-    age_s: float | None
-
-    @property
-    def status(self) -> int:
-        return self.response.status
-
-    def summary(self) -> dict:
-        return {"status": self.status, **super().summary()}
-
-
-@dataclass(frozen=True, eq=False, repr=False)
-class CacheStats(_html.ScalarTable):
-    """Counters since the cache was made (or cleared): requests and each outcome, requests
-    and body bytes to the origin (background revalidations included, and also counted
-    apart), body bytes served to clients, and entries stored now."""
-
-    requests: int
-    hits: int
-    misses: int
-    revalidated: int
-    replaced: int
-    passed: int
-    stale: int
-    errors: int
-    origin_requests: int
-    origin_bytes: int
-    bytes_served: int
-    entries: int
-    background_revalidations: int = 0
-
-    @property
-    def hit_ratio(self) -> float:
-        """Hits (fresh responses served from the store) over all requests; 0 before any.
-
-        Stale serves are not hits: they are counted in ``stale``, so ``(hits + stale) /
-        requests`` is the share answered without waiting for the origin.
-        """
-        return self.hits / self.requests if self.requests else 0.0
-
 
 @dataclass
 class _Plan:
@@ -178,7 +112,7 @@ class HttpCache:
         self.heuristic_fraction = _check.number("heuristic_fraction", heuristic_fraction,
                                                 low=0.0, high=1.0)
         self.max_entries = _check.integer("max_entries", max_entries, low=1)
-        self.targets = _targets(targets)
+        self.targets = check_targets(targets)
         if background is not None and not callable(background):
             raise TypeError(f"background must be a function taking a job, or None, got "
                             f"{background!r}")
@@ -212,12 +146,12 @@ class HttpCache:
         request_time, response, response_time = self._ask(origin, plan.outgoing)
         earlier = None  # (requests, body bytes) of a 304 that selected nothing
         if plan.entry is not None and response is not None and response.status == 304:
-            mismatch = _unselected(plan.entry, response, self._store)
+            mismatch = unselected(plan.entry, response, self._store)
             if mismatch is not None:
                 # RFC 9111 §4.3.4: a 304 that selects no stored response must not update
                 # one; ask again without conditions and take the answer as a fresh fetch.
                 plan = replace(plan, outgoing=plan.outgoing.with_headers(
-                    plan.outgoing.headers.without(_CONDITIONS[:2])), unconditional=True,
+                    plan.outgoing.headers.without(CONDITIONS[:2])), unconditional=True,
                     why=f"{plan.why}; the origin's 304 {mismatch}, so it was not used to "
                         "update it (RFC 9111 §4.3.4) and the request was resent "
                         "unconditionally")
@@ -226,7 +160,7 @@ class HttpCache:
         with self._lock:
             exchange = self._settle(request, plan, response, request_time, response_time)
             if earlier is not None:
-                exchange = _counted(exchange, exchange.origin_requests + earlier[0],
+                exchange = counted(exchange, exchange.origin_requests + earlier[0],
                                     exchange.origin_bytes + earlier[1])
             return self._record(exchange)
 
@@ -326,7 +260,7 @@ class HttpCache:
         if request.method == "HEAD":
             return _Plan(outgoing=request, head_of=entry, req=req,
                          why=f"HEAD with a stored copy needing validation ({need}) is forwarded")
-        outgoing = _conditional(request, entry)
+        outgoing = conditional(request, entry)
         window = self._revalidate_window(entry, need, age, lifetime)
         if window is not None:
             ex = self._serve(request, entry, now, "stale", f"stale ({state}) within "
@@ -366,7 +300,7 @@ class HttpCache:
                 return f"the request says min-fresh={need}"
         if fresh:
             return None
-        if "max-stale" in req and _stale_forbidden(cc, self.shared) is None:
+        if "max-stale" in req and stale_forbidden(cc, self.shared) is None:
             allowed = delta_seconds(req["max-stale"])
             if req["max-stale"] is None or (allowed is not None and age - lifetime <= allowed):
                 return None
@@ -378,7 +312,7 @@ class HttpCache:
         serving stale)."""
         window = delta_seconds(entry.directives.get("stale-while-revalidate"))
         if (need != "stale" or window is None or age - lifetime > window
-                or _stale_forbidden(entry.directives, self.shared) is not None):
+                or stale_forbidden(entry.directives, self.shared) is not None):
             return None
         return window
 
@@ -394,10 +328,10 @@ class HttpCache:
                 self._origin_bytes += len(response.body)
                 current = self._store.get(entry.key)
                 if response.status == 304 and current is entry:
-                    if _unselected(entry, response, self._store) is None:
+                    if unselected(entry, response, self._store) is None:
                         self._freshen(entry, outgoing, response, request_time, response_time)
                 elif 200 <= response.status < 500 and response.status != 304:
-                    self._keep(outgoing, _dated(response, response_time), request_time,
+                    self._keep(outgoing, dated(response, response_time), request_time,
                                response_time, replacing=current)
         except Exception:  # noqa: BLE001 - a background job has no caller to tell
             pass
@@ -411,18 +345,18 @@ class HttpCache:
         entry = plan.entry or plan.head_of
         if response is None or (entry is not None and response.status >= 500):
             return self._failed(request, plan, entry, response, now)
-        response = _dated(response, response_time)
+        response = dated(response, response_time)
         got = len(response.body)
         if request.method not in SAFE_METHODS:
             if response.status < 400:
                 gone = self._invalidate(request, response)
-                return _forwarded(response, "pass", f"{plan.why}: forwarded; {gone}", got)
-            return _forwarded(response, "pass", f"{plan.why}: forwarded; it failed "
+                return forwarded(response, "pass", f"{plan.why}: forwarded; {gone}", got)
+            return forwarded(response, "pass", f"{plan.why}: forwarded; it failed "
                               f"({response.status}), so nothing was invalidated", got)
         if plan.head_of is not None:
             note = self._head_update(plan.head_of, request, response, request_time,
                                      response_time)
-            return _forwarded(response, "pass", f"{plan.why}; {note}", got)
+            return forwarded(response, "pass", f"{plan.why}; {note}", got)
         if entry is not None and response.status == 304 and not plan.unconditional:
             updated = self._freshen(entry, request, response, request_time, response_time)
             validator = "If-None-Match" if "ETag" in entry.response.headers else \
@@ -431,20 +365,20 @@ class HttpCache:
                       "so the stored copy was served")
             if self._store.get(updated.key) is not updated:
                 reason += ", then dropped: it may no longer be stored"
-            return _counted(self._serve(request, updated, now, "revalidated", reason), 1, got)
+            return counted(self._serve(request, updated, now, "revalidated", reason), 1, got)
         if response.status == 206:
             return self._partial(request, plan, response, request_time, response_time)
         kept, why = self._keep(request, response, request_time, response_time,
                                replacing=entry)
         if kept is None:
             dropped = "; the stale copy was dropped" if entry is not None else ""
-            return _forwarded(response, "pass", f"{plan.why}: forwarded, not stored: "
+            return forwarded(response, "pass", f"{plan.why}: forwarded, not stored: "
                               f"{why}{dropped}", got)
         if entry is None:
-            return _forwarded(response, "miss", f"{plan.why}: fetched and {why}", got)
-        how = ("the origin sent a full response" if _has_validator(entry.response)
+            return forwarded(response, "miss", f"{plan.why}: fetched and {why}", got)
+        how = ("the origin sent a full response" if has_validator(entry.response)
                else "no validator, so fetched in full")
-        return _forwarded(response, "replaced", f"{plan.why}; {how}, {why}", got)
+        return forwarded(response, "replaced", f"{plan.why}; {how}, {why}", got)
 
     def _failed(self, request, plan, entry, response, now) -> Exchange:
         """The answer when the origin is unreachable (``response`` None) or answered 5xx
@@ -459,14 +393,14 @@ class HttpCache:
                 ex = self._serve(request, entry, now, "stale",
                                  f"{failure}: served the stored copy unvalidated, "
                                  "which nothing forbids (RFC 9111 §4.2.4, RFC 5861 §4)")
-                return _counted(ex, sent, got)
+                return counted(ex, sent, got)
             if response is None:
                 return self._error(now, f"{failure} and the stored copy {forbid}, so it must "
                                    "not be served stale: 504 Gateway Timeout", 0)
-            return _forwarded(_dated(response, now), "pass", f"{failure} while validating; "
+            return forwarded(dated(response, now), "pass", f"{failure} while validating; "
                               f"the stored copy {forbid}, so the error was forwarded", got)
         if response is not None:
-            return _forwarded(_dated(response, now), "pass",
+            return forwarded(dated(response, now), "pass",
                               f"{plan.why}: forwarded, not stored: {failure}", got)
         held = (f"a {request.method} is never answered from a cache"
                 if request.method not in ("GET", "HEAD") else "nothing usable stored")
@@ -474,7 +408,7 @@ class HttpCache:
 
     def _stale_if_error_forbids(self, entry: Entry, req: dict, now: float) -> str | None:
         """Why ``entry`` may not be served stale on an error, or None if it may."""
-        forbid = _stale_forbidden(entry.directives, self.shared)
+        forbid = stale_forbidden(entry.directives, self.shared)
         if forbid is not None:
             return f"says {forbid}"
         for where, cc in (("response", entry.directives), ("request", req)):
@@ -503,7 +437,7 @@ class HttpCache:
             self._store.remove(replacing)
         if not ok:
             return None, why
-        entry = self._store.put(Entry(request.url, _storable_copy(response), request_time,
+        entry = self._store.put(Entry(request.url, storable_copy(response), request_time,
                                       response_time, vary, self.targets), request)
         lifetime, rule = entry.lifetime(self.shared, self.heuristic_fraction)
         via = f", from {target}" if target else ""
@@ -515,7 +449,7 @@ class HttpCache:
         stored = entry.response.headers
         if "Age" not in response.headers:
             stored = stored.without(("Age",))
-        headers = stored.merged(response.headers, skip=_NOT_UPDATED)
+        headers = stored.merged(response.headers, skip=NOT_UPDATED)
         fresh = Entry(entry.url, Response(entry.response.status, headers,
                                           entry.response.body),
                       request_time, response_time, vary_key(entry.response, request),
@@ -553,7 +487,7 @@ class HttpCache:
         got = len(response.body)
         span = parse_content_range(response.headers.get("Content-Range"))
         if span is None or span[1] - span[0] + 1 != got:
-            return _forwarded(response, "pass", f"{plan.why}: a 206 without one valid "
+            return forwarded(response, "pass", f"{plan.why}: a 206 without one valid "
                               "Content-Range for its body: forwarded, not stored", got)
         first, _, length = span
         old = plan.part_of
@@ -562,8 +496,8 @@ class HttpCache:
                     and old.response.headers.get("ETag") is not None
                     and strong_match(etag, old.response.headers.get("ETag")))
         pieces = (old.pieces if combined else Pieces(length, ())).add(first, response.body)
-        headers = (old.response.headers.merged(response.headers, skip=_NOT_UPDATED)
-                   if combined else response.headers.without(_NOT_UPDATED))
+        headers = (old.response.headers.merged(response.headers, skip=NOT_UPDATED)
+                   if combined else response.headers.without(NOT_UPDATED))
         whole = pieces.complete
         status, body = (200, whole) if whole is not None else (206, b"")
         if whole is not None:
@@ -576,13 +510,13 @@ class HttpCache:
         elif kept is not None:
             why = why.replace("stored", "combined into the whole response and stored", 1)
         outcome = "miss" if kept is not None else "pass"
-        return _forwarded(response, outcome, f"{plan.why}: a 206 was forwarded, "
+        return forwarded(response, outcome, f"{plan.why}: a 206 was forwarded, "
                           f"{why if kept is not None else 'not stored: ' + why}", got)
 
     def _invalidate(self, request: Request, response: Response) -> str:
         """Drop what is stored for the target URI and same-origin Location /
         Content-Location after an unsafe method's non-error response (§4.4)."""
-        urls = [request.url] + [u for u in (_same_origin(request.url,
+        urls = [request.url] + [u for u in (same_origin(request.url,
                                                          response.headers.get(name))
                                             for name in ("Location", "Content-Location"))
                                 if u is not None]
@@ -608,121 +542,3 @@ class HttpCache:
         self._origin_bytes += exchange.origin_bytes
         self._bytes_served += len(exchange.response.body)
         return exchange
-
-
-# --------------------------------------------------------------------------- helpers
-
-def _targets(targets) -> tuple[str, ...]:
-    if isinstance(targets, str):
-        raise TypeError(f"targets must be a collection of field names, not the string "
-                        f"{targets!r}; write ({targets!r},)")
-    out = tuple(targets)
-    for name in out:
-        if not is_token(name):
-            raise ValueError(f"targets must be header field names (tokens), got {name!r}, "
-                             "e.g. ('cdn-cache-control',)")
-    return tuple(name.lower() for name in out)
-
-
-def _stale_forbidden(cc: dict, shared: bool) -> str | None:
-    """The response directive that forbids serving this response stale (§4.2.4), if any."""
-    for directive in ("no-cache", "must-revalidate"):
-        if directive in cc:
-            return directive
-    if shared:
-        for directive in ("proxy-revalidate", "s-maxage"):
-            if directive in cc:
-                return directive
-    return None
-
-
-def _unselected(entry: Entry, response: Response, store: Store) -> str | None:
-    """Why a 304 does not select ``entry`` for update, or None if it does (RFC 9111
-    §4.3.4). A strong ETag selects stored responses with that same strong validator, a weak
-    one those it matches weakly; without an ETag, Last-Modified selects the one with that
-    Last-Modified; with no validator at all, the one stored response (whose validators the
-    request used) is selected only if it is alone."""
-    stored = entry.response.headers
-    etag = response.headers.get("ETag")
-    if etag is not None:
-        mine = stored.get("ETag")
-        if mine is None:
-            return f"carries ETag {etag} and the stored copy has none"
-        weak = etag.strip().startswith("W/")
-        if strong_match(etag, mine) or (weak and weak_match(etag, mine)):
-            return None
-        return f"carries ETag {etag}, which does not match the stored {mine}"
-    modified = response.headers.get("Last-Modified")
-    if modified is not None:
-        mine = stored.get("Last-Modified")
-        if mine is None:
-            return f"carries Last-Modified {modified} and the stored copy has none"
-        when = parse_http_date(modified)
-        if modified.strip() == mine.strip() or (when is not None
-                                                and when == parse_http_date(mine)):
-            return None
-        return f"carries Last-Modified {modified}, not the stored copy's {mine}"
-    if store.count(entry.url) > 1:
-        return "carries no validator and more than one response is stored for the URL"
-    return None
-
-
-def _conditional(request: Request, entry: Entry) -> Request:
-    """The request with the stored copy's validators as conditions (§4.3.1), and without
-    the client's own conditions and Range (the cache answers those itself, §4.3.2)."""
-    headers = request.headers.without(_CONDITIONS)
-    etag = entry.response.headers.get("ETag")
-    last_modified = entry.response.headers.get("Last-Modified")
-    if etag is not None:
-        headers.set("If-None-Match", etag)
-    if last_modified is not None:
-        headers.set("If-Modified-Since", last_modified)
-    return request.with_headers(headers)
-
-
-def _counted(exchange: Exchange, sent: int, got: int) -> Exchange:
-    return Exchange(exchange.response, exchange.outcome, exchange.reason, sent, got,
-                    exchange.age_s)
-
-
-def _forwarded(response, outcome, reason, got) -> Exchange:
-    return Exchange(response, outcome, reason, 1, got, None)
-
-
-def _dated(response: Response, response_time: float) -> Response:
-    """A response without a Date gets one: when it arrived (RFC 9110 §6.6.1)."""
-    if "Date" in response.headers:
-        return response
-    headers = response.headers.copy()
-    headers.set("Date", format_http_date(response_time))
-    return Response(response.status, headers, response.body)
-
-
-def _storable_copy(response: Response) -> Response:
-    """What is stored of a response: not its hop-by-hop fields, nor those its Connection
-    field names (RFC 9111 §3.1)."""
-    named = {t.strip().lower() for v in response.headers.get_all("Connection")
-             for t in v.split(",")}
-    return Response(response.status, response.headers.without(HOP_BY_HOP | named),
-                    response.body)
-
-
-def _has_validator(response: Response) -> bool:
-    return "ETag" in response.headers or "Last-Modified" in response.headers
-
-
-def _same_origin(base: str, value: str | None) -> str | None:
-    """The absolute URL a Location/Content-Location ``value`` names, if it has the same
-    origin (scheme, host, port) as ``base``; else None (RFC 9111 §4.4)."""
-    if value is None:
-        return None
-    try:
-        target = urllib.parse.urljoin(base, value.strip())
-        a, b = urllib.parse.urlsplit(base), urllib.parse.urlsplit(target)
-        same = (a.scheme.lower(), (a.hostname or "").lower(), a.port or 80) == (
-            b.scheme.lower(), (b.hostname or "").lower(), b.port or 80)
-    except ValueError:
-        return None
-    return urllib.parse.urlunsplit((b.scheme, b.netloc, b.path, b.query, "")) if same else None
-
-
