@@ -345,3 +345,30 @@ def test_accept_language_is_normalised_for_vary(stored, asked, hit):
     origin = Origin(lambda r: ok(Vary="Accept-Language"))
     cache.fetch(get(Accept_Language=stored), origin)
     assert (cache.fetch(get(Accept_Language=asked), origin).outcome == "hit") is hit
+
+
+# ---------------------------------------------------------------- the notebook's timeline
+
+def test_the_revalidation_timeline_classifies_each_visit_by_rfc_5861():
+    """RFC 5861 §3 on a timeline, with the background job run inline (it must not
+    deadlock on the cache's lock): age < max-age is fresh, max-age ≤ age < max-age + W is
+    served stale and freshened behind, later (or with nothing stored) the visitor waits."""
+    from scalekit.caching import revalidation_timeline
+
+    r = revalidation_timeline(10, 30, visit_times_s=[0, 4, 12, 14, 30, 100, 104])
+    assert list(r.kinds) == ["waited", "fresh", "stale-served", "fresh", "stale-served",
+                             "waited", "fresh"]
+    assert list(r.ages_s) == [0, 4, 12, 2, 18, 0, 4]  # freshened at 12, 30 and 100
+    assert list(r.origin_times_s) == [0, 12, 30, 100]
+    with pytest.raises(ValueError, match="visit_times_s"):
+        revalidation_timeline(visit_times_s=[5, 1])
+
+
+def test_the_forwarded_request_has_exactly_one_content_length():
+    """RFC 9112 §6.3, RFC 9110 §8.6: the head an origin receives carries one framing."""
+    from scalekit.caching import forwarded_request
+
+    head = forwarded_request("PUT", b"seat=12A")
+    assert head.startswith("PUT /booking HTTP/1.1\n")
+    assert [line for line in head.split("\n") if line.lower().startswith("content-length")] \
+        == ["Content-Length: 8"]

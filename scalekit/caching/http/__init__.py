@@ -13,7 +13,8 @@ RFC 9213, on real HTTP/1.1 over 127.0.0.1.
   the proxy's two sides on the wire, and :mod:`~.loopback`, the server they share);
 * :mod:`~scalekit.caching.http.client` — :func:`get` and :class:`ManualClock`;
 * :mod:`~scalekit.caching.http.browser` — a visitor returning to a page: hits, 304s, outdated
-  pages.
+  pages; :mod:`~scalekit.caching.http.timeline` — stale-while-revalidate on a timeline, and
+  the bytes the proxy sends an origin.
 """
 
 from scalekit.caching.http.browser import Browse, browse
@@ -42,6 +43,7 @@ from scalekit.caching.http.rules import (
     strong_match,
     weak_match,
 )
+from scalekit.caching.http.timeline import Revalidation, forwarded_request, revalidation_timeline
 
 __all__ = [
     "HttpCache", "CacheStats", "Exchange", "OUTCOMES", "Headers", "Request", "Response",
@@ -49,5 +51,6 @@ __all__ = [
     "format_http_date", "freshness_lifetime", "current_age", "storable", "weak_match",
     "strong_match", "if_none_match_matches", "HEURISTIC_STATUSES", "DELTA_SECONDS_CAP",
     "Origin", "CachingProxy", "ProxyStats", "measure_proxy_rps", "get", "Fetched",
-    "ManualClock", "Browse", "browse",
+    "ManualClock", "Browse", "browse", "Revalidation", "revalidation_timeline",
+    "forwarded_request",
 ]

@@ -137,12 +137,12 @@ class HttpCache:
         now = self._now()
         with self._lock:
             plan = self._plan(request, now)
-            if plan.exchange is not None:
-                exchange = self._record(plan.exchange)
-                if plan.background is not None:
-                    entry = plan.entry
-                    self.background(lambda: self._revalidate(entry, plan.background, origin))
-                return exchange
+            exchange = self._record(plan.exchange) if plan.exchange is not None else None
+        if exchange is not None:
+            if plan.background is not None:  # started outside the lock: it takes the lock
+                entry, outgoing = plan.entry, plan.background
+                self.background(lambda: self._revalidate(entry, outgoing, origin))
+            return exchange
         request_time, response, response_time = self._ask(origin, plan.outgoing)
         earlier = None  # (requests, body bytes) of a 304 that selected nothing
         if plan.entry is not None and response is not None and response.status == 304:
