@@ -303,7 +303,8 @@ def _drive(port: int, path: str, count: int, keep_alive: bool, errors: list) -> 
 
 def measure_proxy_rps(path: str = "/", *, requests: int = 2000, concurrency: int = 4,
                       caching: bool = True, keep_alive: bool = True,
-                      origin_delay_ms: float = 0.0, home_max_age_s: float = 3600.0) -> float:
+                      origin_delay_ms: float = 0.0, home_max_age_s: float = 3600.0,
+                      via_proxy: bool = True) -> float:
     """Requests per second through a :class:`CachingProxy` in front of an :class:`Origin`.
 
     Starts both (in this process, on 127.0.0.1), sends one warm-up request (with caching on,
@@ -315,22 +316,25 @@ def measure_proxy_rps(path: str = "/", *, requests: int = 2000, concurrency: int
     process and share its GIL, so the number is a comparison, not a capacity: with
     ``caching=True`` a fresh page is served by the proxy alone; with ``caching=False``
     every request also crosses to the origin (a second HTTP exchange, plus
-    ``origin_delay_ms`` ms of the origin's time). RuntimeError if any request failed.
+    ``origin_delay_ms`` ms of the origin's time); with ``via_proxy=False`` the clients talk
+    to the origin directly (the baseline). RuntimeError if any request failed.
     """
     requests = _check.integer("requests", requests, low=1, high=1_000_000)
     concurrency = _check.integer("concurrency", concurrency, low=1, high=64)
     origin_delay_ms = _check.number("origin_delay_ms", origin_delay_ms, low=0.0, high=1000.0)
+    via_proxy = _check.boolean("via_proxy", via_proxy)
     if not isinstance(path, str) or not path.startswith("/"):
         raise ValueError(f"path must be a URL path starting with '/', got {path!r}")
     with Origin(delay_ms=origin_delay_ms, home_max_age_s=home_max_age_s,
                 max_lifetime_s=600.0) as origin, \
             CachingProxy(origin.url, caching=caching, max_lifetime_s=600.0) as proxy:
         errors: list = []
-        _drive(proxy.port, path, 1, keep_alive, errors)  # warm-up
+        port = proxy.port if via_proxy else origin.port
+        _drive(port, path, 1, keep_alive, errors)  # warm-up
         shares = [requests // concurrency + (i < requests % concurrency)
                   for i in range(concurrency)]
-        threads = [threading.Thread(target=_drive, args=(proxy.port, path, n, keep_alive,
-                                                         errors), daemon=True)
+        threads = [threading.Thread(target=_drive, args=(port, path, n, keep_alive, errors),
+                                    daemon=True)
                    for n in shares if n]
         started = time.perf_counter()
         for t in threads:
