@@ -87,22 +87,26 @@ class StrictOrigin:
     def _serve(self, sock):
         conn = h11.Connection(h11.SERVER)
         sock.settimeout(10)
-        raw, received, start = b"", 0, 0
+        raw, start = bytearray(), 0
+
+        def receive() -> bool:
+            """Feed h11 the next bytes (kept in ``raw`` too); False at end of input."""
+            data = sock.recv(65536)
+            raw.extend(data)
+            conn.receive_data(data)
+            return bool(data)
+
         try:
             while not self._stop.is_set():
                 event = conn.next_event()
                 if event is h11.NEED_DATA:
-                    data = sock.recv(65536)
-                    raw += data
-                    received += len(data)
-                    conn.receive_data(data)
-                    if not data:
+                    if not receive():
                         return
                     continue
                 if isinstance(event, h11.ConnectionClosed):
                     return
                 if isinstance(event, h11.Request):
-                    head = raw[start:received - len(conn.trailing_data[0])]
+                    head = bytes(raw[start:len(raw) - len(conn.trailing_data[0])])
                     if len(_CL_LINE.findall(head)) > 1 or (_CL_LINE.search(head)
                                                           and _TE_LINE.search(head)):
                         self._flag(f"framing: {head[:400]!r}")
@@ -115,17 +119,13 @@ class StrictOrigin:
                     while True:
                         part = conn.next_event()
                         if part is h11.NEED_DATA:
-                            data = sock.recv(65536)
-                            raw += data
-                            received += len(data)
-                            conn.receive_data(data)
-                            if not data:
+                            if not receive():
                                 return
                         elif isinstance(part, h11.Data):
                             body += part.data
                         elif isinstance(part, h11.EndOfMessage):
                             break
-                    start = received - len(conn.trailing_data[0])
+                    start = len(raw) - len(conn.trailing_data[0])
                     headers = [(n.decode(), v.decode("latin-1")) for n, v in event.headers]
                     record = {"method": event.method.decode(), "target": event.target.decode(),
                               "headers": headers, "body": body, "head": head}
