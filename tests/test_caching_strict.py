@@ -436,3 +436,44 @@ def test_eight_concurrent_clients_leave_no_traceback_no_bad_message_no_open_conn
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=10)
         assert err == "", err
+
+
+# ---------------------------------------------------------------- RFC 5861 over sockets
+
+def test_stale_while_revalidate_through_the_proxy_asks_the_origin_once_in_the_background():
+    """RFC 5861 §3 on the wire: two stale requests inside the window are both answered at
+    once (STALE), and the origin sees exactly one conditional request — made in the
+    background on a connection of its own — after which the copy is fresh again."""
+    from scalekit.caching import HttpCache, ManualClock
+
+    def respond(method, target, headers, body):
+        if dict((n.lower(), v) for n, v in headers).get("if-none-match") == '"v1"':
+            time.sleep(0.3)  # a slow validation: the second stale request comes meanwhile
+            return [], 304, [("ETag", '"v1"')], b""
+        return [], 200, [("ETag", '"v1"'),
+                         ("Cache-Control", "max-age=10, stale-while-revalidate=60")], b"page"
+
+    clock = ManualClock()
+    with StrictOrigin(respond) as origin, \
+            CachingProxy(origin.url, cache=HttpCache(shared=True, clock=clock),
+                         clock=clock, max_lifetime_s=60) as proxy:
+        client = StrictClient(proxy.port)
+        try:
+            outcomes = []
+            for wait_s in (0, 20, 0):
+                clock.advance(wait_s)
+                _, response, content, _ = client.request("GET", "/page")
+                outcomes.append(_fields(response)["x-cache"])
+                assert content == b"page" and client.next_cycle()
+            assert outcomes == ["MISS", "STALE", "STALE"]
+            deadline = time.monotonic() + 5
+            while len(origin.seen) < 2 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            time.sleep(0.4)  # the job finishes (and would show a second request, if any)
+            assert [dict((n.lower(), v) for n, v in s["headers"]).get("if-none-match")
+                    for s in origin.seen] == [None, '"v1"']
+            _, response, _, _ = client.request("GET", "/page")
+            assert _fields(response)["x-cache"] == "HIT"
+        finally:
+            client.close()
+        assert origin.violations == []

@@ -36,6 +36,9 @@ from scalekit.caching.http.rules import (
 __all__ = ["from_store", "partial_covers", "age_field", "client_condition_holds", "range_of",
            "gateway_timeout", "NOT_MODIFIED_FIELDS"]
 
+# Request fields that change what is answered from the store.
+_ASKS = frozenset({"if-none-match", "if-modified-since", "range"})
+
 #: The fields a 304 carries from the stored response (RFC 9110 §15.4.5), plus Age.
 NOT_MODIFIED_FIELDS = frozenset({"cache-control", "content-location", "date", "etag",
                                  "expires", "vary", "last-modified", "age"})
@@ -107,6 +110,10 @@ def from_store(request: Request, entry: Entry, age: float) -> tuple[Response, st
         (first, last), = resolve(specs, length if length is not None else entry.pieces.end)
         body = entry.pieces.covering(first, last)
         return _partial(headers, body, first, last, length), f"bytes {first}-{last}"
+    asked = {name.lower() for name in request.headers}
+    if not asked & _ASKS:  # the common case: a plain request for the stored response
+        body = b"" if request.method == "HEAD" else stored.body
+        return Response(stored.status, headers, body), ""
     if 200 <= stored.status < 300 and client_condition_holds(request, stored,
                                                              entry.response_time):
         kept = Headers([(n, v) for n, v in headers.items()

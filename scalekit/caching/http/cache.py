@@ -47,7 +47,7 @@ from scalekit.caching.http.entry import Entry, policy_of, vary_key
 from scalekit.caching.http.exchange import OUTCOMES, CacheStats, Exchange, counted, forwarded
 from scalekit.caching.http.messages import OriginUnreachable, Request, Response
 from scalekit.caching.http.ranges import Pieces, parse_content_range
-from scalekit.caching.http.rules import delta_seconds, parse_cache_control, storable, strong_match
+from scalekit.caching.http.rules import parse_cache_control, storable, strong_match
 from scalekit.caching.http.stores import Store
 from scalekit.caching.http.validation import (
     CONDITIONS,
@@ -58,8 +58,10 @@ from scalekit.caching.http.validation import (
     conditional,
     dated,
     has_validator,
+    must_validate,
+    revalidate_window,
     same_origin,
-    stale_forbidden,
+    stale_if_error_forbids,
     storable_copy,
     unselected,
 )
@@ -139,7 +141,7 @@ class HttpCache:
             plan = self._plan(request, now)
             exchange = self._record(plan.exchange) if plan.exchange is not None else None
         if exchange is not None:
-            if plan.background is not None:  # started outside the lock: it takes the lock
+            if plan.background is not None:  # started outside the lock: the job takes it
                 entry, outgoing = plan.entry, plan.background
                 self.background(lambda: self._revalidate(entry, outgoing, origin))
             return exchange
@@ -230,7 +232,8 @@ class HttpCache:
         """Under the lock: serve from the store, or say what to ask the origin."""
         if request.method not in ("GET", "HEAD"):
             return _Plan(outgoing=request, why=f"{request.method} is not served from a cache")
-        req = parse_cache_control(request.headers.get("Cache-Control"))
+        cache_control = request.headers.get("Cache-Control")
+        req = parse_cache_control(cache_control) if cache_control is not None else {}
         entry = self._store.select(request)
         if entry is not None and not entry.complete:
             if answer.partial_covers(request, entry) and self._fresh(entry, now)[0]:
@@ -245,7 +248,7 @@ class HttpCache:
             return _Plan(outgoing=request, why="nothing usable stored", req=req)
         age = entry.age(now)
         fresh, lifetime, state = self._fresh(entry, now, age)
-        need = self._must_validate(req, entry.directives, age, lifetime, fresh)
+        need = must_validate(req, entry.directives, age, lifetime, fresh, self.shared)
         if need is None:
             if fresh:
                 return _Plan(exchange=self._serve(request, entry, now, "hit", f"fresh: {state}",
@@ -261,7 +264,7 @@ class HttpCache:
             return _Plan(outgoing=request, head_of=entry, req=req,
                          why=f"HEAD with a stored copy needing validation ({need}) is forwarded")
         outgoing = conditional(request, entry)
-        window = self._revalidate_window(entry, need, age, lifetime)
+        window = revalidate_window(entry, need, age, lifetime, self.shared)
         if window is not None:
             ex = self._serve(request, entry, now, "stale", f"stale ({state}) within "
                              f"stale-while-revalidate={window} s: served at once, "
@@ -284,38 +287,6 @@ class HttpCache:
             state += f", from {entry.targeted}"
         return fresh, lifetime, state
 
-    def _must_validate(self, req, cc, age, lifetime, fresh) -> str | None:
-        """Why the stored copy cannot be served as is, or None if it can (§4.2, §5.2)."""
-        if "no-cache" in cc:
-            return "the response says no-cache"
-        if "no-cache" in req:
-            return "the request says no-cache"
-        if "max-age" in req:
-            limit = delta_seconds(req["max-age"])
-            if limit is None or limit == 0 or age > limit:  # max-age=0: always validate
-                return f"the request says max-age={req['max-age']}"
-        if "min-fresh" in req:
-            need = delta_seconds(req["min-fresh"])
-            if need is not None and lifetime - age < need:
-                return f"the request says min-fresh={need}"
-        if fresh:
-            return None
-        if "max-stale" in req and stale_forbidden(cc, self.shared) is None:
-            allowed = delta_seconds(req["max-stale"])
-            if req["max-stale"] is None or (allowed is not None and age - lifetime <= allowed):
-                return None
-        return "stale"
-
-    def _revalidate_window(self, entry: Entry, need: str, age, lifetime) -> int | None:
-        """The stale-while-revalidate window (s) that lets ``entry`` be served stale now,
-        or None (RFC 5861 §3: only for staleness, within the window, when nothing forbids
-        serving stale)."""
-        window = delta_seconds(entry.directives.get("stale-while-revalidate"))
-        if (need != "stale" or window is None or age - lifetime > window
-                or stale_forbidden(entry.directives, self.shared) is not None):
-            return None
-        return window
-
     def _revalidate(self, entry: Entry, outgoing: Request, origin) -> None:
         """A background validation of ``entry`` (stale-while-revalidate); never raises."""
         try:
@@ -324,6 +295,7 @@ class HttpCache:
                 self._background_runs += 1
                 if response is None:
                     return
+                response = dated(response, response_time)  # as in the foreground (§6.6.1)
                 self._origin_requests += 1
                 self._origin_bytes += len(response.body)
                 current = self._store.get(entry.key)
@@ -331,8 +303,8 @@ class HttpCache:
                     if unselected(entry, response, self._store) is None:
                         self._freshen(entry, outgoing, response, request_time, response_time)
                 elif 200 <= response.status < 500 and response.status != 304:
-                    self._keep(outgoing, dated(response, response_time), request_time,
-                               response_time, replacing=current)
+                    self._keep(outgoing, response, request_time, response_time,
+                               replacing=current)
         except Exception:  # noqa: BLE001 - a background job has no caller to tell
             pass
         finally:
@@ -388,7 +360,8 @@ class HttpCache:
                    else f"origin answered {response.status}")
         sent, got = (0, 0) if response is None else (1, len(response.body))
         if entry is not None:
-            forbid = self._stale_if_error_forbids(entry, plan.req, now)
+            forbid = stale_if_error_forbids(entry, plan.req, now, self.shared,
+                                            self.heuristic_fraction)
             if forbid is None:
                 ex = self._serve(request, entry, now, "stale",
                                  f"{failure}: served the stored copy unvalidated, "
@@ -405,22 +378,6 @@ class HttpCache:
         held = (f"a {request.method} is never answered from a cache"
                 if request.method not in ("GET", "HEAD") else "nothing usable stored")
         return self._error(now, f"{failure} and {held}: 504 Gateway Timeout", 0)
-
-    def _stale_if_error_forbids(self, entry: Entry, req: dict, now: float) -> str | None:
-        """Why ``entry`` may not be served stale on an error, or None if it may."""
-        forbid = stale_forbidden(entry.directives, self.shared)
-        if forbid is not None:
-            return f"says {forbid}"
-        for where, cc in (("response", entry.directives), ("request", req)):
-            if "stale-if-error" in cc:
-                window = delta_seconds(cc["stale-if-error"])
-                lifetime, _ = entry.lifetime(self.shared, self.heuristic_fraction)
-                stale_for = entry.age(now) - lifetime
-                if window is None or stale_for > window:
-                    return (f"has been stale {stale_for:.0f} s, past the {where}'s "
-                            f"stale-if-error={cc['stale-if-error']}")
-                return None
-        return None
 
     # ------------------------------------------------------------------ storing
 

@@ -1,7 +1,8 @@
 """The parts of validation and storing that are rules, not state (RFC 9111 §3.1, §4.2.4,
-§4.3.1, §4.3.4, §4.4; RFC 9110 §6.6.1): which directive forbids serving stale, whether a
-304 selects a stored response, the conditional request a cache sends, what is stored of a
-response, and which Location is the same origin."""
+§4.3.1, §4.3.4, §4.4, §5.2; RFC 5861; RFC 9110 §6.6.1): whether a stored response must be
+validated, which directive forbids serving it stale, the stale-while-revalidate and
+stale-if-error windows, whether a 304 selects a stored response, the conditional request a
+cache sends, what is stored of a response, and which Location is the same origin."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import urllib.parse
 from scalekit.caching.http.entry import Entry
 from scalekit.caching.http.messages import Request, Response
 from scalekit.caching.http.rules import (
+    delta_seconds,
     format_http_date,
     is_token,
     parse_http_date,
@@ -20,7 +22,8 @@ from scalekit.caching.http.stores import Store
 
 __all__ = ["HOP_BY_HOP", "SAFE_METHODS", "NOT_UPDATED", "CONDITIONS", "check_targets",
            "stale_forbidden", "unselected", "conditional", "dated", "storable_copy",
-           "has_validator", "same_origin"]
+           "has_validator", "same_origin", "must_validate", "revalidate_window",
+           "stale_if_error_forbids"]
 
 #: Fields never stored or copied from a 304 (RFC 9111 §3.1, §3.2; RFC 9110 §7.6.1, §11.7).
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "te", "trailer",
@@ -140,3 +143,57 @@ def same_origin(base: str, value: str | None) -> str | None:
     except ValueError:
         return None
     return urllib.parse.urlunsplit((b.scheme, b.netloc, b.path, b.query, "")) if same else None
+
+
+def must_validate(req: dict, cc: dict, age: float, lifetime: float, fresh: bool,
+                  shared: bool) -> str | None:
+    """Why the stored copy cannot be served as is, or None if it can (§4.2, §5.2)."""
+    if "no-cache" in cc:
+        return "the response says no-cache"
+    if "no-cache" in req:
+        return "the request says no-cache"
+    if "max-age" in req:
+        limit = delta_seconds(req["max-age"])
+        if limit is None or limit == 0 or age > limit:  # max-age=0: always validate
+            return f"the request says max-age={req['max-age']}"
+    if "min-fresh" in req:
+        need = delta_seconds(req["min-fresh"])
+        if need is not None and lifetime - age < need:
+            return f"the request says min-fresh={need}"
+    if fresh:
+        return None
+    if "max-stale" in req and stale_forbidden(cc, shared) is None:
+        allowed = delta_seconds(req["max-stale"])
+        if req["max-stale"] is None or (allowed is not None and age - lifetime <= allowed):
+            return None
+    return "stale"
+
+
+def revalidate_window(entry: Entry, need: str, age: float, lifetime: float,
+                      shared: bool) -> int | None:
+    """The stale-while-revalidate window (s) that lets ``entry`` be served stale now,
+    or None (RFC 5861 §3: only for staleness, within the window, when nothing forbids
+    serving stale)."""
+    window = delta_seconds(entry.directives.get("stale-while-revalidate"))
+    if (need != "stale" or window is None or age - lifetime > window
+            or stale_forbidden(entry.directives, shared) is not None):
+        return None
+    return window
+
+
+def stale_if_error_forbids(entry: Entry, req: dict, now: float, shared: bool,
+                           heuristic_fraction: float) -> str | None:
+    """Why ``entry`` may not be served stale on an error, or None if it may."""
+    forbid = stale_forbidden(entry.directives, shared)
+    if forbid is not None:
+        return f"says {forbid}"
+    for where, cc in (("response", entry.directives), ("request", req)):
+        if "stale-if-error" in cc:
+            window = delta_seconds(cc["stale-if-error"])
+            lifetime, _ = entry.lifetime(shared, heuristic_fraction)
+            stale_for = entry.age(now) - lifetime
+            if window is None or stale_for > window:
+                return (f"has been stale {stale_for:.0f} s, past the {where}'s "
+                        f"stale-if-error={cc['stale-if-error']}")
+            return None
+    return None
