@@ -98,3 +98,16 @@ def test_herd_bars_are_queries_per_expiry_per_mode():
 def test_plots_refuse_what_is_not_a_result(plot, bad, error):
     with pytest.raises(error, match="must"):
         plot(bad)
+
+
+def test_revalidation_timeline_marks_every_visit_by_its_kind():
+    r = caching.revalidation_timeline()
+    fig = view.plot_revalidation(r)
+    assert_labelled(fig)
+    ax = fig.axes[0]
+    counts = {line.get_label().split(" (")[0].split(":")[0]: len(line.get_xdata())
+              for line in ax.lines if line.get_marker() not in (None, "None", "")}
+    assert counts == {"fresh": r.fresh, "stale but served at once": r.stale_served,
+                      "waited for the origin": r.waited}
+    with pytest.raises(TypeError, match="result"):
+        view.plot_revalidation(object())
