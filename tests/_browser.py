@@ -317,11 +317,19 @@ _OUTPUTS = """() => {
 }"""
 
 
+_LOADED = "() => !!(window.jupyterapp && window.jupyterapp.shell)"
+
+
 def open_notebook(page, lab: Lab, name: str, *, timeout_s: float = 90.0) -> None:
-    """Open ``name`` in JupyterLab and wait until its kernel is idle."""
-    page.goto(lab.notebook_url(name), wait_until="domcontentloaded")
-    page.wait_for_function("() => !!(window.jupyterapp && window.jupyterapp.shell)",
-                           timeout=timeout_s * 1e3, polling=100)
+    """Open ``name`` in JupyterLab and wait until its kernel is idle. In a page where this
+    server's JupyterLab runs already, the notebook opens there (JupyterLab's
+    ``docmanager:open`` command), so the application loads once per page."""
+    if page.url.startswith(lab.url) and page.evaluate(_LOADED):
+        page.evaluate("""async (path) => {
+            await window.jupyterapp.commands.execute('docmanager:open', {path}); }""", name)
+    else:
+        page.goto(lab.notebook_url(name), wait_until="domcontentloaded")
+        page.wait_for_function(_LOADED, timeout=timeout_s * 1e3, polling=100)
     page.evaluate(_HELPERS, name)
     page.wait_for_function(_READY, timeout=timeout_s * 1e3, polling=100)
 
@@ -464,11 +472,15 @@ def panel_name(source: str) -> str:
 
 
 def close_notebook(page) -> None:
-    """Shut the open notebook's kernel down and close the page."""
-    with contextlib.suppress(Exception):  # the page or kernel may already be gone
+    """Shut the open notebook's kernel down and close its tab (unsaved: the masters'
+    copies stay as they were)."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    with contextlib.suppress(PlaywrightError):  # the page may be gone already
         page.evaluate("""async () => { const nb = window.__scalekitNotebook();
-            if (nb && nb.sessionContext) await nb.sessionContext.shutdown(); }""")
-    page.close()
+            if (!nb) return;
+            await nb.sessionContext.shutdown();
+            nb.dispose(); }""")
 
 
 # --------------------------------------------------------------------------- the flow view
@@ -610,3 +622,27 @@ def frame_rate(page, view, seconds: float = 2.0) -> dict:
                 draw_ms_p95: ms[Math.floor(ms.length * 0.95)]});
         };
         requestAnimationFrame(tick); })""", [view.element_handle(), seconds])
+
+
+def crowded_frame_rate(page, view, start_s: float, end_s: float,
+                       seconds: float = 2.0) -> dict:
+    """Frames per second with the view redrawn every frame at a new instant between
+    ``start_s`` and ``end_s`` (each frame a scrub, as when the crowded part of a run plays):
+    the browser's frame rate, the view's draw time per frame (ms, mean and 95th percentile)
+    and how many requests each frame showed (dots plus queued), on average."""
+    return page.evaluate("""([el, a, b, seconds]) => new Promise(done => {
+        const s = el.skFlowStats, scrub = el.querySelector('.sk-flow-scrub');
+        const t0 = performance.now(), f0 = s.frames, shown = [];
+        const tick = (now) => {
+          const k = s.frames - f0;
+          scrub.value = String(a + (b - a) * ((k * 0.137) % 1));
+          scrub.dispatchEvent(new Event('input'));
+          shown.push(s.inView);
+          if (now - t0 < seconds * 1000) { requestAnimationFrame(tick); return; }
+          const dt = (now - t0) / 1000, ms = s.drawMs.slice().sort((x, y) => x - y);
+          done({raf_fps: shown.length / dt,
+                draw_ms_mean: ms.reduce((x, y) => x + y, 0) / ms.length,
+                draw_ms_p95: ms[Math.floor(ms.length * 0.95)],
+                in_view: shown.reduce((x, y) => x + y, 0) / shown.length});
+        };
+        requestAnimationFrame(tick); })""", [view.element_handle(), start_s, end_s, seconds])

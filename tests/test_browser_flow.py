@@ -44,6 +44,7 @@ def notebook(tmp_path_factory):
             yield page, _browser.wait_for_widgets(page)
         finally:
             _browser.close_notebook(page)
+            page.close()
 
 
 @pytest.fixture

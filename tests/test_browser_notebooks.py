@@ -11,8 +11,8 @@ The times (run all, per slider) are recorded as test properties (``record_proper
 JUnit report); ``python -m benchmarks --only browser`` measures and prints them on a quiet
 machine against the 300 ms budget — speed claims come from the benchmark, not from tests.
 
-One JupyterLab server and one Chromium per test process (a module fixture); one notebook per
-test class, so ``pytest -n 2 --dist loadscope`` may share the notebooks between workers.
+One JupyterLab server and one Chromium page per test process (module fixtures); one notebook
+per test class, so ``pytest -n 2 --dist loadscope`` may share the notebooks between workers.
 Skipped, with the reason, when no Chromium or playwright is found.
 """
 
@@ -37,22 +37,24 @@ def lab(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser():
+def lab_page(lab):
+    """One Chromium page of JupyterLab: every notebook of the module opens in it."""
     with _browser.chromium() as context:
-        yield context
+        page = context.new_page()
+        yield page
+        page.close()
 
 
 @pytest.fixture(scope="class")
-def ran(request, lab, browser):
-    """The test class's notebook opened and run all in one page: (page, per-cell outputs,
-    run-all time in ms)."""
-    page = browser.new_page()
+def ran(request, lab, lab_page):
+    """The test class's notebook opened and run all: (page, per-cell outputs, run-all time
+    in ms). Closed, its kernel shut down, after the class."""
     try:
-        _browser.open_notebook(page, lab, request.cls.notebook)
-        ms = _browser.run_all(page, timeout_s=RUN_ALL_TIMEOUT_S)
-        yield page, _browser.wait_for_widgets(page), ms
+        _browser.open_notebook(lab_page, lab, request.cls.notebook)
+        ms = _browser.run_all(lab_page, timeout_s=RUN_ALL_TIMEOUT_S)
+        yield lab_page, _browser.wait_for_widgets(lab_page), ms
     finally:
-        _browser.close_notebook(page)
+        _browser.close_notebook(lab_page)
 
 
 class NotebookInTheBrowser:

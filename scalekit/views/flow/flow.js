@@ -214,7 +214,9 @@ function render({ model, el }) {
     background(states);
     const waiting = new Int32Array(c.servers);
     const groups = new Map();
+    let dots = 0;
     const add = (shape, color, x, y) => {
+      dots++;
       const key = shape + color;
       let g = groups.get(key);
       if (!g) { g = { shape, color, xy: [] }; groups.set(key, g); }
@@ -287,6 +289,7 @@ function render({ model, el }) {
     stats.time = t;
     stats.trip = trip;
     stats.waiting = waiting;
+    stats.inView = dots + waiting.reduce((sum, w) => sum + w, 0);  // dots and queued
     stats.states = states;
     stats.geo = geo;
     stats.frames++;
