@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 import _browser  # noqa: E402  (tests/_browser.py: the shared JupyterLab and Chromium helpers)
+import _browser_flow  # noqa: E402  (tests/_browser_flow.py: the flow view's notebook and frames)
 
 ROUNDS = 3  # each slider: one step and back, this many times (2 × ROUNDS samples)
 FPS_BUDGET = 30.0
@@ -63,12 +64,12 @@ def measure_flow(lab, context) -> dict:
         _browser.wait_for_widgets(page)
         view = page.locator(".sk-flow").first
         view.scroll_into_view_if_needed()
-        _browser.seek(view, 10.0)
+        _browser_flow.seek(view, 10.0)
         view.locator(".sk-flow-play").click()
-        playing = _browser.frame_rate(page, view, seconds=3.0)
+        playing = _browser_flow.frame_rate(page, view, seconds=3.0)
         view.locator(".sk-flow-play").click()
         view.locator(".sk-flow-speed").select_option("200")  # a trip spans the whole run
-        crowded = _browser.crowded_frame_rate(page, view, 0.0, 1.0, seconds=3.0)
+        crowded = _browser_flow.crowded_frame_rate(page, view, 0.0, 1.0, seconds=3.0)
         return {"playing": playing, "crowded": crowded}
     finally:
         _browser.close_notebook(page)
@@ -84,7 +85,7 @@ def main() -> dict | None:
     with tempfile.TemporaryDirectory(prefix="scalekit-bench-") as tmp:
         folder = Path(tmp)
         names = _browser.copy_notebooks(folder)
-        _browser.write_flow_notebook(folder / "flow.ipynb")
+        _browser_flow.write_flow_notebook(folder / "flow.ipynb")
         with _browser.jupyter_lab(folder) as lab, _browser.chromium() as context:
             notebooks = measure_notebooks(lab, context, names)
             animation = measure_flow(lab, context)

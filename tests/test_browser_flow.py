@@ -18,6 +18,7 @@ import math
 import re
 
 import _browser
+import _browser_flow
 import numpy as np
 import pytest
 
@@ -35,7 +36,7 @@ CACHE_GREEN = (0, 158, 115)  # flow.js COLOR.cache, #009E73
 def notebook(tmp_path_factory):
     """(page, per-cell outputs) of the flow notebook, run all once for the module."""
     folder = tmp_path_factory.mktemp("flow")
-    _browser.write_flow_notebook(folder / "flow.ipynb")
+    _browser_flow.write_flow_notebook(folder / "flow.ipynb")
     with _browser.jupyter_lab(folder) as lab, _browser.chromium() as context:
         page = context.new_page()
         try:
@@ -54,25 +55,25 @@ def page(notebook):
 
 def view(page, name: str):
     """The flow view bound to ``name`` in the notebook, scrolled into sight, paused."""
-    v = page.locator(".sk-flow").nth(_browser.FLOW_VIEWS.index(name))
+    v = page.locator(".sk-flow").nth(_browser_flow.FLOW_VIEWS.index(name))
     v.scroll_into_view_if_needed()
-    if _browser.flow_state(v)["playing"]:
+    if _browser_flow.flow_state(v)["playing"]:
         v.locator(".sk-flow-play").click()
     return v
 
 
 @pytest.fixture(scope="module")
 def big_trace():
-    return _browser.build(_browser.BIG_TRACE)
+    return _browser_flow.build(_browser_flow.BIG_TRACE)
 
 
 def test_notebook_runs_clean_and_every_view_renders(notebook):
     page, cells = notebook
     assert all(c["ran"] for c in cells)
     assert [p for c in cells for p in c["problems"]] == []
-    assert sum(c["widgets"] for c in cells) == len(_browser.FLOW_VIEWS)
+    assert sum(c["widgets"] for c in cells) == len(_browser_flow.FLOW_VIEWS)
     assert all(c["rendered"] == c["widgets"] and not c["broken"] for c in cells)
-    assert page.locator(".sk-flow canvas").count() == len(_browser.FLOW_VIEWS)
+    assert page.locator(".sk-flow canvas").count() == len(_browser_flow.FLOW_VIEWS)
 
 
 def test_a_still_figure_comes_before_each_view(notebook):
@@ -80,24 +81,24 @@ def test_a_still_figure_comes_before_each_view(notebook):
     shown = [("image" if "plot_flow" in c["source"] else "view" if c["widgets"] else None)
              for c in cells]
     order = [s for s in shown if s]
-    assert order == ["image", "view"] * len(_browser.FLOW_VIEWS)
+    assert order == ["image", "view"] * len(_browser_flow.FLOW_VIEWS)
 
 
 def test_the_canvas_changes_while_playing_and_stops_on_pause(page):
     v = view(page, "big")
-    before = _browser.flow_state(v)
+    before = _browser_flow.flow_state(v)
     v.locator(".sk-flow-play").click()
-    _browser.wait_drawn(page, v, before["frames"] + 10)
-    first = _browser.flow_state(v)
-    _browser.wait_drawn(page, v, first["frames"] + 10)
-    second = _browser.flow_state(v)
+    _browser_flow.wait_drawn(page, v, before["frames"] + 10)
+    first = _browser_flow.flow_state(v)
+    _browser_flow.wait_drawn(page, v, first["frames"] + 10)
+    second = _browser_flow.flow_state(v)
     assert before["time"] < first["time"] < second["time"]
     assert first["image"] != second["image"], "the picture did not move while playing"
     v.locator(".sk-flow-play").click()
     page.wait_for_function("el => el.dataset.playing === 'false'", arg=v.element_handle())
-    paused = _browser.flow_state(v)
-    _browser.wait_frames(page, 15)
-    later = _browser.flow_state(v)
+    paused = _browser_flow.flow_state(v)
+    _browser_flow.wait_frames(page, 15)
+    later = _browser_flow.flow_state(v)
     assert later["frames"] == paused["frames"] and later["time"] == paused["time"]
     assert later["image"] == paused["image"], "the picture moved after pause"
 
@@ -108,9 +109,9 @@ def test_the_controls_work_from_the_keyboard(page):
     canvas = v.locator("canvas")
     canvas.focus()
     canvas.press("Home")
-    assert _browser.flow_state(v)["time"] == 0
+    assert _browser_flow.flow_state(v)["time"] == 0
     canvas.press("ArrowRight")  # a step of 2% of the run
-    assert _browser.flow_state(v)["time"] == pytest.approx(0.02 * end)
+    assert _browser_flow.flow_state(v)["time"] == pytest.approx(0.02 * end)
     canvas.press(" ")
     page.wait_for_function("el => el.dataset.playing === 'true'", arg=v.element_handle())
     assert v.locator(".sk-flow-play").get_attribute("aria-pressed") == "true"
@@ -124,9 +125,9 @@ def test_the_controls_work_from_the_keyboard(page):
     page.wait_for_function("el => el.dataset.playing === 'false'", arg=v.element_handle())
     scrub = v.locator(".sk-flow-scrub")
     scrub.focus()
-    at = _browser.flow_state(v)["time"]
+    at = _browser_flow.flow_state(v)["time"]
     scrub.press("ArrowRight")
-    assert _browser.flow_state(v)["time"] > at
+    assert _browser_flow.flow_state(v)["time"] > at
     speed = v.locator(".sk-flow-speed")
     chosen = speed.input_value()
     speed.focus()
@@ -143,8 +144,8 @@ def test_the_queue_bars_are_the_models_queues(page, big_trace):
         np.isfinite(big_trace.started_at)]])
     busiest = []
     for target in np.linspace(5.0, 70.0, 9):
-        _browser.seek(v, float(target))
-        shown = _browser.flow_state(v)
+        _browser_flow.seek(v, float(target))
+        shown = _browser_flow.flow_state(v)
         t = shown["time"]  # the scrubber's step (1/1000 of the run) rounds the instant
         assert abs(t - target) <= big_trace.horizon_s / 1000
         if np.min(np.abs(edges - t)) < 1e-4:  # JSON carries µs: keep off the edges
@@ -157,15 +158,15 @@ def test_the_queue_bars_are_the_models_queues(page, big_trace):
 
 def test_the_live_sentence_tells_what_the_trace_says(page, big_trace):
     v = view(page, "big")
-    _browser.seek(v, 33.3)
+    _browser_flow.seek(v, 33.3)
     v.locator(".sk-flow-scrub").dispatch_event("change")  # releasing the scrubber speaks
     live = v.locator(".sk-flow-live")
     assert live.get_attribute("aria-live") == "polite" and live.get_attribute("role") == "status"
-    text = _browser.flow_state(v)["live"]
+    text = _browser_flow.flow_state(v)["live"]
     m = re.fullmatch(r"At ([\d.]+) s: ([\d,]+) requests of 1,000 arrived, ([\d,]+) answered, "
                      r"(\d+) failed\.", text)
     assert m, text
-    t = _browser.flow_state(v)["time"]
+    t = _browser_flow.flow_state(v)["time"]
     arrived = int((big_trace.arrivals_at <= t).sum())
     answered = int((big_trace.departures_at <= t).sum())
     assert (int(m[2].replace(",", "")), int(m[3].replace(",", "")), int(m[4])) == (
@@ -180,7 +181,7 @@ def test_the_summary_is_the_traces_and_labels_the_picture(page, big_trace):
 
 
 def test_a_dead_server_greys_out_and_the_balancer_notices_after_the_checks(page):
-    result = _browser.build(_browser.FAILURE)
+    result = _browser_flow.build(_browser_flow.FAILURE)
     v = view(page, "failure")
     geo = v.evaluate("el => el.skFlowStats.geo")
     box = (geo["serverX"] + geo["boxW"] - 4, geo["top"] + geo["row"] * 0.5)  # server 0
@@ -193,31 +194,31 @@ def test_a_dead_server_greys_out_and_the_balancer_notices_after_the_checks(page)
                 "server 0 is back but not yet in the rotation"),
                (result.marked_up_at + 2, 0, 0, WHITE, "")]
     for t, crashed, out, colour, words in moments:
-        _browser.seek(v, t)
+        _browser_flow.seek(v, t)
         v.locator(".sk-flow-scrub").dispatch_event("change")
-        shown = _browser.flow_state(v)
+        shown = _browser_flow.flow_state(v)
         assert (shown["crashed"][0], shown["out"][0]) == (crashed, out), f"t = {t:.2f} s"
         assert shown["crashed"][1:] == [0, 0, 0] and shown["out"][1:] == [0, 0, 0]
-        assert _browser.canvas_pixel(v, *box) == colour, f"t = {t:.2f} s"
+        assert _browser_flow.canvas_pixel(v, *box) == colour, f"t = {t:.2f} s"
         assert words in shown["live"] and ("server 0" in shown["live"]) == bool(words)
 
 
 def test_cache_hits_turn_back_at_the_balancer(page):
-    trace = _browser.build(_browser.CACHED)
+    trace = _browser_flow.build(_browser_flow.CACHED)
     v = view(page, "cached")
     geo = v.evaluate("el => el.skFlowStats.geo")
     hits = trace.arrivals_at[trace.outcome == flow.CACHE_HIT]
     assert "by the cache" in v.locator(".sk-flow-summary").text_content()
     seen = []
     for a in hits[5:40:7]:
-        _browser.seek(v, float(a) + 1e-3)  # just answered: on its way back from the balancer
-        seen += _browser.colour_columns(v, CACHE_GREEN)
+        _browser_flow.seek(v, float(a) + 1e-3)  # just answered: on its way back from the balancer
+        seen += _browser_flow.colour_columns(v, CACHE_GREEN)
     assert seen, "no cache hit drawn"
     assert max(seen) <= geo["balancer"]["x"] + 10, "a cache hit went past the balancer"
 
 
 def test_sticky_users_have_their_own_colours(page):
-    result = _browser.build(_browser.STICKY)
+    result = _browser_flow.build(_browser_flow.STICKY)
     trace = flow.trace_sessions(result)
     v = view(page, "sticky")
     assert "a followed user" in v.locator(".sk-flow-legend").text_content()
@@ -227,24 +228,24 @@ def test_sticky_users_have_their_own_colours(page):
     first = trace.followed_users[0]
     arrival = float(trace.arrivals_at[trace.user_of == first][0])
     trip = v.evaluate("el => el.skFlowStats.trip")
-    _browser.seek(v, arrival - 0.2 * trip)
-    assert _browser.colour_columns(v, (0, 114, 178)), "the followed user's request not drawn"
+    _browser_flow.seek(v, arrival - 0.2 * trip)
+    assert _browser_flow.colour_columns(v, (0, 114, 178)), "the followed user's request not drawn"
 
 
 def test_python_drives_the_view_and_the_view_reports_back(page):
     v = view(page, "big")
-    assert _browser.kernel_execute(page, "big.time_s = 12.5") == "ok"
+    assert _browser_flow.kernel_execute(page, "big.time_s = 12.5") == "ok"
     page.wait_for_function("el => Math.abs(el.skFlowStats.time - 12.5) < 1e-9",
                            arg=v.element_handle())
-    _browser.seek(v, 21.25)
+    _browser_flow.seek(v, 21.25)
     v.locator(".sk-flow-scrub").dispatch_event("change")  # released: the view reports
-    shown = _browser.flow_state(v)["time"]
-    status = _browser.kernel_execute(
+    shown = _browser_flow.flow_state(v)["time"]
+    status = _browser_flow.kernel_execute(
         page, f"assert abs(big.time_s - {shown!r}) < 1e-9, big.time_s")
     assert status == "ok"
-    assert _browser.kernel_execute(page, "big.playing = True") == "ok"
+    assert _browser_flow.kernel_execute(page, "big.playing = True") == "ok"
     page.wait_for_function("el => el.dataset.playing === 'true'", arg=v.element_handle())
-    assert _browser.kernel_execute(page, "big.playing = False") == "ok"
+    assert _browser_flow.kernel_execute(page, "big.playing = False") == "ok"
     page.wait_for_function("el => el.dataset.playing === 'false'", arg=v.element_handle())
 
 
@@ -252,9 +253,9 @@ def test_frame_rate_is_recorded(page, record_property):
     """Frames per second while the 16 × 1,000 view plays (recorded, not asserted: the
     benchmark reports it; here the machine is shared with the rest of the suite)."""
     v = view(page, "big")
-    _browser.seek(v, 10.0)
+    _browser_flow.seek(v, 10.0)
     v.locator(".sk-flow-play").click()
-    rate = _browser.frame_rate(page, v, seconds=1.0)
+    rate = _browser_flow.frame_rate(page, v, seconds=1.0)
     v.locator(".sk-flow-play").click()
     record_property("flow_fps", round(rate["view_fps"], 1))
     record_property("flow_draw_ms_p95", round(rate["draw_ms_p95"], 2))

@@ -88,6 +88,13 @@ class NotebookInTheBrowser:
         page, _, _ = ran
         assert _browser.pending_images(page) == []
 
+    def test_no_first_run_prompt_covers_the_notebook(self, ran):
+        """JupyterLab asks once whether to fetch Jupyter news (its "announcements"); the
+        settings the server starts with answer it, so no toast or dialog is in the way."""
+        page, _, _ = ran
+        assert page.locator(".jp-Notification-Toast, .jp-Dialog").count() == 0
+        assert "Jupyter news" not in page.locator("body").inner_text()
+
     def test_every_slider_changes_its_figure(self, ran, record_property):
         page, _, _ = ran
         moved = _browser.move_every_slider(page)
