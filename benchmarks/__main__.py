@@ -1,14 +1,14 @@
 """Run every benchmark: python -m benchmarks [--requests N]
-[--only queues|widgets|partitioning|caching]."""
+[--only queues|widgets|partitioning|caching|browser]."""
 
 import argparse
 
-from benchmarks import caching, partitioning, queues, widgets
+from benchmarks import browser, caching, partitioning, queues, widgets
 
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument("--requests", type=int, default=1_000_000,
                     help="requests per queueing benchmark (default 1,000,000)")
-parser.add_argument("--only", choices=["queues", "widgets", "partitioning", "caching"],
+parser.add_argument("--only", choices=["queues", "widgets", "partitioning", "caching", "browser"],
                     help="run one benchmark")
 args = parser.parse_args()
 if args.only in (None, "queues"):
@@ -19,3 +19,5 @@ if args.only in (None, "partitioning"):
     partitioning.main()
 if args.only in (None, "caching"):
     caching.main()
+if args.only in (None, "browser"):
+    browser.main()
