@@ -131,7 +131,7 @@ def test_requests_in_the_dead_servers_queue_at_the_crash_are_lost():
     request j to server j mod 4): the lost requests are exactly those the failure-free run
     has at server 0 across the crash instant — chosen when server 0 holds 3 or more."""
     w = traffic(rate_rps=360.0, horizon_s=10.0, seed=5)
-    free = sim.run(w, servers=4, policy="round_robin")
+    free = sim.run(w, servers=4, policy=balancing.policy("round_robin"))
     grid = np.arange(3.0, 9.0, 0.01)
     crash = float(grid[np.argmax(free.in_system_at(grid, server=0) >= 3)])
     r = fail(w, crashed_at=crash, policy="round_robin", seed=5)

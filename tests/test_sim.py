@@ -129,7 +129,7 @@ def test_mm1k_drops_match_blocking_formula(rho, k):
     """M/M/1/K: a fraction P_K = (1 − ρ)ρ^K/(1 − ρ^(K+1)) of arrivals is dropped."""
     def one(seed):
         w = sim.Workload.poisson(rho, sim.Exponential(1.0), n=40_000, seed=seed)
-        r = sim.run(w, policy="random", queue_limit=k, seed=seed)
+        r = sim.run(w, policy=balancing.policy("random"), queue_limit=k, seed=seed)
         return r.dropped / r.arrived
     assert_matches(*mean_over_seeds(one, reps=10), theory.mm1k_blocking(rho, 1.0, k))
 
@@ -208,7 +208,7 @@ def test_event_loop_equals_vectorised_path_for_a_static_policy():
     """RandomChoice pre-draws its picks, so loop and vector path choose the same servers and
     agree on every departure (to rounding: the cumulative-max form sums in another order)."""
     w = sim.Workload.poisson(7.0, sim.Exponential(1.0), n=20_000, seed=8)
-    fast = sim.run(w, servers=8, policy="random", seed=9)
+    fast = sim.run(w, servers=8, policy=balancing.policy("random"), seed=9)
 
     class LoopedRandom(balancing.RandomChoice):
         def assign(self, n_requests, n_servers, gen):
@@ -223,8 +223,8 @@ def test_fewest_connections_sees_live_counts():
     """With equal speeds and deterministic work, fewest connections never lets one server hold
     two more requests than another, so its wait beats random's."""
     w = sim.Workload.poisson(3.6, sim.Deterministic(1.0), n=20_000, seed=2)
-    fc = sim.run(w, servers=4, policy="fewest_connections")
-    rnd = sim.run(w, servers=4, policy="random", seed=2)
+    fc = sim.run(w, servers=4, policy=balancing.policy("fewest_connections"))
+    rnd = sim.run(w, servers=4, policy=balancing.policy("random"), seed=2)
     t = np.linspace(0, w.horizon_s, 4000)
     per = np.array([fc.in_system_at(t, server=i) for i in range(4)])
     assert (per.max(axis=0) - per.min(axis=0)).max() <= 2
@@ -272,7 +272,8 @@ def test_no_request_is_lost(rate, n, servers, policy, limit, horizon_frac, seed)
     """arrived = completed + in system + dropped, at any horizon, for every policy."""
     base = sim.Workload.poisson(rate, sim.Exponential(1.0), n=n, seed=seed)
     w = sim.Workload(base.arrivals_at, base.work_s, horizon_s=base.horizon_s * horizon_frac)
-    r = sim.run(w, servers=servers, policy=policy, queue_limit=limit, seed=seed)
+    r = sim.run(w, servers=servers, policy=policy if policy == "shared" else balancing.policy(policy),
+                queue_limit=limit, seed=seed)
     assert r.arrived == r.completed + r.in_system + r.dropped
     assert r.arrived == int((w.arrivals_at <= w.horizon_s).sum())
     assert min(r.in_system, r.dropped, r.completed) >= 0
@@ -287,7 +288,7 @@ def test_queue_lengths_per_server_agree_with_counting_one_server_at_a_time(polic
     """The all-servers-at-once running sum against in_system_at's per-server count, at
     instants that include arrival and departure instants themselves (ties), with drops."""
     w = sim.Workload.poisson(0.9 * 5, sim.Exponential(1.0), n=4000, seed=2)
-    r = sim.run(w, servers=5, policy=policy, queue_limit=3, seed=2)
+    r = sim.run(w, servers=5, policy=balancing.policy(policy), queue_limit=3, seed=2)
     assert r.dropped > 0
     t = np.sort(np.concatenate([np.linspace(0, r.horizon_s, 200), r.arrivals_at[::37],
                                 r.departures_at[~np.isnan(r.departures_at)][::41]]))
@@ -352,7 +353,7 @@ def test_daily_trace_ends_at_the_end_of_the_day():
 def test_same_seed_same_result_different_seed_different():
     def go(seed):
         w = sim.Workload.poisson(0.9, sim.Pareto(1.0), n=5000, seed=seed)
-        return sim.run(w, servers=3, policy="random", seed=seed).departures_at
+        return sim.run(w, servers=3, policy=balancing.policy("random"), seed=seed).departures_at
     np.testing.assert_array_equal(go(11), go(11))
     assert not np.array_equal(go(11), go(12))
 
@@ -402,7 +403,8 @@ def workload():
     (lambda: sim.run(workload(), servers=True), TypeError, "servers"),
     (lambda: sim.run(workload(), speeds=[1.0, 0.0]), ValueError, "speeds"),
     (lambda: sim.run(workload(), speeds=[1.0, float("nan")]), ValueError, "speeds"),
-    (lambda: sim.run(workload(), policy="least_busy"), ValueError, "policy"),
+    (lambda: sim.run(workload(), policy="least_busy"), TypeError, "balancing.policy"),
+    (lambda: balancing.policy("least_busy"), ValueError, "policy"),
     (lambda: sim.run(workload(), policy=3), TypeError, "policy"),
     (lambda: sim.run(workload(), queue_limit=0), ValueError, "queue_limit"),
     (lambda: sim.run(workload(), warmup_s=-1), ValueError, "warmup_s"),

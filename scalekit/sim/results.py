@@ -117,7 +117,7 @@ class Results:
         return _html.key_value_table(self.summary(), note)
 
 
-def _results(
+def measure(
     workload: Workload, departures, server_of, speeds, dropped_mask, policy_name, warmup_s,
 ) -> Results:
     """Measure one run: each request's departure instant (s), server index and whether it
