@@ -272,8 +272,8 @@ def test_no_request_is_lost(rate, n, servers, policy, limit, horizon_frac, seed)
     """arrived = completed + in system + dropped, at any horizon, for every policy."""
     base = sim.Workload.poisson(rate, sim.Exponential(1.0), n=n, seed=seed)
     w = sim.Workload(base.arrivals_at, base.work_s, horizon_s=base.horizon_s * horizon_frac)
-    r = sim.run(w, servers=servers, policy=policy if policy == "shared" else balancing.policy(policy),
-                queue_limit=limit, seed=seed)
+    chosen = policy if policy == "shared" else balancing.policy(policy)
+    r = sim.run(w, servers=servers, policy=chosen, queue_limit=limit, seed=seed)
     assert r.arrived == r.completed + r.in_system + r.dropped
     assert r.arrived == int((w.arrivals_at <= w.horizon_s).sum())
     assert min(r.in_system, r.dropped, r.completed) >= 0

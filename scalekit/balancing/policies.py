@@ -105,7 +105,8 @@ class RoundRobin(Policy):
         self._next = 0
 
     def assign(self, n_requests, n_servers, gen):
-        return np.arange(n_requests, dtype=np.int64) % n_servers
+        turns = np.arange(n_servers, dtype=np.int64)  # 0, 1, ..., n − 1, then again
+        return np.tile(turns, -(-n_requests // n_servers))[:n_requests]
 
     def rule(self, n_requests, n_servers):
         return Rule("assigned", self.assign(n_requests, n_servers, None))

@@ -21,7 +21,7 @@ import numpy as np
 
 from scalekit.sim.policy import RULE_KINDS, Rule
 
-__all__ = ["available", "warm_up", "fifo_by_server", "dispatch"]
+__all__ = ["available", "warm_up", "fifo_by_server", "busy_by_server", "dispatch"]
 
 _loaded: dict = {}
 
@@ -49,6 +49,7 @@ def warm_up() -> float:
     start = time.perf_counter()
     a, w, speeds = np.array([0.0, 0.5]), np.array([1.0, 1.0]), np.array([1.0, 1.0])
     fifo_by_server(a, w, speeds, np.array([0, 1]))
+    busy_by_server(a + 1.0, w, speeds, np.array([0, 1]), 0.0, 2.0)
     for kind in RULE_KINDS:
         data = {"assigned": np.array([0, 1]), "least_of_draws": np.array([[0, 1], [1, 0]])}
         dispatch(a, w, speeds, Rule(kind, data.get(kind)), None)
@@ -63,6 +64,18 @@ def fifo_by_server(arrivals_at: np.ndarray, work_s: np.ndarray, speeds,
         np.ascontiguousarray(work_s, dtype=np.float64),
         np.asarray(speeds, dtype=np.float64),
         np.ascontiguousarray(server_of, dtype=np.int64))
+
+
+def busy_by_server(end_at: np.ndarray, work_s: np.ndarray, speeds, server_of: np.ndarray,
+                   window_from: float, window_to: float) -> np.ndarray:
+    """Busy seconds of each server inside [window_from, window_to]: request j kept server
+    ``server_of[j]`` busy over [end − work/speed, end]. Bit for bit numpy's clip and
+    ``bincount`` (:func:`scalekit.sim.results.measure`)."""
+    return _kernels().busy_by_server(
+        np.ascontiguousarray(end_at, dtype=np.float64),
+        np.ascontiguousarray(work_s, dtype=np.float64),
+        np.asarray(speeds, dtype=np.float64),
+        np.ascontiguousarray(server_of, dtype=np.int64), float(window_from), float(window_to))
 
 
 def dispatch(arrivals_at: np.ndarray, work_s: np.ndarray, speeds, rule: Rule,

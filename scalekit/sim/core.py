@@ -448,6 +448,9 @@ def _assignment(policy, assigned, n: int, k: int) -> np.ndarray:
 
 def _plain_log(departures: np.ndarray, server_of: np.ndarray, arrivals: np.ndarray) -> Dispatch:
     """The log of a run where a request is only ever served or dropped (server −1)."""
+    if server_of.size == 0 or server_of.min() >= 0:  # nothing dropped
+        return Dispatch(outcome=np.zeros(server_of.size, dtype=np.int8), server_of=server_of,
+                        departures_at=departures)
     dropped = server_of < 0
     outcome = dropped.astype(np.int8) * np.int8(DROPPED)
     failed = np.flatnonzero(dropped)
