@@ -18,7 +18,9 @@ Sources for the rules checked here:
   (nginx) or moves to the next point on the ring (ketama), and keeps that server.
 
 Statistical checks allow Z = 4 standard errors (tests/_stats.py), the error derived in each
-test's docstring; every run is seeded, so a pass or a fail is repeatable.
+test's docstring: estimated from 200 runs, a correct model fails one check with Student's t's
+chance beyond ±4 at 199 degrees of freedom, about 1 in 11,000. Every run is seeded, so a pass
+or a fail is repeatable.
 """
 
 import math

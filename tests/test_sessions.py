@@ -19,7 +19,9 @@ Sources for the rules checked here:
   (RFC 6265 §6.1; Flask warns above 4,093).
 
 Statistical checks allow Z = 4 standard errors (tests/_stats.py), the error derived in each
-test's docstring; every run is seeded, so a pass or a fail is repeatable.
+test's docstring: a binomial error known in closed form, so a correct model fails one check
+about 1 time in 15,800 (the normal tail beyond ±4). Every run is seeded, so a pass or a fail
+is repeatable.
 """
 
 import json

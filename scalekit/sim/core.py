@@ -45,11 +45,15 @@ from scalekit.sim import queues
 from scalekit.sim.policy import ClusterState, Policy, compiled_rule
 
 __all__ = ["Dispatcher", "Dispatch", "Event", "Crash", "Recover", "MarkDown", "MarkUp",
-           "SERVED", "REFUSED", "LOST", "UNAVAILABLE", "DROPPED", "OUTCOMES"]
+           "SERVED", "REFUSED", "LOST", "UNAVAILABLE", "DROPPED", "OUTCOMES", "MAX_RETRIES"]
 
 #: Outcome codes of a request (:attr:`Dispatch.outcome`), named in :data:`OUTCOMES`.
 SERVED, REFUSED, LOST, UNAVAILABLE, DROPPED = 0, 1, 2, 3, 4
 OUTCOMES = ("served", "refused", "lost in flight", "unavailable (503)", "dropped (queue full)")
+
+#: Most times one request is tried again, whatever :meth:`Dispatcher.refused` says: a run
+#: always ends.
+MAX_RETRIES = 16
 
 # Priorities of calendar entries at one instant (an arrival sits between events and retries).
 _DEPART, _EVENT, _ARRIVE, _RETRY = 0, 1, 2, 3
@@ -235,7 +239,8 @@ class Dispatcher:
     def refused(self, request: int, server: int, at: float) -> float | None:
         """The instant to try ``request`` again after ``server`` refused it at ``at`` — or
         None to fail it. By default: ``retry_delay_s`` later, once (a retry refused again
-        fails). A variant may override it."""
+        fails). A variant may override it; a request is tried again at most
+        :data:`MAX_RETRIES` times, so a run always ends."""
         if self.retry_delay_s is None or request in self._retried_at:
             return None
         return at + self.retry_delay_s
@@ -247,12 +252,12 @@ class Dispatcher:
         work each (on a speed-1 server); return what happened to each."""
         if self._served:
             raise RuntimeError("a Dispatcher serves once; make a new one for another run")
-        self._served = True
         arrivals_np = np.asarray(arrivals_at, dtype=float)
         work_np = np.asarray(work_s, dtype=float)
         if arrivals_np.shape != work_np.shape or arrivals_np.ndim != 1:
             raise ValueError(f"arrivals_at and work_s must be two lists of one length, got "
                              f"shapes {arrivals_np.shape} and {work_np.shape}")
+        self._served = True
         n, k = arrivals_np.size, len(self.speeds)
         state, policy = self.state, self.policy
         policy.reset(k, n if self.decisions is None else self.decisions, state.rng)
@@ -270,6 +275,7 @@ class Dispatcher:
         self._failed_at: dict[int, float] = {}
         self._first: dict[int, int] = {}
         self._retried_at: dict[int, float] = {}
+        self._tries: dict[int, int] = {}
         self._work = work
         accepted = None if type(policy).accepted is Policy.accepted else policy.accepted
         self._accepted = accepted
@@ -365,14 +371,16 @@ class Dispatcher:
         self._failed_at[j] = at
 
     def _refuse(self, j: int, server: int, at: float) -> None:
-        again = self.refused(j, server, at)
+        tries = self._tries.get(j, 0)
+        again = self.refused(j, server, at) if tries < MAX_RETRIES else None
         if again is None:
             self._fail(j, REFUSED, at)
             return
         if not again >= at:
             raise ValueError(f"{type(self).__name__}.refused returned {again!r} for request {j} "
                              f"refused at {at!r}: a retry cannot come before the refusal")
-        self._first[j] = server
+        self._first.setdefault(j, server)
+        self._tries[j] = tries + 1
         heapq.heappush(self._calendar, (float(again), _RETRY, self._seq, j))
         self._seq += 1
 
@@ -380,7 +388,7 @@ class Dispatcher:
         """Request ``j`` tried again at ``at``: the policy chooses with the server that
         refused it excluded (marked down for this one decision)."""
         state, k = self.state, len(self.speeds)
-        refuser = self._first.get(j, self._server_of[j])
+        refuser = self._server_of[j]  # the server that refused it last
         self._retried_at[j] = at
         excluded = state.up[refuser]
         if excluded:
