@@ -10,22 +10,6 @@ import numpy as np
 import pytest
 
 from scalekit import sessions
-from scalekit.sessions.cluster import LOST, SERVED
-
-ANSWERED = (SERVED, LOST)
-
-
-def holders_at(r, instant):
-    """Each user's session holder at ``instant``: the server of their last answered request
-    before it (−1: none)."""
-    holder = np.full(r.users, -1)
-    early = (r.arrivals_at < instant) & np.isin(r.outcome, ANSWERED)
-    holder[r.user_of[early]] = r.server_of[early]  # later requests overwrite earlier ones
-    return holder
-
-
-FAILURE = dict(servers=4, users=400, server_fails_at=50.0, failed_server=1, detection_s=6.0,
-               seed=7)
 
 
 def test_store_latency_is_measured_once_and_can_be_measured_again():

@@ -9,22 +9,6 @@ import numpy as np
 
 from scalekit import sessions
 from scalekit.sessions import visits
-from scalekit.sessions.cluster import LOST, SERVED
-
-ANSWERED = (SERVED, LOST)
-
-
-def holders_at(r, instant):
-    """Each user's session holder at ``instant``: the server of their last answered request
-    before it (−1: none)."""
-    holder = np.full(r.users, -1)
-    early = (r.arrivals_at < instant) & np.isin(r.outcome, ANSWERED)
-    holder[r.user_of[early]] = r.server_of[early]  # later requests overwrite earlier ones
-    return holder
-
-
-FAILURE = dict(servers=4, users=400, server_fails_at=50.0, failed_server=1, detection_s=6.0,
-               seed=7)
 
 
 def test_visits_have_the_shape_of_a_shop_visit():
