@@ -174,6 +174,9 @@ def test_the_refusal_hook_decides_when_to_try_again():
 def test_the_dispatcher_checks_its_arguments():
     with pytest.raises(TypeError, match="Policy"):
         sim.Dispatcher((1.0,), "round_robin", sim.rng(0))
+    for bad in (dict(queue_limit=0), dict(retry_delay_s=-1.0), dict(decisions=-2)):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            sim.Dispatcher((1.0,), Recorder(), sim.rng(0), **bad)
     d = sim.Dispatcher((1.0,), Recorder(), sim.rng(0))
     with pytest.raises(TypeError, match="Event"):
         d.schedule(1.0, "crash")

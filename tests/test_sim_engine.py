@@ -176,3 +176,90 @@ def workload():
 def test_bad_input_is_refused_clearly(call, exc, name):
     with pytest.raises(exc, match=name):
         call()
+
+
+# ------------------------------------------------------------------ layering
+
+
+def test_sim_imports_no_topic():
+    """sim is the bottom layer (DESIGN.md: sim and theory at the bottom, topics above): a
+    fresh interpreter that imports it — and runs it — has loaded no topic package."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from scalekit import sim\n"
+            "sim.run(sim.Workload([0.0, 1.0], [1.0, 1.0]), servers=2)\n"
+            "print(sorted(m for m in sys.modules if m.startswith('scalekit.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120).stdout
+    loaded = eval(out)  # a list of module names
+    assert all(m.startswith(("scalekit.sim", "scalekit._")) for m in loaded), loaded
+
+
+def test_the_package_has_no_import_cycle():
+    """Every ``import`` in scalekit — at module level or inside a function — as an edge from
+    module to module (importing a.b.c runs a and a.b too); the graph has no strongly
+    connected component of more than one module (Tarjan's algorithm)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(sim.__file__).resolve().parents[1]
+    files = {}
+    for path in root.rglob("*.py"):
+        parts = list(path.relative_to(root.parent).with_suffix("").parts)
+        files[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+
+    def known(name):
+        while name and name not in files:
+            name = name.rpartition(".")[0]
+        return name
+
+    graph = {m: set() for m in files}
+    for m, path in files.items():
+        package = m if path.name == "__init__.py" else m.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    up = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join(up + ([base] if base else []))
+                names = [f"{base}.{a.name}" for a in node.names]
+            else:
+                continue
+            for name in names:
+                target = known(name)
+                parts = target.split(".")
+                for i in range(2, len(parts) + 1):  # the module and the packages above it
+                    up = ".".join(parts[:i])
+                    if up in files and up != m and not m.startswith(up + "."):
+                        graph[m].add(up)
+    index, low, stack, on, cycles = {}, {}, [], set(), []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    assert sum(map(len, graph.values())) > 200  # the graph was really built
+    assert cycles == []

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from scalekit import _check
 from scalekit.sim import compiled as _compiled
 from scalekit.sim import queues
 from scalekit.sim.policy import ClusterState, Policy, compiled_rule
@@ -187,10 +188,13 @@ class Dispatcher:
         self.speeds = tuple(float(s) for s in speeds)
         self.policy = policy
         self.state = ClusterState(self.speeds, gen)
-        self.queue_limit = queue_limit
-        self.retry_delay_s = retry_delay_s
-        self.decisions = decisions
-        self.compiled = compiled
+        self.queue_limit = None if queue_limit is None else \
+            _check.integer("queue_limit", queue_limit, low=1)
+        self.retry_delay_s = None if retry_delay_s is None else \
+            _check.non_negative("retry_delay_s", retry_delay_s)
+        self.decisions = None if decisions is None else \
+            _check.integer("decisions", decisions, low=0)
+        self.compiled = None if compiled is None else _check.boolean("compiled", compiled)
         self.alive = [True] * len(self.speeds)
         self._dead = 0  # servers crashed and not yet recovered
         self._calendar: list[tuple] = []
@@ -408,7 +412,7 @@ class Dispatcher:
             self._fail(j, UNAVAILABLE, at)
         elif self._dead and not self.alive[i]:
             self._refuse(j, i, at)
-        elif state.connections[i] >= (self.queue_limit or math.inf):
+        elif self.queue_limit is not None and state.connections[i] >= self.queue_limit:
             self._server_of[j] = -1
             self._fail(j, DROPPED, at)
         else:
