@@ -72,7 +72,7 @@ def test_session_routing_is_a_policy_that_remembers_the_answering_server():
     d = sim.Dispatcher((1.0, 1.0), routing, sim.rng(0))
     d.schedule(1.5, sim.Crash(0))
     d.schedule(2.5, sim.MarkDown(0))
-    log = d.serve([0.0, 1.0, 2.0, 3.0], [0.1] * 4)
+    log = d.serve(sim.Workload([0.0, 1.0, 2.0, 3.0], [0.1] * 4))
     # user 0 → server 0 (balanced), user 1 → server 1 (balanced); user 0 back at 2.0: its
     # cookie names server 0, dead but not yet marked — refused; at 3.0 user 1 keeps server 1
     assert log.server_of.tolist() == [0, 1, 0, 1]
@@ -88,4 +88,4 @@ def test_session_routing_is_a_policy_that_remembers_the_answering_server():
     d = sim.Dispatcher((1.0, 1.0), sessions.SessionRouting(Nowhere(), balancing.RoundRobin(),
                                                            [0], ["192.0.2.1"]), sim.rng(0))
     with pytest.raises(ValueError, match="route returned 7"):
-        d.serve([0.0], [1.0])
+        d.serve(sim.Workload([0.0], [1.0]))

@@ -104,7 +104,7 @@ def test_the_fast_path_only_runs_what_it_models():
     d = sim.Dispatcher((1.0, 1.0), balancing.FewestConnections(), sim.rng(0), compiled=True)
     d.schedule(1.0, sim.Crash(0))
     with pytest.raises(ValueError, match="nothing scheduled"):
-        d.serve([0.0, 2.0], [1.0, 1.0])
+        d.serve(sim.Workload([0.0, 2.0], [1.0, 1.0]))
     with pytest.raises(ValueError, match="outside"):
         compiled.dispatch(np.array([0.0]), np.array([1.0]), [1.0],
                           sim.Rule("assigned", np.array([3])), None)
@@ -199,3 +199,23 @@ def test_with_no_writable_cache_the_kernels_compile_in_memory(tmp_path):
     assert child.pop("available") is True
     assert child.pop("cache") == "NullCache"  # numba's "no caching" stand-in
     assert child == _here()
+
+
+@pytest.mark.parametrize("call, exc, name", [
+    (lambda: compiled.fifo_by_server(None, [1.0], [1.0], [0]), TypeError, "arrivals_at"),
+    (lambda: compiled.fifo_by_server([0.0], [1.0, 2.0], [1.0], [0]), ValueError, "work_s"),
+    (lambda: compiled.fifo_by_server([0.0], [1.0], [1.0], [0.5]), TypeError, "server_of"),
+    (lambda: compiled.fifo_by_server([0.0], [1.0], [1.0], [1]), ValueError, "server_of"),
+    (lambda: compiled.busy_by_server([1.0], [1.0], [1.0], [0], 2.0, 1.0), ValueError,
+     "window_to"),
+    (lambda: compiled.dispatch([0.0], [1.0], [1.0], "fewest", None), TypeError, "rule"),
+    (lambda: compiled.dispatch([0.0], [1.0], [], sim.Rule("least_work"), None), ValueError,
+     "speeds"),
+    (lambda: compiled.dispatch([0.0], [1.0], [1.0], sim.Rule("least_work"), 0), ValueError,
+     "queue_limit"),
+])
+def test_the_kernels_refuse_what_would_make_them_read_out_of_bounds(call, exc, name):
+    """The compiled loops do not check indices as they run: their wrappers check shapes,
+    types and server indices first, and say which argument is wrong."""
+    with pytest.raises(exc, match=name):
+        call()

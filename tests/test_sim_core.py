@@ -60,7 +60,7 @@ def test_a_crash_loses_what_the_server_holds_and_it_refuses_until_marked_down():
     it dies at 2.5 — lost; request 4 is sent to it at 4 before the mark at 4.5 — refused;
     5 and 6 go to server 1 (6 waits for 5: 6.5 → 8); server 0 is back (empty) and marked up
     by 7, so request 7 starts there at once."""
-    log = rr_dispatcher().serve(RR_ARRIVALS, [1.5] * 8)
+    log = rr_dispatcher().serve(sim.Workload(RR_ARRIVALS, [1.5] * 8))
     S, L, R = sim.SERVED, sim.LOST, sim.REFUSED
     assert log.outcome.tolist() == [S, S, L, S, R, S, S, S]
     assert log.server_of.tolist() == [0, 1, 0, 1, 0, 1, 1, 0]
@@ -73,7 +73,7 @@ def test_a_crash_loses_what_the_server_holds_and_it_refuses_until_marked_down():
 def test_a_refused_request_is_retried_once_on_another_server():
     """With a 0.25 s retry delay request 4 is tried again at 4.25 with server 0 excluded:
     server 1, after request 3 (4.5 → 6). Then 5 and 6 queue there too (6 → 7.5 → 9)."""
-    log = rr_dispatcher(retry_delay_s=0.25).serve(RR_ARRIVALS, [1.5] * 8)
+    log = rr_dispatcher(retry_delay_s=0.25).serve(sim.Workload(RR_ARRIVALS, [1.5] * 8))
     assert log.outcome.tolist() == [0, 0, sim.LOST, 0, 0, 0, 0, 0]
     assert log.server_of.tolist() == [0, 1, 0, 1, 1, 1, 1, 0]
     assert log.first_server.tolist() == [0, 1, 0, 1, 0, 1, 1, 0]
@@ -88,7 +88,7 @@ def test_a_request_leaving_at_the_crash_instant_is_not_lost():
     dies, and is served; request 2, in service there, is lost."""
     d = sim.Dispatcher((1.0,), sim.Assigned([0, 0]), sim.rng(0))
     d.schedule(1.5, sim.Crash(0))
-    log = d.serve([0.0, 1.0], [1.5, 1.0])
+    log = d.serve(sim.Workload([0.0, 1.0], [1.5, 1.0]))
     assert log.outcome.tolist() == [sim.SERVED, sim.LOST]
     assert log.ended_at.tolist() == [1.5, 1.5]
 
@@ -96,7 +96,7 @@ def test_a_request_leaving_at_the_crash_instant_is_not_lost():
 def test_a_crash_after_the_last_arrival_still_loses_the_queue():
     d = sim.Dispatcher((1.0,), sim.Assigned([0, 0]), sim.rng(0))
     d.schedule(5.0, sim.Crash(0))
-    log = d.serve([0.0, 1.0], [3.0, 3.0])  # 0 → 3, then 3 → 6: in service at 5
+    log = d.serve(sim.Workload([0.0, 1.0], [3.0, 3.0]))  # 0 → 3, then 3 → 6: in service at 5
     assert log.outcome.tolist() == [sim.SERVED, sim.LOST]
 
 
@@ -125,7 +125,7 @@ def test_at_one_instant_events_come_before_the_arrival_and_retries_after_it():
     policy = Recorder()
     d = sim.Dispatcher((1.0, 1.0), policy, sim.rng(0), retry_delay_s=0.0)
     d.schedule(1.0, sim.Crash(0))
-    log = d.serve([1.0, 1.0], [1.0, 1.0])
+    log = d.serve(sim.Workload([1.0, 1.0], [1.0, 1.0]))
     assert policy.calls == [("choose", 0, 1.0), ("choose", 1, 1.0), ("again", 0, 1.0),
                             ("accepted", 0, 1), ("again", 1, 1.0), ("accepted", 1, 1)]
     assert log.server_of.tolist() == [1, 1] and log.first_server.tolist() == [0, 0]
@@ -135,7 +135,7 @@ def test_at_one_instant_events_come_before_the_arrival_and_retries_after_it():
 def test_every_server_marked_down_is_a_503_from_the_balancer():
     d = sim.Dispatcher((1.0,), Recorder(), sim.rng(0))
     d.schedule(0.5, sim.MarkDown(0))
-    log = d.serve([0.0, 1.0, 2.0], [0.1] * 3)
+    log = d.serve(sim.Workload([0.0, 1.0, 2.0], [0.1] * 3))
     assert log.outcome.tolist() == [sim.SERVED, sim.UNAVAILABLE, sim.UNAVAILABLE]
     assert log.server_of.tolist() == [0, -1, -1] and log.ended_at.tolist() == [0.1, 1.0, 2.0]
 
@@ -144,7 +144,7 @@ def test_a_full_server_drops_and_the_policy_hears_only_accepted_requests():
     policy = Recorder()
     d = sim.Dispatcher((1.0,), policy, sim.rng(0), queue_limit=2)
     d.schedule(100.0, sim.MarkUp(0))  # an event: the Python loop, not a fast path
-    log = d.serve([0.0, 0.1, 0.2, 5.0], [1.0] * 4)
+    log = d.serve(sim.Workload([0.0, 0.1, 0.2, 5.0], [1.0] * 4))
     assert log.outcome.tolist() == [sim.SERVED, sim.SERVED, sim.DROPPED, sim.SERVED]
     assert log.server_of.tolist() == [0, 0, -1, 0]
     assert [c[1] for c in policy.calls if c[0] == "accepted"] == [0, 1, 3]
@@ -157,7 +157,7 @@ def test_the_refusal_hook_decides_when_to_try_again():
 
     d = Patient((1.0, 1.0), Recorder(), sim.rng(0))
     d.schedule(0.0, sim.Crash(0))
-    log = d.serve([1.0], [1.0])
+    log = d.serve(sim.Workload([1.0], [1.0]))
     assert log.retried_at.tolist() == [3.0] and log.server_of.tolist() == [1]
     assert log.departures_at.tolist() == [4.0]
 
@@ -168,7 +168,7 @@ def test_the_refusal_hook_decides_when_to_try_again():
     d = Backwards((1.0, 1.0), Recorder(), sim.rng(0))
     d.schedule(0.0, sim.Crash(0))
     with pytest.raises(ValueError, match="cannot come before"):
-        d.serve([1.0], [1.0])
+        d.serve(sim.Workload([1.0], [1.0]))
 
 
 def test_the_dispatcher_checks_its_arguments():
@@ -182,11 +182,15 @@ def test_the_dispatcher_checks_its_arguments():
         d.schedule(1.0, "crash")
     with pytest.raises(ValueError, match="finite"):
         d.schedule(float("nan"), sim.Crash(0))
-    with pytest.raises(ValueError, match="one length"):
-        d.serve([0.0, 1.0], [1.0])
-    d.serve([0.0], [1.0])
+    with pytest.raises(TypeError, match="workload"):
+        d.serve([0.0, 1.0])
+    with pytest.raises(ValueError, match="speeds"):
+        sim.Dispatcher((1.0, 0.0), Recorder(), sim.rng(0))
+    with pytest.raises(TypeError, match="gen"):
+        sim.Dispatcher((1.0,), Recorder(), 7)
+    d.serve(sim.Workload([0.0], [1.0]))
     with pytest.raises(RuntimeError, match="serves once"):
-        d.serve([0.0], [1.0])
+        d.serve(sim.Workload([0.0], [1.0]))
     with pytest.raises(NotImplementedError):
         sim.Event().apply(d, 0.0)
 
@@ -199,9 +203,9 @@ def test_health_checks_and_sessions_run_on_this_loop(monkeypatch):
     served = []
     real = sim.Dispatcher.serve
 
-    def spy(self, arrivals_at, work_s):
+    def spy(self, workload):
         served.append(type(self.policy).__name__)
-        return real(self, arrivals_at, work_s)
+        return real(self, workload)
 
     monkeypatch.setattr(sim.Dispatcher, "serve", spy)
     w = sim.Workload.poisson(50.0, sim.Exponential(0.01), horizon_s=10.0, seed=1)
@@ -222,6 +226,6 @@ def test_a_hook_that_always_retries_still_ends():
     d = Stubborn((1.0, 1.0), Recorder(), sim.rng(0))
     d.schedule(0.0, sim.Crash(0))
     d.schedule(0.0, sim.Crash(1))
-    log = d.serve([1.0], [1.0])
+    log = d.serve(sim.Workload([1.0], [1.0]))
     assert log.outcome.tolist() == [sim.REFUSED]
     assert log.ended_at.tolist() == [1.0 + sim.core.MAX_RETRIES]

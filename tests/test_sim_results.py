@@ -96,3 +96,12 @@ def test_percentiles_of_a_long_run_are_numpys():
     x = sim.rng(3).exponential(1.0, 300_001)
     for qs in ((50, 95, 99), (0, 100), (99.9, 0.1, 50)):
         assert percentiles(x, qs) == np.percentile(x, qs).tolist()
+
+
+def test_percentiles_check_their_arguments():
+    for values, qs, exc, name in (("bogus", [50], TypeError, "values"), ([], [50], ValueError,
+                                  "values"), ([1.0], [150], ValueError, "qs"),
+                                  ([1.0, np.nan], [50], ValueError, "values")):
+        with pytest.raises(exc, match=name):
+            percentiles(values, qs)
+    assert percentiles([1.0, 2.0, 3.0], 50) == [2.0]

@@ -287,7 +287,7 @@ def simulate_backend_failure(
                       (up_at, sim.MarkUp(dead)), (recovery, sim.Recover(dead))):
         if at is not None and not math.isnan(at):
             dispatcher.schedule(at, event)
-    log = dispatcher.serve(workload.arrivals_at, workload.work_s)
+    log = dispatcher.serve(workload)
     return _result(log, workload, policy, speeds, dead, crash, recovery, down_at, up_at,
                    inter, rise, fall, redispatch, delay, phase)
 

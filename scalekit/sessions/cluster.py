@@ -240,7 +240,7 @@ def _run(strategy: Strategy, v: visits.Visits, s: SessionsSettings) -> SessionsR
     if fails:
         dispatcher.schedule(crash_at, sim.Crash(s.failed_server))
         dispatcher.schedule(down_at, sim.MarkDown(s.failed_server))
-    log = dispatcher.serve(v.at, v.work_s + store_ms / 1e3)
+    log = dispatcher.serve(sim.Workload(v.at, v.work_s + store_ms / 1e3))
     db = store.SessionStore(_database_path(s), durable=False) \
         if keeps == "database" and s.real_store else None
     try:

@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 
+from scalekit import _check
 from scalekit.sim.policy import RULE_KINDS, Rule
 
 __all__ = ["available", "warm_up", "fifo_by_server", "busy_by_server", "dispatch"]
@@ -56,14 +57,38 @@ def warm_up() -> float:
     return time.perf_counter() - start
 
 
+def _floats(name: str, values, n: int | None = None) -> np.ndarray:
+    """A 1-D float64 array, or a TypeError/ValueError naming ``name`` (shape and type only:
+    the values come from a checked Workload; the kernels index with them, so they must fit)."""
+    try:
+        out = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be an array of numbers, got {values!r:.60}") from exc
+    if values is None or isinstance(values, str | bytes):
+        raise TypeError(f"{name} must be an array of numbers, got {values!r:.60}")
+    out = np.ascontiguousarray(out)
+    if out.ndim != 1 or (n is not None and out.size != n):
+        raise ValueError(f"{name} must be one-dimensional"
+                         f"{'' if n is None else f' with {n} values'}, got shape {out.shape}")
+    return out
+
+
+def _servers(name: str, values, n: int, k: int) -> np.ndarray:
+    out = np.asarray(values)
+    if out.ndim != 1 or out.size != n or not np.issubdtype(out.dtype, np.integer):
+        raise TypeError(f"{name} must be {n} server indices, got {values!r:.60}")
+    if n and (out.min() < 0 or out.max() >= k):
+        raise ValueError(f"{name} names a server outside 0..{k - 1}")
+    return np.ascontiguousarray(out, dtype=np.int64)
+
+
 def fifo_by_server(arrivals_at: np.ndarray, work_s: np.ndarray, speeds,
                    server_of: np.ndarray) -> np.ndarray:
     """:func:`scalekit.sim.queues.fifo_by_server`, compiled: bit for bit the same."""
-    return _kernels().fifo_by_server(
-        np.ascontiguousarray(arrivals_at, dtype=np.float64),
-        np.ascontiguousarray(work_s, dtype=np.float64),
-        np.asarray(speeds, dtype=np.float64),
-        np.ascontiguousarray(server_of, dtype=np.int64))
+    a = _floats("arrivals_at", arrivals_at)
+    s = _floats("speeds", speeds)
+    return _kernels().fifo_by_server(a, _floats("work_s", work_s, a.size), s,
+                                     _servers("server_of", server_of, a.size, s.size))
 
 
 def busy_by_server(end_at: np.ndarray, work_s: np.ndarray, speeds, server_of: np.ndarray,
@@ -71,17 +96,27 @@ def busy_by_server(end_at: np.ndarray, work_s: np.ndarray, speeds, server_of: np
     """Busy seconds of each server inside [window_from, window_to]: request j kept server
     ``server_of[j]`` busy over [end − work/speed, end]. Bit for bit numpy's clip and
     ``bincount`` (:func:`scalekit.sim.results.measure`)."""
-    return _kernels().busy_by_server(
-        np.ascontiguousarray(end_at, dtype=np.float64),
-        np.ascontiguousarray(work_s, dtype=np.float64),
-        np.asarray(speeds, dtype=np.float64),
-        np.ascontiguousarray(server_of, dtype=np.int64), float(window_from), float(window_to))
+    end = _floats("end_at", end_at)
+    s = _floats("speeds", speeds)
+    lo = _check.number("window_from", window_from)
+    hi = _check.number("window_to", window_to, low=lo)
+    return _kernels().busy_by_server(end, _floats("work_s", work_s, end.size), s,
+                                     _servers("server_of", server_of, end.size, s.size), lo, hi)
 
 
 def dispatch(arrivals_at: np.ndarray, work_s: np.ndarray, speeds, rule: Rule,
              queue_limit: int | None) -> tuple[np.ndarray, np.ndarray]:
     """Serve the requests by ``rule`` with every server up and alive: (departure instants,
     server of each request), NaN and −1 for a request dropped by ``queue_limit``."""
+    if not isinstance(rule, Rule):
+        raise TypeError(f"rule must be a scalekit.sim.Rule, got {rule!r}")
+    arrivals_at = _floats("arrivals_at", arrivals_at)
+    work_s = _floats("work_s", work_s, arrivals_at.size)
+    speeds = _floats("speeds", speeds)
+    if not speeds.size:
+        raise ValueError("speeds must name at least one server")
+    if queue_limit is not None:
+        queue_limit = _check.integer("queue_limit", queue_limit, low=1)
     n = arrivals_at.size
     servers = np.zeros(0, dtype=np.int64)
     draws = np.zeros((0, 1), dtype=np.int64)

@@ -44,6 +44,7 @@ from scalekit import _check
 from scalekit.sim import compiled as _compiled
 from scalekit.sim import queues
 from scalekit.sim.policy import ClusterState, Policy, compiled_rule
+from scalekit.sim.workload import Workload
 
 __all__ = ["Dispatcher", "Dispatch", "Event", "Crash", "Recover", "MarkDown", "MarkUp",
            "SERVED", "REFUSED", "LOST", "UNAVAILABLE", "DROPPED", "OUTCOMES", "MAX_RETRIES"]
@@ -185,7 +186,11 @@ class Dispatcher:
                  decisions: int | None = None, compiled: bool | None = None):
         if not isinstance(policy, Policy):
             raise TypeError(f"policy must be a scalekit.sim.Policy, got {policy!r}")
-        self.speeds = tuple(float(s) for s in speeds)
+        if not isinstance(gen, np.random.Generator):
+            raise TypeError(f"gen must be a numpy random Generator (scalekit.sim.rng(seed)), "
+                            f"got {gen!r}")
+        self.speeds = tuple(float(s) for s in _check.array("speeds", speeds, low=0.0,
+                                                            low_open=True, min_len=1))
         self.policy = policy
         self.state = ClusterState(self.speeds, gen)
         self.queue_limit = None if queue_limit is None else \
@@ -251,16 +256,15 @@ class Dispatcher:
 
     # -- the run ----------------------------------------------------------------------
 
-    def serve(self, arrivals_at: Sequence[float], work_s: Sequence[float]) -> Dispatch:
-        """Serve requests arriving at ``arrivals_at`` (s, sorted) with ``work_s`` seconds of
-        work each (on a speed-1 server); return what happened to each."""
+    def serve(self, workload: Workload) -> Dispatch:
+        """Serve ``workload``'s requests (arrival instants, s, and work, s on a speed-1
+        server; checked when the :class:`~scalekit.sim.Workload` was made); return what
+        happened to each."""
+        if not isinstance(workload, Workload):
+            raise TypeError(f"workload must be a scalekit.sim.Workload, got {workload!r}")
         if self._served:
             raise RuntimeError("a Dispatcher serves once; make a new one for another run")
-        arrivals_np = np.asarray(arrivals_at, dtype=float)
-        work_np = np.asarray(work_s, dtype=float)
-        if arrivals_np.shape != work_np.shape or arrivals_np.ndim != 1:
-            raise ValueError(f"arrivals_at and work_s must be two lists of one length, got "
-                             f"shapes {arrivals_np.shape} and {work_np.shape}")
+        arrivals_np, work_np = workload.arrivals_at, workload.work_s
         self._served = True
         n, k = arrivals_np.size, len(self.speeds)
         state, policy = self.state, self.policy

@@ -64,7 +64,7 @@ def run(
         name = "shared"
     elif isinstance(policy, Policy):
         log = Dispatcher(speeds, policy, gen, queue_limit=limit, compiled=compiled).serve(
-            workload.arrivals_at, workload.work_s)
+            workload)
         departures, server_of, dropped = log.departures_at, log.server_of, log.outcome == DROPPED
         name = getattr(policy, "name", type(policy).__name__)
     else:

@@ -147,7 +147,7 @@ def measure(
     lat = d - a if measured.all() else d[measured] - a[measured]
     if lat.size:
         mean = float(lat.mean())
-        p50, p95, p99 = percentiles(lat, (50, 95, 99))
+        p50, p95, p99 = _percentiles(lat, (50, 95, 99))
     else:
         mean = p50 = p95 = p99 = math.nan
     window = horizon - warmup_s
@@ -181,7 +181,18 @@ def measure(
     )
 
 
-def percentiles(values: np.ndarray, qs) -> list[float]:
+def percentiles(values, qs) -> list[float]:
+    """``numpy.percentile(values, qs)`` (its default, linear method), bit for bit, for
+    ``values`` finite numbers (at least one) and ``qs`` percentages in [0, 100]; see
+    :func:`_percentiles` for how it is faster on a long array."""
+    x = _check.array("values", values, min_len=1)
+    q = _check.array("qs", np.atleast_1d(np.asarray(qs, dtype=object)).tolist(), min_len=1)
+    if q.min() < 0 or q.max() > 100:
+        raise ValueError(f"qs must be percentages in [0, 100], got {q.tolist()!r}")
+    return _percentiles(x, q)
+
+
+def _percentiles(values: np.ndarray, qs) -> list[float]:
     """``numpy.percentile(values, qs)`` with its default (linear) method, bit for bit, for a
     1-D float array without NaN — faster on a long array: numpy partitions the whole array
     at both ends and at two indices per percentile; here each order statistic is selected
