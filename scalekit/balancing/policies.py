@@ -388,19 +388,16 @@ class HashPolicy(Policy):
         return Rule("assigned", self._picks)
 
     def choose(self, state: ClusterState) -> int:
-        """The server of request ``state.request``'s client, rehashed past servers marked
-        down."""
-        j = state.request
-        i = int(self._picks[j])
+        """The server of this request's client, rehashed past servers marked down."""
+        i = int(self._picks[state.request])
         if state.down and not state.up[i]:
             i = self.choose_again(state)
         return i
 
     def choose_again(self, state: ClusterState) -> int:
-        """A retry rehashes the same client, as nginx and HAProxy's consistent hashing do
-        (the server that refused is marked down for this decision)."""
-        return self.server_for_address(self.client_addresses[self.client_of[state.request]],
-                                       state)
+        """A retry rehashes the same client (nginx, HAProxy): the refusing server is down."""
+        address = self.client_addresses[self.client_of[state.request]]
+        return self.server_for_address(address, state)
 
     def servers_examined(self, n_servers: int) -> int:
         return 1
