@@ -1,4 +1,4 @@
-"""Run every benchmark: python -m benchmarks [--requests N]
+"""Run every benchmark: python -m benchmarks [--requests N] [--python]
 [--only queues|widgets|partitioning|caching|browser]."""
 
 import argparse
@@ -10,9 +10,11 @@ parser.add_argument("--requests", type=int, default=1_000_000,
                     help="requests per queueing benchmark (default 1,000,000)")
 parser.add_argument("--only", choices=["queues", "widgets", "partitioning", "caching", "browser"],
                     help="run one benchmark")
+parser.add_argument("--python", action="store_true",
+                    help="queues: time scalekit's pure-Python reference path, not its fast path")
 args = parser.parse_args()
 if args.only in (None, "queues"):
-    queues.main(args.requests)
+    queues.main(args.requests, python=args.python)
 if args.only in (None, "widgets"):
     widgets.main()
 if args.only in (None, "partitioning"):
