@@ -7,6 +7,7 @@ NumPy traceback. Wrong types raise TypeError; wrong values raise ValueError.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 from collections.abc import Iterable, Sequence
@@ -211,3 +212,19 @@ def _shown(value: Any, limit: int = 60) -> str:
 
 def _quoted(options: Sequence[str]) -> str:
     return ", ".join(repr(o) for o in options)
+
+
+def settings(cls: type, given: Any, overrides: dict) -> Any:
+    """A runner's settings: ``given`` (an instance of the frozen dataclass ``cls``, or None
+    for its defaults) with ``overrides`` (field name → value) applied by
+    ``dataclasses.replace``, which validates them again in ``__post_init__``. An unknown
+    name raises TypeError listing the accepted ones."""
+    if given is None:
+        given = cls()
+    elif not isinstance(given, cls):
+        raise TypeError(f"settings must be a {cls.__name__} or None, got {given!r}")
+    fields = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(overrides) - set(fields))
+    if unknown:
+        raise TypeError(f"unknown setting(s) {unknown}; accepted: {', '.join(fields)}")
+    return dataclasses.replace(given, **overrides) if overrides else given

@@ -29,7 +29,8 @@ import numpy as np
 
 from scalekit import _check
 
-__all__ = ["nginx_ip_hash", "HashRing", "jump_hash", "key_hash", "MAX_VNODES"]
+__all__ = ["nginx_ip_hash", "network_octets", "HashRing", "jump_hash", "key_hash",
+           "DEFAULT_VNODES", "MAX_VNODES"]
 
 #: Points per server on a ring; 160 is libketama's and nginx's default.
 DEFAULT_VNODES = 160
@@ -57,7 +58,10 @@ def key_hash(key) -> int:
 # --------------------------------------------------------------------------- nginx ip_hash
 
 
-def _octets(address) -> tuple[int, int, int]:
+def network_octets(address: str) -> tuple[int, int, int]:
+    """The first three octets of an IPv4 ``address`` — its /24 network, all that nginx
+    ``ip_hash`` reads. Raises TypeError for a non-string and ValueError, quoting the
+    address, for a string that is not an IPv4 address."""
     if not isinstance(address, str):
         raise TypeError(f"address must be an IPv4 address string such as '192.0.2.7', "
                         f"got {type(address).__name__}")
@@ -81,7 +85,7 @@ def nginx_ip_hash(address: str, servers: int, *, down: Iterable[int] = ()) -> in
     dead = {_check.integer("down", i, low=0, high=n - 1) for i in down}
     if len(dead) >= n:
         raise ValueError(f"every one of the {n} servers is down: no server to hash to")
-    octets = _octets(address)
+    octets = network_octets(address)
     h = 89
     for _ in range(21):
         for o in octets:

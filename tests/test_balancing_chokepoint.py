@@ -14,8 +14,9 @@ Sources the checks are held to:
   (ngx_http_upstream_least_conn_module.c), so it reads n servers per request; random choice
   and round robin read one; HAProxy's ``random(2)`` two.
 
-Statistical checks use Z = 4 standard errors over seeded replications (sim.replicate), so a
-correct model fails about once in 15,000 comparisons; every run is seeded.
+Statistical checks use Z = 4 standard errors over 30 seeded replications (sim.replicate), so a
+correct model fails one comparison with Student's t's chance beyond ±4 at 29 degrees of
+freedom: about 1 in 2,500 (tests/_stats.py); every run is seeded.
 """
 
 from __future__ import annotations

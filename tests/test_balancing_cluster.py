@@ -79,8 +79,9 @@ def test_supermarket_runs_sit_near_the_limit():
     (lambda: balancing.compare_policies("random"), ValueError, "policies"),
     (lambda: balancing.compare_policies(["random", "random"]), ValueError, "twice"),
     (lambda: balancing.supermarket_runs(loads=()), ValueError, "loads"),
-    (lambda: balancing.supermarket_runs(requests=2_000_000, loads=(0.5, 0.6, 0.7)),
-     ValueError, "requests"),
+    (lambda: balancing.supermarket_runs(requests=2_000_000,
+                                        loads=(0.5, 0.6, 0.7, 0.8, 0.85, 0.9)),
+     ValueError, "requests"),  # 24,000,000 in all: past MAX_SUPERMARKET_REQUESTS
     (lambda: balancing.compare_policies(["nope"]), ValueError, "policy 'nope'"),
     (lambda: balancing.compare_policies([3.5]), TypeError, "policy"),
     (lambda: balancing.compare_policies(scenario="x"), TypeError, "scenario"),

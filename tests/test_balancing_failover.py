@@ -16,7 +16,8 @@ Sources the checks are held to:
   and lasting P > T silences it past the timeout once; the passive hears it again when the
   overdue advert leaves at the pause's end, U + P − T after declaring it down.
 
-Statistical checks use Z = 4 standard errors over seeded replications (sim.replicate),
+Statistical checks use Z = 4 standard errors over 20 seeded replications (sim.replicate:
+a correct model fails with Student's t's chance beyond ±4, about 1 in 1,300 — tests/_stats.py),
 plus any bias the closed form leaves out, bounded explicitly.
 """
 

@@ -1,5 +1,5 @@
-"""Cache-aside over a real SQLite airline database (scalekit.caching.aside), judged against
-theory.
+"""Cache-aside over a real SQLite airline database (scalekit.caching.serverside.aside),
+judged against theory.
 
 Sources: Che, Tung & Wang (2002) and Fricker, Robert & Roberts (2012): under the
 independent reference model LRU's hit ratio is Σ p_i (1 − e^{−p_i T}) with
@@ -13,8 +13,8 @@ import sqlite3
 import numpy as np
 import pytest
 
-from scalekit.caching import aside
-from scalekit.caching.store import Cache
+from scalekit.caching.serverside import aside
+from scalekit.caching.serverside.store import Cache
 from scalekit.sim import estimate
 
 from _stats import Z

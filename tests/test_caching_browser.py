@@ -21,9 +21,9 @@ mean must match the closed form with far less noise than the raw count.
 import numpy as np
 import pytest
 
-from scalekit.caching import browser as browse_module
 from scalekit.caching import http
-from scalekit.caching.browser import browse
+from scalekit.caching.http import browser as browse_module
+from scalekit.caching.http.browser import browse
 
 from _stats import Z, assert_matches
 

@@ -1,4 +1,4 @@
-"""The client's side (scalekit.caching.client): a real GET, direct or through the proxy in
+"""The client's side (scalekit.caching.http.client): a real GET, direct or through the proxy in
 absolute form (RFC 9112 §3.2.2), every status returned as it came; and the manual clock."""
 
 import socket

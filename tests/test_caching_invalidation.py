@@ -1,11 +1,12 @@
-"""Invalidation on write under concurrent readers and writers (scalekit.caching.invalidation).
+"""Invalidation on write under concurrent readers and writers
+(scalekit.caching.serverside.invalidation).
 
 Source: "Scaling Memcache at Facebook" (Nishtala et al., NSDI 2013) for the stale-set race
 and the leases that stop it."""
 
 import pytest
 
-from scalekit.caching import invalidation
+from scalekit.caching.serverside import invalidation
 
 SEEDS = range(6)
 RACE = dict(readers=8, writers=3, duration_s=4.0)

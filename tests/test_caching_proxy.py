@@ -25,8 +25,8 @@ from pathlib import Path
 import pytest
 
 from scalekit.caching.http import HttpCache
-from scalekit.caching.origin import IMMUTABLE, Origin, OriginStats
-from scalekit.caching.proxy import CachingProxy, ProxyStats, end_to_end, measure_proxy_rps
+from scalekit.caching.http.origin import IMMUTABLE, Origin, OriginStats
+from scalekit.caching.http.proxy import CachingProxy, ProxyStats, end_to_end, measure_proxy_rps
 
 CURL = shutil.which("curl")
 ROOT = Path(__file__).resolve().parents[1]

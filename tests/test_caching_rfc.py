@@ -1,10 +1,10 @@
-"""The pure RFC 9111 / RFC 9110 rules of scalekit.caching.rfc, one test per rule with the
+"""The pure RFC 9111 / RFC 9110 rules of scalekit.caching.http.rules, one test per rule with the
 section it checks: Cache-Control and HTTP-date parsing, freshness lifetime, age, what may be
 stored, entity-tag comparison and If-None-Match, and the Headers type."""
 
 import pytest
 
-from scalekit.caching.rfc import (
+from scalekit.caching.http.rules import (
     Headers,
     Request,
     Response,
@@ -148,7 +148,9 @@ def test_storable_status_and_method_rules():
     # 302 is not heuristically cacheable: stored only with explicit freshness (§3)
     assert not storable(Request(), Response(302, {"ETag": '"x"'}), shared=False)[0]
     assert storable(Request(), Response(302, {"Cache-Control": "max-age=9"}), shared=False)[0]
-    assert not storable(Request(), Response(206, {"Cache-Control": "max-age=9"}),
+    # RFC 9111 §3.3: a cache may store a 206 (a part), but never a 304 (not a whole response)
+    assert storable(Request(), Response(206, {"Cache-Control": "max-age=9"}), shared=False)[0]
+    assert not storable(Request(), Response(304, {"Cache-Control": "max-age=9"}),
                         shared=False)[0]
     ok, why = storable(Request(), Response(200, {"Cache-Control": "private"}), shared=True,
                        obey_private=False)

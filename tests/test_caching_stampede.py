@@ -1,4 +1,5 @@
-"""The thundering herd on one hot key (scalekit.caching.stampede), against its closed forms.
+"""The thundering herd on one hot key (scalekit.caching.serverside.stampede), against its
+closed forms.
 
 Sources: "Scaling Memcache at Facebook" (Nishtala et al., NSDI 2013): leases, one token per
 key per 10 s, stop thundering herds (peak database queries for hot keys fell from 17K/s to
@@ -12,8 +13,8 @@ standard errors over seeds (tests/_stats.py).
 import numpy as np
 import pytest
 
-from scalekit.caching import stampede as herd_module
-from scalekit.caching.stampede import expected_db_per_expiry, herd
+from scalekit.caching.serverside import stampede as herd_module
+from scalekit.caching.serverside.stampede import expected_db_per_expiry, herd
 
 from _stats import Z, assert_matches, mean_over_seeds
 

@@ -1,4 +1,4 @@
-"""The Redis-like cache (scalekit.caching.store): every policy's contract, each policy's
+"""The Redis-like cache (scalekit.caching.serverside.store): every policy's contract, each policy's
 eviction choice, TTLs on an injected clock, and the errors.
 
 Sources: Redis's eviction docs (https://redis.io/docs/latest/develop/reference/eviction/):
@@ -15,8 +15,8 @@ import time
 
 import pytest
 
-from scalekit.caching import store
-from scalekit.caching.store import Cache, CacheFull
+from scalekit.caching.serverside import store
+from scalekit.caching.serverside.store import Cache, CacheFull
 
 from _stats import Z
 

@@ -1,10 +1,11 @@
-"""The TTL trade-off (scalekit.caching.ttl) against its closed forms, derived in the module
-docstring (Poisson reads λ and writes μ, TTL T), within Z = 4 standard errors over seeds."""
+"""The TTL trade-off (scalekit.caching.serverside.ttl) against its closed forms, derived in
+the module docstring (Poisson reads λ and writes μ, TTL T), within Z = 4 standard errors over
+seeds."""
 
 import numpy as np
 import pytest
 
-from scalekit.caching import ttl as ttl_model
+from scalekit.caching.serverside import ttl as ttl_model
 from scalekit.sim import estimate
 
 from _stats import assert_matches, mean_over_seeds

@@ -446,6 +446,26 @@ def test_bad_input_names_parameter(call, kwargs, exc, name):
         call(**kwargs)
 
 
+def test_settings_are_one_checked_value_and_overrides_replace_fields():
+    """An AutoscaleSettings is checked when made and frozen; autoscale takes it and any field
+    by name; settings and keywords give the same run."""
+    from scalekit.servers import AutoscaleSettings
+
+    base = AutoscaleSettings(target_utilisation=0.5, min_servers=2, startup_s=30.0)
+    day = sim.TrafficTrace.daily(base_rps=50, peak_rps=400)
+    a = autoscale(day, base, max_servers=30)
+    b = autoscale(day, target_utilisation=0.5, min_servers=2, startup_s=30.0, max_servers=30)
+    np.testing.assert_array_equal(a.servers_requested, b.servers_requested)
+    assert a.server_hours == b.server_hours and base.max_servers == 100
+    assert base.controller().target_utilisation == 0.5
+    with pytest.raises(ValueError, match="min_servers"):
+        autoscale(day, base, max_servers=1)
+    with pytest.raises(TypeError, match="unknown setting.*target"):
+        autoscale(day, base, target=0.5)
+    with pytest.raises(TypeError, match="AutoscaleSettings"):
+        autoscale(day, {"target_utilisation": 0.5})
+
+
 def test_huge_rates_with_noise_refused_clearly():
     with pytest.raises(ValueError, match="seed=None"):
         autoscale(constant(1e20, 100), seed=1)

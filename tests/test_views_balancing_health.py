@@ -1,7 +1,8 @@
 """The backend-failure view: the timeline figure and its widget panel, driven from Python
-(the shared panel contract runs on every panel in test_views_balancing.py). The figure is checked
-for what a student reads: a title stating the finding, labelled axes, the crash and the
-health checks' marks where the model put them (HAProxy ``inter``/``rise``/``fall``).
+(the shared panel contract runs on every panel in test_views_balancing_policies.py). The
+figure is checked for what a student reads: a title stating the finding, labelled axes, the
+crash and the health checks' marks where the model put them (HAProxy ``inter``/``rise``/
+``fall``).
 """
 
 import math

@@ -25,7 +25,7 @@ def hour():
 def test_browse_timeline_has_one_mark_per_visit_and_a_cross_per_outdated_one(hour):
     fig = view.plot_browse(hour)
     assert_labelled(fig)
-    ax = fig._scalekit_axes["timeline"]
+    ax = fig.named_axes["timeline"]
     by_label = {line.get_label(): line for line in ax.lines}
     assert len(by_label["from the cache"].get_xdata()) == hour.hits
     assert len(by_label["304 Not Modified"].get_xdata()) == hour.not_modified
@@ -35,7 +35,7 @@ def test_browse_timeline_has_one_mark_per_visit_and_a_cross_per_outdated_one(hou
     title = ax.get_title(loc="left")
     assert f"{hour.origin_requests} of {hour.visits}" in title
     assert f"{100 * hour.stale_share:.0f}% saw an old page" in title
-    sent = fig._scalekit_axes["bytes"].lines[1].get_ydata()
+    sent = fig.named_axes["bytes"].lines[1].get_ydata()
     assert sent[-1] == pytest.approx(hour.bytes_total / 1e6)
 
 
@@ -43,11 +43,11 @@ def test_max_age_figure_plots_each_runs_traffic_and_staleness():
     runs = [caching.browse(m, etag=e, seed=1) for m in (0, 60, 600) for e in (True, False)]
     fig = view.plot_max_age(runs)
     assert_labelled(fig)
-    traffic = fig._scalekit_axes["traffic"].lines
+    traffic = fig.named_axes["traffic"].lines
     with_etag = sorted((r for r in runs if r.etag), key=lambda r: r.max_age_s)
     np.testing.assert_allclose(traffic[0].get_ydata(),
                                [100 * r.bytes_total / r.bytes_without_cache for r in with_etag])
-    stale = fig._scalekit_axes["stale"].lines[1].get_ydata()
+    stale = fig.named_axes["stale"].lines[1].get_ydata()
     no_etag = sorted((r for r in runs if not r.etag), key=lambda r: r.max_age_s)
     np.testing.assert_allclose(stale, [100 * r.stale_share for r in no_etag])
 
@@ -73,7 +73,7 @@ def test_ttl_figure_plots_both_prices_of_a_ttl():
     assert_labelled(fig)
     left = fig.axes[0]
     np.testing.assert_allclose(left.lines[1].get_ydata(), r.db_reads_per_s)
-    right = left._scalekit_twin
+    right = fig.twins[left]
     np.testing.assert_allclose(right.lines[1].get_ydata(), 100 * r.stale_share)
 
 
@@ -81,7 +81,7 @@ def test_herd_bars_are_queries_per_expiry_per_mode():
     runs = [caching.herd(mode=m, duration_s=30) for m in ("none", "coalesce", "lease")]
     fig = view.plot_herd(runs)
     assert_labelled(fig)
-    bars = [b.get_height() for b in fig._scalekit_axes["bars"].containers[0]]
+    bars = [b.get_height() for b in fig.named_axes["bars"].containers[0]]
     assert bars == pytest.approx([r.db_per_expiry_mean for r in runs])
     assert bars[0] > 10 * bars[2]
     assert "with none" in fig._suptitle.get_text()
@@ -98,3 +98,16 @@ def test_herd_bars_are_queries_per_expiry_per_mode():
 def test_plots_refuse_what_is_not_a_result(plot, bad, error):
     with pytest.raises(error, match="must"):
         plot(bad)
+
+
+def test_revalidation_timeline_marks_every_visit_by_its_kind():
+    r = caching.revalidation_timeline()
+    fig = view.plot_revalidation(r)
+    assert_labelled(fig)
+    ax = fig.axes[0]
+    counts = {line.get_label().split(" (")[0].split(":")[0]: len(line.get_xdata())
+              for line in ax.lines if line.get_marker() not in (None, "None", "")}
+    assert counts == {"fresh": r.fresh, "stale but served at once": r.stale_served,
+                      "waited for the origin": r.waited}
+    with pytest.raises(TypeError, match="result"):
+        view.plot_revalidation(object())

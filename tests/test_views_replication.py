@@ -45,7 +45,7 @@ def conflicts():
 def test_commit_modes_figure_shows_latency_and_losses(modes):
     fig = view.plot_commit_modes(modes)
     assert_labelled(fig)
-    axes = fig._scalekit_axes
+    axes = fig.named_axes
     latency = [b.get_height() for b in axes["latency"].containers[0]]
     lost = [b.get_height() for b in axes["lost"].containers[0]]
     assert latency == pytest.approx([1e3 * r.mean_commit_s for r in modes.values()])
@@ -131,7 +131,7 @@ def test_the_timeline_draws_the_acknowledgements_return_trip_in_every_mode():
 def test_conflicts_bars_are_the_results_numbers(conflicts):
     fig = view.plot_conflicts(conflicts)
     assert_labelled(fig)
-    axes = fig._scalekit_axes
+    axes = fig.named_axes
     discarded = [b.get_height() for b in axes["discarded"].containers[0]]
     final = [b.get_height() for b in axes["final"].containers[0]]
     assert discarded == [conflicts.discarded[k] for k in conflicts.final_value]

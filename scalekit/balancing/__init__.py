@@ -52,6 +52,7 @@ from scalekit.balancing.policies import (
     RandomChoice,
     RoundRobin,
     WeightedRoundRobin,
+    as_policy,
     balls_into_bins,
     policy,
 )
@@ -67,6 +68,7 @@ __all__ = [
     "ConsistentHash",
     "balls_into_bins",
     "policy",
+    "as_policy",
     "POLICIES",
     "SEED_POLICIES",
     "COST_MIXES",

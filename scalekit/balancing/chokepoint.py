@@ -46,8 +46,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from scalekit import _check, _html, sim
-from scalekit.balancing.policies import POLICIES, SEED_POLICIES
-from scalekit.sim.engine import as_policy, cluster_speeds
+from scalekit.balancing.policies import POLICIES, SEED_POLICIES, as_policy
 
 __all__ = [
     "ChokepointResult", "ChokepointSweep", "balance_through", "chokepoint_sweep",
@@ -217,7 +216,7 @@ def balance_through(
     if not isinstance(workload, sim.Workload):
         raise TypeError(f"workload must be a scalekit.sim.Workload, got "
                         f"{type(workload).__name__}")
-    speeds = cluster_speeds(servers, speeds)
+    speeds = sim.cluster_speeds(servers, speeds)
     n = len(speeds)
     chosen = _policy(policy)
     base, per = _costs(base_s, per_server_s)

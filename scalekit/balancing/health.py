@@ -36,36 +36,34 @@ What is modelled:
 * when every server is marked down (one server, no redispatch) requests fail at once: the
   balancer answers 503 itself.
 
-One compact event loop, like :func:`scalekit.sim.run`'s: departures in a heap, FIFO per
-server, so a request's departure is known when it is dispatched; the crash, the marks and
-the recovery are four instants known in advance (the checks follow a fixed schedule).
+A model on the one dispatch loop, :class:`scalekit.sim.Dispatcher`: the crash, the recovery
+and the two marks are four instants known in advance (the checks follow a fixed schedule),
+scheduled as :class:`~scalekit.sim.Crash`, :class:`~scalekit.sim.Recover`,
+:class:`~scalekit.sim.MarkDown` and :class:`~scalekit.sim.MarkUp` events; redispatch is the
+loop's retry hook, and the policy's :meth:`~scalekit.sim.Policy.choose_again` picks the
+retry's server (a hash policy rehashes the same client).
 Units: seconds and requests per second. ``seed`` drives the check phases and the policy's
 own randomness; the same seed gives the same result, bit for bit.
 """
 
 from __future__ import annotations
 
-import heapq
 import math
-import operator
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from scalekit import _check, _html
-from scalekit.balancing import policies
-from scalekit.sim import ClusterState, Policy, Workload, rng
-from scalekit.sim.engine import as_policy, cluster_speeds
-from scalekit.sim.results import bin_edges
+from scalekit import _check, _html, sim
+from scalekit.balancing.policies import as_policy
+from scalekit.sim import LOST, REFUSED, SERVED, UNAVAILABLE, Policy, Workload, bin_edges, rng
 
 __all__ = ["simulate_backend_failure", "BackendFailureResult", "FailureTimeline", "OUTCOMES",
            "SERVED", "REFUSED", "LOST", "UNAVAILABLE", "DEFAULT_SERVERS", "MIN_INTER_S"]
 
-#: Outcome codes of a request (``BackendFailureResult.outcome``), named in :data:`OUTCOMES`.
-SERVED, REFUSED, LOST, UNAVAILABLE = 0, 1, 2, 3
-OUTCOMES = ("served", "refused", "lost in flight", "unavailable (503)")
+#: Outcome codes of a request (``BackendFailureResult.outcome``), named in :data:`OUTCOMES`:
+#: the dispatch loop's own (:data:`scalekit.sim.OUTCOMES`; nothing is dropped here).
+OUTCOMES = sim.OUTCOMES[:4]
 DEFAULT_SERVERS = 4
 MIN_INTER_S = 0.001  # HAProxy's timers count milliseconds
 _MAX_COUNT = 1000  # rise and fall: HAProxy takes any positive count; more is never useful
@@ -261,7 +259,7 @@ def simulate_backend_failure(
     if len(workload) == 0:
         raise ValueError("workload must hold at least one request, got an empty Workload")
     horizon = workload.horizon_s
-    speeds = cluster_speeds(servers, speeds, default=DEFAULT_SERVERS)
+    speeds = sim.cluster_speeds(servers, speeds, default=DEFAULT_SERVERS)
     k = len(speeds)
     dead = _check.integer("failed_server", failed_server, low=0, high=k - 1)
     crash = _check.number("crashed_at", crashed_at, low=0.0, high=horizon, high_open=True)
@@ -281,182 +279,23 @@ def simulate_backend_failure(
     gen = rng(seed)
     phase = float(gen.uniform(0.0, inter, k)[dead])  # each server's checks at its own phase
     down_at, up_at = _marks(phase, inter, rise, fall, crash, recovery)
-    run = _Run(workload, speeds, policy, gen, dead, crash, recovery, down_at, up_at,
-               redispatch, delay)
-    run.serve()
-    return _result(run, workload, policy, speeds, dead, crash, recovery, down_at, up_at,
+    # At most two decisions per request: the first try and one retry.
+    dispatcher = sim.Dispatcher(speeds, policy, gen, decisions=2 * len(workload),
+                                retry_delay_s=delay if redispatch else None)
+    # In this order at equal instants (fall=1 can mark the server down as it crashes).
+    for at, event in ((crash, sim.Crash(dead)), (down_at, sim.MarkDown(dead)),
+                      (up_at, sim.MarkUp(dead)), (recovery, sim.Recover(dead))):
+        if at is not None and not math.isnan(at):
+            dispatcher.schedule(at, event)
+    log = dispatcher.serve(workload)
+    return _result(log, workload, policy, speeds, dead, crash, recovery, down_at, up_at,
                    inter, rise, fall, redispatch, delay, phase)
 
 
-class _Run:
-    """The event loop's state and its steps. One run: build, :meth:`serve`, read arrays."""
-
-    def __init__(self, workload, speeds, policy, gen, dead, crash, recovery, down_at, up_at,
-                 redispatch, delay):
-        n, k = len(workload), len(speeds)
-        self.policy, self.speeds, self.dead, self.k = policy, speeds, dead, k
-        self.redispatch, self.delay = redispatch, delay
-        self.crash, self.recovery = crash, recovery if recovery is not None else math.inf
-        self.state = ClusterState(speeds, gen)
-        # At most two choices per request: the first try and one retry.
-        policy.reset(k, 2 * n, gen)
-        self.hashes = isinstance(policy, policies.HashPolicy)
-        self.calls = 0  # first-try choices made (a hash policy's request counter)
-        self.arrivals = workload.arrivals_at.tolist()
-        self.work = workload.work_s.tolist()
-        self.outcome = [SERVED] * n
-        self.first = [-1] * n
-        self.last = [-1] * n
-        self.call_of = [-1] * n
-        self.retried_at = [math.nan] * n
-        self.departures = [math.nan] * n
-        self.ended = [math.nan] * n
-        self.in_flight: list[tuple[float, int, int]] = []  # heap: (departure, server, request)
-        # In this order at equal instants (fall=1 can mark the server down as it crashes).
-        events = [(crash, self._crash), (down_at, self._mark_down), (up_at, self._mark_up)]
-        self.events = deque(sorted(((t, f) for t, f in events if not math.isnan(t)),
-                                   key=lambda e: e[0]))
-
-    # -- the loop ---------------------------------------------------------------------
-
-    def serve(self) -> None:
-        """Arrivals and retries in time order; before each, the crash and the marks due."""
-        retries: deque[tuple[float, int]] = deque()  # constant delay: FIFO in time order
-        arrivals, n, j = self.arrivals, len(self.arrivals), 0
-        while j < n or retries:
-            if retries and (j >= n or retries[0][0] < arrivals[j]):
-                t, r = retries.popleft()
-                self._advance(t)
-                self._dispatch(r, t, self._choose_again(r, t))
-                continue
-            t = arrivals[j]
-            self._advance(t)
-            i = self._choose(j, t)
-            if i >= 0 and self._refuses(i, t) and self.redispatch:
-                self.first[j] = i
-                retries.append((t + self.delay, j))
-            else:
-                self._dispatch(j, t, i)
-            j += 1
-
-    def _advance(self, t: float) -> None:
-        """Apply the crash and the health-check marks due by ``t``, then let the requests
-        that finished by ``t`` leave their servers."""
-        while self.events and self.events[0][0] <= t:
-            at, apply = self.events.popleft()
-            self._leave(at)
-            apply(at)
-        self._leave(t)
-
-    def _leave(self, t: float) -> None:
-        conns, heap = self.state.connections, self.in_flight
-        while heap and heap[0][0] <= t:
-            conns[heapq.heappop(heap)[1]] -= 1
-
-    # -- events ---------------------------------------------------------------------------
-
-    def _crash(self, at: float) -> None:
-        """Every request still at the dead server (in service or queued) is lost."""
-        keep = []
-        for d, i, r in self.in_flight:
-            if i == self.dead:
-                self.outcome[r], self.departures[r], self.ended[r] = LOST, math.nan, at
-            else:
-                keep.append((d, i, r))
-        heapq.heapify(keep)
-        self.in_flight = keep
-        self.state.connections[self.dead] = 0
-        self.state.busy_until[self.dead] = at
-
-    def _mark_down(self, at: float) -> None:
-        self.state.mark(self.dead, False)
-
-    def _mark_up(self, at: float) -> None:
-        self.state.mark(self.dead, True)
-
-    # -- choosing and serving -------------------------------------------------------------
-
-    def _refuses(self, i: int, t: float) -> bool:
-        return i == self.dead and self.crash <= t < self.recovery
-
-    def _choose(self, j: int, t: float) -> int:
-        """The policy's first choice for request ``j`` (−1: every server is marked down)."""
-        state = self.state
-        if state.down == self.k:
-            return -1
-        state.now = t
-        i = self.policy.choose(state)
-        if type(i) is not int or not 0 <= i < self.k or not state.up[i]:
-            i = self._index(i, j, "")
-        self.call_of[j] = self.calls
-        self.calls += 1
-        return i
-
-    def _choose_again(self, j: int, t: float) -> int:
-        """The retry's server: the policy chooses with the refusing server excluded (marked
-        down for this one decision). A hash policy rehashes the same client, as nginx and
-        HAProxy's consistent hashing do."""
-        state, refuser = self.state, self.first[j]
-        excluded = state.up[refuser]
-        if excluded:
-            state.mark(refuser, False)
-        try:
-            if state.down == self.k:
-                return -1
-            state.now = t
-            if self.hashes:
-                p = self.policy
-                address = p.client_addresses[p.client_of[self.call_of[j]]]
-                choice = p.server_for_address(address, state)
-            else:
-                choice = self.policy.choose(state)
-            return self._index(choice, j, f" (its retry, after server {refuser} refused it)")
-        finally:
-            if excluded:
-                state.mark(refuser, True)
-
-    def _index(self, choice, j: int, context: str) -> int:
-        k = self.k
-        try:
-            i = operator.index(choice)
-        except TypeError:
-            i = -1
-        if not 0 <= i < k:
-            raise ValueError(f"{self.policy!r}.choose returned {choice!r} for request {j}"
-                             f"{context}; expected a server index in 0..{k - 1}")
-        if not self.state.up[i]:
-            raise ValueError(f"{self.policy!r}.choose returned server {i} for request {j}"
-                             f"{context}, but the balancer has marked server {i} down; a "
-                             "policy must choose among the servers with state.up[i] True")
-        return i
-
-    def _dispatch(self, j: int, t: float, i: int) -> None:
-        """Send request ``j`` to server ``i`` at ``t`` (−1: nowhere to send, a 503)."""
-        if self.first[j] < 0:
-            self.first[j] = i
-        else:
-            self.retried_at[j] = t
-        self.last[j] = i
-        if i < 0:
-            self.outcome[j], self.ended[j] = UNAVAILABLE, t
-            return
-        if self._refuses(i, t):
-            self.outcome[j], self.ended[j] = REFUSED, t
-            return
-        busy = self.state.busy_until
-        d = (t if t > busy[i] else busy[i]) + self.work[j] / self.speeds[i]
-        busy[i] = d
-        self.state.connections[i] += 1
-        heapq.heappush(self.in_flight, (d, i, j))
-        self.departures[j] = self.ended[j] = d
-
-
-def _result(run: _Run, workload, policy, speeds, dead, crash, recovery, down_at, up_at,
-            inter, rise, fall, redispatch, delay, phase) -> BackendFailureResult:
-    outcome = np.array(run.outcome, dtype=np.int8)
-    first = np.array(run.first, dtype=np.int64)
-    retried_at = np.array(run.retried_at)
-    departures = np.array(run.departures)
+def _result(log: sim.Dispatch, workload, policy, speeds, dead, crash, recovery, down_at,
+            up_at, inter, rise, fall, redispatch, delay, phase) -> BackendFailureResult:
+    outcome, first = log.outcome, log.first_server
+    retried_at, departures = log.retried_at, log.departures_at
     a = workload.arrivals_at
     counts = np.bincount(outcome, minlength=4)
     served = outcome == SERVED
@@ -468,8 +307,8 @@ def _result(run: _Run, workload, policy, speeds, dead, crash, recovery, down_at,
     retried = int(np.isfinite(retried_at).sum())
     rec = math.nan if recovery is None else recovery
     arrays = dict(arrivals_at=a, outcome=outcome, first_server=first,
-                  server_of=np.array(run.last, dtype=np.int64), retried_at=retried_at,
-                  departures_at=departures, ended_at=np.array(run.ended))
+                  server_of=log.server_of, retried_at=retried_at, departures_at=departures,
+                  ended_at=log.ended_at)
     for value in arrays.values():
         value.setflags(write=False)
     return BackendFailureResult(

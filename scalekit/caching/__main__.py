@@ -1,9 +1,10 @@
 """Run the caching lecture's servers from a terminal.
 
 ``python -m scalekit.caching origin [--port 0] [--home-max-age 60] [--delay-ms 0]``
-    the origin web server (:class:`~scalekit.caching.origin.Origin`);
-``python -m scalekit.caching proxy [--upstream http://127.0.0.1:PORT] [--port 0]``
-    the caching proxy (:class:`~scalekit.caching.proxy.CachingProxy`);
+    the origin web server (:class:`~scalekit.caching.http.origin.Origin`);
+``python -m scalekit.caching proxy [--upstream http://127.0.0.1:PORT] [--port 0] [--cdn]``
+    the caching proxy (:class:`~scalekit.caching.http.proxy.CachingProxy`; ``--cdn``: obey
+    ``CDN-Cache-Control``, RFC 9213);
 ``python -m scalekit.caching demo``
     both, the proxy in front of the origin (as a reverse proxy, and as a forward proxy for
     ``curl -x``), with ``curl`` lines to try and the URL to open in a browser: the proxy's
@@ -26,7 +27,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from scalekit.caching.origin import Origin
+from scalekit.caching.http.origin import Origin
 
 PROG = "python -m scalekit.caching"
 
@@ -51,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
                             help="misconfigure the shared cache to store private pages")
     proxy_args.add_argument("--no-cache", action="store_true",
                             help="forward every request (a plain proxy)")
+    proxy_args.add_argument("--cdn", action="store_true",
+                            help="act as a CDN: obey CDN-Cache-Control over Cache-Control "
+                                 "(RFC 9213)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     origin = commands.add_parser("origin", parents=[common, origin_args],
                                  help="the origin web server")
@@ -77,11 +81,12 @@ def _servers(args: argparse.Namespace) -> list:
                         max_lifetime_s=lifetime)
         if args.command == "origin":
             return [("origin", origin)]
-    from scalekit.caching.proxy import CachingProxy  # needs the cache (caching.http)
+    from scalekit.caching.http.proxy import CachingProxy
 
     def proxy(upstream: str | None, port: int) -> CachingProxy:
+        targets = ("cdn-cache-control",) if args.cdn and not args.no_cache else ()
         return CachingProxy(upstream, caching=not args.no_cache, shared=not args.private_cache,
-                            obey_private=not args.ignore_private, port=port,
+                            obey_private=not args.ignore_private, targets=targets, port=port,
                             max_lifetime_s=lifetime)
 
     if args.command == "proxy":

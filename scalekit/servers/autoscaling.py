@@ -52,8 +52,8 @@ import numpy as np
 
 from scalekit import _check, _html, sim
 
-__all__ = ["hpa_desired_replicas", "HorizontalPodAutoscaler", "AutoscaleResult", "autoscale",
-           "fixed_servers", "MAX_STEPS", "MAX_SERVERS"]
+__all__ = ["hpa_desired_replicas", "HorizontalPodAutoscaler", "AutoscaleSettings",
+           "AutoscaleResult", "autoscale", "fixed_servers", "MAX_STEPS", "MAX_SERVERS"]
 
 #: Upper bounds that keep one run small and fast (a widget calls it): ~35 days at 15 s steps.
 MAX_STEPS = 200_000
@@ -266,46 +266,75 @@ class AutoscaleResult:
         return _html.key_value_table(self.summary())
 
 
-def autoscale(
-    trace: sim.TrafficTrace,
-    *,
-    target_utilisation: float = 0.6,
-    min_servers: int = 1,
-    max_servers: int = 100,
-    tolerance: float = 0.1,
-    sync_s: float = 15.0,
-    stabilisation_s: float = 300.0,
-    startup_s: float = 60.0,
-    scale_up_pods: int = 4,
-    scale_up_percent: float = 100.0,
-    mean_service_s: float = 0.05,
-    slo_s: float = 0.25,
-    initial_servers: int | None = None,
-    seed: int | None = None,
-) -> AutoscaleResult:
-    """Serve ``trace`` with a pool that a :class:`HorizontalPodAutoscaler` resizes.
+@dataclass(frozen=True)
+class AutoscaleSettings:
+    """An autoscaled pool's settings; checked when made.
 
     HPA settings as in :class:`HorizontalPodAutoscaler`: ``target_utilisation`` and
     ``tolerance`` (fractions), ``min_servers``/``max_servers`` and ``scale_up_pods`` (servers),
     ``scale_up_percent`` (%), ``stabilisation_s`` (s). ``sync_s`` (s) is its sync period and
     the simulation step; ``startup_s`` (s) is how long a new server takes to become ready;
     ``mean_service_s`` (s) the mean work per request (exponential: M/M/c); ``slo_s`` (s) the
-    latency objective; ``initial_servers`` the pool at t = 0 (default: what the target needs
+    latency objective; ``initial_servers`` the pool at t = 0 (None: what the target needs
     for the rate at t = 0, within [min_servers, max_servers]); ``seed`` see the module notes.
     """
-    hpa = HorizontalPodAutoscaler(
-        target_utilisation=target_utilisation, min_servers=min_servers, max_servers=max_servers,
-        tolerance=tolerance, stabilisation_s=stabilisation_s, scale_up_pods=scale_up_pods,
-        scale_up_percent=scale_up_percent)
-    startup = _check.non_negative("startup_s", startup_s)
-    step, times, weights, lam, s, slo = _setup(
-        trace, sync_s, mean_service_s, slo_s, seed, "sync_s")
-    if initial_servers is None:
-        need = _ceil(lam[0] * s / hpa.target_utilisation) if lam[0] > 0 else 1
+
+    target_utilisation: float = 0.6
+    min_servers: int = 1
+    max_servers: int = 100
+    tolerance: float = 0.1
+    sync_s: float = 15.0
+    stabilisation_s: float = 300.0
+    startup_s: float = 60.0
+    scale_up_pods: int = 4
+    scale_up_percent: float = 100.0
+    mean_service_s: float = 0.05
+    slo_s: float = 0.25
+    initial_servers: int | None = None
+    seed: int | None = None
+
+    def __post_init__(self):
+        hpa = self.controller()  # checks the HPA's own settings
+        checked = dict(
+            target_utilisation=hpa.target_utilisation, min_servers=hpa.min_servers,
+            max_servers=hpa.max_servers, tolerance=hpa.tolerance,
+            stabilisation_s=hpa.stabilisation_s, scale_up_pods=hpa.scale_up_pods,
+            scale_up_percent=hpa.scale_up_percent,
+            sync_s=_check.positive("sync_s", self.sync_s),
+            startup_s=_check.non_negative("startup_s", self.startup_s),
+            mean_service_s=_check.positive("mean_service_s", self.mean_service_s),
+            slo_s=_check.positive("slo_s", self.slo_s), seed=_check.seed(self.seed))
+        if self.initial_servers is not None:
+            checked["initial_servers"] = _check.integer(
+                "initial_servers", self.initial_servers, low=hpa.min_servers,
+                high=hpa.max_servers)
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)
+
+    def controller(self) -> HorizontalPodAutoscaler:
+        """A fresh :class:`HorizontalPodAutoscaler` with these settings."""
+        return HorizontalPodAutoscaler(
+            target_utilisation=self.target_utilisation, min_servers=self.min_servers,
+            max_servers=self.max_servers, tolerance=self.tolerance,
+            stabilisation_s=self.stabilisation_s, scale_up_pods=self.scale_up_pods,
+            scale_up_percent=self.scale_up_percent)
+
+
+def autoscale(trace: sim.TrafficTrace, settings: AutoscaleSettings | None = None,
+              **overrides) -> AutoscaleResult:
+    """Serve ``trace`` with a pool that a :class:`HorizontalPodAutoscaler` resizes:
+    ``settings`` (an :class:`AutoscaleSettings`; None: its defaults) with ``overrides`` (any
+    of its fields, by name) applied."""
+    s = _check.settings(AutoscaleSettings, settings, overrides)
+    hpa = s.controller()
+    startup = s.startup_s
+    step, times, weights, lam, mean_s, slo = _setup(
+        trace, s.sync_s, s.mean_service_s, s.slo_s, s.seed, "sync_s")
+    if s.initial_servers is None:
+        need = _ceil(lam[0] * mean_s / hpa.target_utilisation) if lam[0] > 0 else 1
         initial = min(hpa.max_servers, max(hpa.min_servers, need))
     else:
-        initial = _check.integer("initial_servers", initial_servers,
-                                 low=hpa.min_servers, high=hpa.max_servers)
+        initial = s.initial_servers
     n = times.size
     requested_k = np.empty(n, dtype=np.int64)
     ready_k = np.empty(n, dtype=np.int64)
@@ -313,7 +342,8 @@ def autoscale(
     pending: deque[list] = deque()  # [instant ready (s), servers] per scale-up, oldest first
     requested = ready = initial
     backlog, events = 0.0, 0
-    busy, times_l, weights_l = (lam * s).tolist(), times.tolist(), weights.tolist()  # busy: λ·s
+    busy = (lam * mean_s).tolist()  # λ·s: busy servers' worth of work
+    times_l, weights_l = times.tolist(), weights.tolist()
     for k in range(n):
         t = times_l[k]
         due = t + 1e-9 * max(1.0, t)
@@ -339,11 +369,11 @@ def autoscale(
         requested = new
         requested_k[k], ready_k[k], backlog_k[k] = requested, ready, backlog
         # 3. fluid backlog: grows while λ exceeds capacity, drains when it falls below
-        backlog = backlog + (busy[k] - ready) * weights_l[k] / s
+        backlog = backlog + (busy[k] - ready) * weights_l[k] / mean_s
         backlog = backlog if backlog > _EMPTY else 0.0
     label = f"autoscaled (target {hpa.target_utilisation:.0%})"
-    return _result(label, step, times, weights, lam, requested_k, ready_k, backlog_k, s, slo,
-                   events)
+    return _result(label, step, times, weights, lam, requested_k, ready_k, backlog_k, mean_s,
+                   slo, events)
 
 
 def fixed_servers(

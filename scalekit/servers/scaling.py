@@ -85,11 +85,17 @@ def compare_scaling(
         load=rho,
         vertical=sim.run(workload, speeds=[float(k)]),
         shared_queue=sim.run(workload, servers=k),
-        random_dispatch=sim.run(workload, servers=k, policy="random", seed=seed),
+        random_dispatch=sim.run(workload, servers=k, policy=_at_random(n, k, seed)),
         theory_vertical_s=theory.mm1_sojourn_s(lam, k * mu),
         theory_shared_queue_s=theory.mmc_sojourn_s(lam, mu, k),
         theory_random_dispatch_s=theory.mm1_sojourn_s(lam / k, mu),
     )
+
+
+def _at_random(requests: int, servers: int, seed: int | None) -> sim.Policy:
+    """Each request to one of ``servers`` drawn uniformly at random (from ``seed``): the
+    k independent M/M/1 queues of random dispatch."""
+    return sim.Assigned(sim.rng(seed).integers(0, servers, requests), name="random")
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,9 @@ on another server, and the three fixes — the models behind notebook 03.
 * :mod:`scalekit.sessions.strategies` — where sessions live and how a request is routed: no
   sharing, sticky by cookie, sticky by address, a shared database, client-side cookies;
 * :mod:`scalekit.sessions.cluster` — the run: every request served, lost or failed, a server
-  failure, and every strategy compared on the same users;
+  failure, and every strategy compared on the same users (its settings, one
+  :class:`SessionsSettings`);
+* :mod:`scalekit.sessions.results` — what a run measured, and the comparison;
 * :mod:`scalekit.sessions.visits` — users, their multi-request visits and addresses, and the
   session (and signed cookie) each request leaves behind;
 * :mod:`scalekit.sessions.store` — the shared session table on a real SQLite file, and the
@@ -14,13 +16,12 @@ Signed cookies themselves are :mod:`scalekit.cookies`. The entry points and resu
 are re-exported here: ``from scalekit import sessions; sessions.compare_strategies()``.
 """
 
-from scalekit.sessions.cluster import (
+from scalekit.sessions.cluster import SessionsSettings, compare_strategies, simulate_sessions
+from scalekit.sessions.results import (
     OUTCOMES,
     SessionsComparison,
     SessionsResult,
     SessionsTimeline,
-    compare_strategies,
-    simulate_sessions,
 )
 from scalekit.sessions.store import (
     SessionStore,
@@ -36,6 +37,7 @@ from scalekit.sessions.strategies import (
     Cluster,
     DatabaseSessions,
     NoSharing,
+    SessionRouting,
     StickyCookie,
     StickyIp,
     Strategy,
@@ -53,6 +55,8 @@ __all__ = [
     "DatabaseSessions",
     "ClientSessions",
     "Cluster",
+    "SessionRouting",
+    "SessionsSettings",
     "simulate_sessions",
     "compare_strategies",
     "SessionsResult",

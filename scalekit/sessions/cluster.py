@@ -30,171 +30,54 @@ connections has connections to count (a dead server refuses at once, so until it
 down it looks idle and fewest connections favours it: the "black hole"). Units: seconds,
 milliseconds where named ``_ms``, bytes. ``seed`` drives the visits and the policy; the
 same seed gives the same result, bit for bit.
+
+A model on the one dispatch loop (:class:`scalekit.sim.Dispatcher`): the strategy routes as
+a balancer policy (:class:`~scalekit.sessions.strategies.SessionRouting`), the crash and the
+mark-down are scheduled events, and each request's answer is then decided in arrival order
+from where the loop sent it. The settings are one :class:`SessionsSettings`; the runners
+take it, or its defaults, with any field overridden by name.
 """
 
 from __future__ import annotations
 
 import base64
-import heapq
+import dataclasses
 import math
 import os
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from scalekit import _check, _html, sim
+from scalekit import _check, sim
 from scalekit.sessions import store, visits
+from scalekit.sessions.results import (
+    DATABASE_DOWN,
+    LOST,
+    OUTCOMES,
+    REFUSED,
+    SERVED,
+    TOO_LARGE,
+    SessionsComparison,
+    SessionsResult,
+    SessionsTimeline,
+)
 from scalekit.sessions.strategies import (
     STRATEGIES,
-    Cluster,
+    SessionRouting,
     Strategy,
     balancing_policy,
 )
 from scalekit.sessions.strategies import strategy as as_strategy
-from scalekit.sim import ClusterState, Policy
-from scalekit.sim.results import bin_edges, imbalance
+from scalekit.sim import Policy, imbalance
 
 __all__ = ["OUTCOMES", "SERVED", "LOST", "REFUSED", "DATABASE_DOWN", "TOO_LARGE",
-           "simulate_sessions", "compare_strategies", "SessionsResult", "SessionsTimeline",
-           "SessionsComparison"]
+           "SessionsSettings", "simulate_sessions", "compare_strategies", "SessionsResult",
+           "SessionsTimeline", "SessionsComparison", "DEFAULT_STORE_MS"]
 
-#: Outcome codes of a request (``SessionsResult.outcome``), named in :data:`OUTCOMES`.
-SERVED, LOST, REFUSED, DATABASE_DOWN, TOO_LARGE = 0, 1, 2, 3, 4
-OUTCOMES = ("served", "lost session", "refused by the dead server", "database down",
-            "cookie too large")
 _SESSION_COOKIE = len("session=") + visits.SESSION_ID_CHARS
-
-
-# --------------------------------------------------------------------------- results
-
-
-@dataclass(frozen=True, eq=False)
-class SessionsTimeline:
-    """Requests, lost sessions and failed requests per second, in bins of ``bin_s``
-    seconds starting at ``starts_at`` (by arrival instant)."""
-
-    starts_at: np.ndarray
-    bin_s: float
-    requests_per_s: np.ndarray
-    lost_per_s: np.ndarray
-    failed_per_s: np.ndarray
-
-
-@dataclass(frozen=True, eq=False, repr=False)
-class SessionsResult(_html.ScalarTable):
-    """What one run measured. Instants end in ``_at`` (NaN: never), durations in ``_s``.
-
-    Every request is counted once: ``requests = served + lost + failed`` and ``failed =
-    refused + database_failures + too_large``. A *follow-up* is a request made while the
-    user holds a session (an earlier request of theirs was answered); ``lost_rate`` =
-    lost ÷ follow-ups, ``failed_rate`` = failed ÷ requests.
-
-    ``load_before`` — requests sent to each server before the crash (the whole run if no
-    server fails); ``load_after`` — after it was marked down, to the end. ``imbalance_*`` =
-    max ÷ mean over the servers up in that window (NaN if the window is empty).
-    ``sessions_on_failed_server`` — sessions in the dead server's memory when it crashed.
-    ``store_ms`` — the measured median of one real read + write (database only, else 0);
-    ``cookie_bytes`` — mean length of the ``Cookie`` request header's value;
-    ``added_latency_ms`` — what a request that was answered (served or lost) waits for the
-    session: the store's time plus its cookie's upload time at ``uplink_mbps``, on average.
-    ``database_path`` — the SQLite file holding every user's session at the end (database
-    only).
-
-    Per request, in arrival order: ``arrivals_at``, ``user_of``, ``step_of`` (index into
-    :func:`~scalekit.sessions.visits.visit_steps`), ``server_of``, ``outcome`` (codes
-    :data:`SERVED` …), ``follow_up`` and ``cookie_bytes_of``; per user, ``behind_nat``.
-    """
-
-    strategy: str
-    policy: str
-    servers: int
-    users: int
-    requests: int
-    served: int
-    lost: int
-    failed: int
-    follow_ups: int
-    lost_rate: float
-    failed_rate: float
-    refused: int
-    database_failures: int
-    too_large: int
-    failed_server: int
-    server_fails_at: float
-    marked_down_at: float
-    database_down_at: float
-    sessions_on_failed_server: int
-    load_before: tuple[int, ...]
-    load_after: tuple[int, ...]
-    imbalance_before: float
-    imbalance_after: float
-    store_ms: float
-    cookie_bytes: float
-    max_cookie_bytes: int
-    added_latency_ms: float
-    uplink_mbps: float
-    session_bytes: int
-    nat_share: float
-    duration_s: float
-    database_path: str
-    arrivals_at: np.ndarray = field(repr=False)
-    user_of: np.ndarray = field(repr=False)
-    step_of: np.ndarray = field(repr=False)
-    server_of: np.ndarray = field(repr=False)
-    outcome: np.ndarray = field(repr=False)
-    follow_up: np.ndarray = field(repr=False)
-    cookie_bytes_of: np.ndarray = field(repr=False)
-    behind_nat: np.ndarray = field(repr=False)
-
-    def timeline(self, bin_s: float = 1.0) -> SessionsTimeline:
-        """Requests, lost sessions and failed requests per second over the run."""
-        edges = bin_edges(self.duration_s, bin_s)
-        width = float(edges[1])
-        a, o = self.arrivals_at, self.outcome
-
-        def rate(mask):
-            return np.histogram(a[mask], edges)[0] / width
-
-        return SessionsTimeline(starts_at=edges[:-1], bin_s=width,
-                                requests_per_s=rate(slice(None)), lost_per_s=rate(o == LOST),
-                                failed_per_s=rate(o >= REFUSED))
-
-    def _repr_html_(self) -> str:
-        note = f"{self.strategy}: {self.lost:,} lost sessions, {self.failed:,} failed requests"
-        if self.failed_server >= 0:
-            note += (f"; server {self.failed_server} died at {self.server_fails_at:g} s, "
-                     f"marked down at {self.marked_down_at:g} s")
-        return _html.key_value_table(self.summary(), note)
-
-
-@dataclass(frozen=True, eq=False)
-class SessionsComparison:
-    """Every strategy's :class:`SessionsResult` on the same users, seed and failure."""
-
-    results: dict[str, SessionsResult]
-
-    def __getitem__(self, name: str) -> SessionsResult:
-        return self.results[name]
-
-    def rows(self) -> list[dict]:
-        return [{"strategy": name, "lost sessions": r.lost, "lost rate": r.lost_rate,
-                 "failed requests": r.failed, "imbalance before": r.imbalance_before,
-                 "imbalance after": r.imbalance_after, "added latency (ms)": r.added_latency_ms,
-                 "cookie bytes": r.cookie_bytes}
-                for name, r in self.results.items()]
-
-    def __repr__(self) -> str:
-        body = ", ".join(f"{k}: {r.lost} lost, {r.failed} failed" for k, r in self.results.items())
-        return f"SessionsComparison({body})"
-
-    def _repr_html_(self) -> str:
-        first = next(iter(self.results.values()))
-        note = (f"server {first.failed_server} died at {first.server_fails_at:g} s, marked down "
-                f"at {first.marked_down_at:g} s" if first.failed_server >= 0 else "")
-        return _html.rows_table(self.rows(), note=note)
 
 
 # --------------------------------------------------------------------------- settings
@@ -205,43 +88,87 @@ class SessionsComparison:
 DEFAULT_STORE_MS = 0.5
 
 
-def _instant(name, value, duration):
+def _instant(name, value, duration) -> float | None:
     if value is None:
-        return math.nan
+        return None
     return _check.number(name, value, low=0.0, high=duration, high_open=True)
 
 
-def _settings(servers, policy, users, visit_requests, think_s, duration_s, service_s,
-              server_fails_at, failed_server, detection_s, nat_share, session_bytes,
-              database_down_at, uplink_mbps, database_path, seed, real_store=True,
-              store_ms=DEFAULT_STORE_MS) -> dict:
-    """Every argument checked, named as the parameters (instants NaN when None)."""
-    n = _check.integer("servers", servers, low=1, high=1000)
-    duration = _check.positive("duration_s", duration_s)
-    fails_at = _instant("server_fails_at", server_fails_at, duration)
-    if math.isfinite(fails_at) and n == 1:
-        raise ValueError("server_fails_at needs another server to take over, but servers=1; "
-                         "use servers >= 2 or server_fails_at=None")
-    count = _check.integer("users", users, low=1, high=200_000)
-    steps = _check.integer("visit_requests", visit_requests, low=1,
-                           high=visits.MAX_VISIT_REQUESTS)
-    sim.check_expected_requests("users × visit_requests", count * steps)
-    if database_path is not None and not isinstance(database_path, str | os.PathLike):
-        raise TypeError(f"database_path must be a file path or None, got {database_path!r}")
-    seed = _check.seed(seed)
-    return dict(
-        servers=n, policy=balancing_policy(policy), users=count, visit_requests=steps,
-        think_s=_check.positive("think_s", think_s), duration_s=duration,
-        service_s=_check.positive("service_s", service_s), server_fails_at=fails_at,
-        failed_server=_check.integer("failed_server", failed_server, low=0, high=n - 1),
-        detection_s=_check.non_negative("detection_s", detection_s),
-        nat_share=_check.probability("nat_share", nat_share),
-        session_bytes=_check.integer("session_bytes", session_bytes, low=0, high=100_000),
-        database_down_at=_instant("database_down_at", database_down_at, duration),
-        uplink_mbps=_check.positive("uplink_mbps", uplink_mbps), database_path=database_path,
-        real_store=_check.boolean("real_store", real_store),
-        store_ms=None if store_ms is None else _check.non_negative("store_ms", store_ms),
-        seed=int(np.random.default_rng().integers(2**63)) if seed is None else seed)
+@dataclass(frozen=True)
+class SessionsSettings:
+    """Everything a sessions run holds fixed but the strategy; checked when made.
+
+    ``servers`` behind a balancer ``policy`` (a name from :data:`BALANCING_POLICIES` or a
+    Policy); ``users`` visits of ``visit_requests`` requests (think time mean ``think_s`` s,
+    starts over [0, ``duration_s``) s); ``service_s`` — mean work per request (s,
+    exponential). ``server_fails_at`` (s; None: no failure) — server ``failed_server``
+    crashes, marked down ``detection_s`` s later. ``nat_share`` — the share of users behind
+    one NAT address. ``session_bytes`` — the session's size after login (bytes of JSON).
+    ``database_down_at`` (s; None: never) — the session database stops answering (database
+    strategy only). ``uplink_mbps`` — the client's upload bandwidth (Mbit/s) the cookie
+    travels over. ``database_path`` — where the database strategy writes the sessions
+    (default: a file in a temporary directory, reused by the next run). ``real_store`` —
+    with the database strategy, every answered request reads and writes its session in that
+    real SQLite file, in one transaction, and a session the store cannot give back counts as
+    lost (True); or only the final sessions are written at the end, for speed (False: what
+    the widget uses). ``store_ms`` — what one read + write costs a request (ms; default
+    :data:`DEFAULT_STORE_MS`; None: measure it on this machine, once per process — then runs
+    on other machines differ). ``seed`` (None: fresh entropy, drawn once per run or
+    comparison) drives the visits and the policy.
+    """
+
+    servers: int = 4
+    policy: str | Policy = "round_robin"
+    users: int = 300
+    visit_requests: int = 8
+    think_s: float = 10.0
+    duration_s: float = 120.0
+    service_s: float = 0.05
+    server_fails_at: float | None = None
+    failed_server: int = 0
+    detection_s: float = 6.0
+    nat_share: float = 0.0
+    session_bytes: int = 200
+    database_down_at: float | None = None
+    uplink_mbps: float = 5.0
+    database_path: str | os.PathLike | None = None
+    real_store: bool = True
+    store_ms: float | None = DEFAULT_STORE_MS
+    seed: int | None = None
+
+    def __post_init__(self):
+        n = _check.integer("servers", self.servers, low=1, high=1000)
+        duration = _check.positive("duration_s", self.duration_s)
+        fails_at = _instant("server_fails_at", self.server_fails_at, duration)
+        if fails_at is not None and n == 1:
+            raise ValueError("server_fails_at needs another server to take over, but "
+                             "servers=1; use servers >= 2 or server_fails_at=None")
+        count = _check.integer("users", self.users, low=1, high=200_000)
+        steps = _check.integer("visit_requests", self.visit_requests, low=1,
+                               high=visits.MAX_VISIT_REQUESTS)
+        sim.check_expected_requests("users × visit_requests", count * steps)
+        path = self.database_path
+        if path is not None and not isinstance(path, str | os.PathLike):
+            raise TypeError(f"database_path must be a file path or None, got {path!r}")
+        balancing_policy(self.policy)  # a name or instance that balances (not a hash)
+        checked = dict(
+            servers=n, users=count, visit_requests=steps, duration_s=duration,
+            think_s=_check.positive("think_s", self.think_s),
+            service_s=_check.positive("service_s", self.service_s), server_fails_at=fails_at,
+            failed_server=_check.integer("failed_server", self.failed_server, low=0,
+                                         high=n - 1),
+            detection_s=_check.non_negative("detection_s", self.detection_s),
+            nat_share=_check.probability("nat_share", self.nat_share),
+            session_bytes=_check.integer("session_bytes", self.session_bytes, low=0,
+                                         high=100_000),
+            database_down_at=_instant("database_down_at", self.database_down_at, duration),
+            uplink_mbps=_check.positive("uplink_mbps", self.uplink_mbps),
+            real_store=_check.boolean("real_store", self.real_store),
+            store_ms=None if self.store_ms is None else
+            _check.non_negative("store_ms", self.store_ms),
+            seed=_check.seed(self.seed))
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)
 
 
 _SCRATCH: list[tempfile.TemporaryDirectory] = []
@@ -254,48 +181,31 @@ def _default_database_path() -> Path:
     return Path(_SCRATCH[0].name) / "sessions.sqlite3"
 
 
+def _seeded(s: SessionsSettings) -> SessionsSettings:
+    """``s`` with a seed: fresh entropy, drawn once, when none was given."""
+    if s.seed is not None:
+        return s
+    return dataclasses.replace(s, seed=int(np.random.default_rng().integers(2**63)))
+
+
 # --------------------------------------------------------------------------- running
 
 
-def simulate_sessions(*, strategy: str | Strategy = "none", servers: int = 4,
-                      policy: str | Policy = "round_robin", users: int = 300,
-                      visit_requests: int = 8, think_s: float = 10.0,
-                      duration_s: float = 120.0, service_s: float = 0.05,
-                      server_fails_at: float | None = None, failed_server: int = 0,
-                      detection_s: float = 6.0, nat_share: float = 0.0,
-                      session_bytes: int = 200, database_down_at: float | None = None,
-                      uplink_mbps: float = 5.0, database_path: str | os.PathLike | None = None,
-                      real_store: bool = True, store_ms: float | None = DEFAULT_STORE_MS,
-                      seed: int | None = None) -> SessionsResult:
-    """Serve ``users`` visits of ``visit_requests`` requests (think time mean ``think_s``
-    s, starts over [0, ``duration_s``) s) on ``servers`` servers behind a balancer
-    ``policy`` (a name from :data:`BALANCING_POLICIES` or a Policy), keeping sessions by
-    ``strategy`` (a name from :data:`STRATEGIES` or a :class:`Strategy`).
-
-    ``service_s`` — mean work per request (s, exponential). ``server_fails_at`` (s; None:
-    no failure) — server ``failed_server`` crashes, marked down ``detection_s`` s later.
-    ``nat_share`` — the share of users behind one NAT address. ``session_bytes`` — the
-    session's size after login (bytes of JSON). ``database_down_at`` (s; None: never) — the
-    session database stops answering (database strategy only). ``uplink_mbps`` — the
-    client's upload bandwidth (Mbit/s) the cookie travels over. ``database_path`` — where the
-    database strategy writes the sessions (default: a file in a temporary directory, reused
-    by the next run). ``real_store`` — with the database strategy, every answered request
-    reads and writes its session in that real SQLite file, in one transaction, and a session
-    the store cannot give back counts as lost (True); or only the final sessions are written
-    at the end, for speed (False: what the widget uses). ``store_ms`` — what one read +
-    write costs a request (ms; default :data:`DEFAULT_STORE_MS`; None: measure it on this
-    machine, once per process — then runs on other machines differ).
-    """
+def simulate_sessions(strategy: str | Strategy = "none", settings: SessionsSettings | None = None,
+                      **overrides) -> SessionsResult:
+    """Serve the users of ``settings`` (a :class:`SessionsSettings`; None: its defaults),
+    with ``overrides`` (any of its fields, by name) applied, keeping sessions by
+    ``strategy`` (a name from :data:`STRATEGIES` or a :class:`Strategy`)."""
     chosen = as_strategy(strategy)
-    s = _settings(servers, policy, users, visit_requests, think_s, duration_s, service_s,
-                  server_fails_at, failed_server, detection_s, nat_share, session_bytes,
-                  database_down_at, uplink_mbps, database_path, seed, real_store, store_ms)
+    s = _seeded(_check.settings(SessionsSettings, settings, overrides))
     return _run(chosen, _draw(s), s)
 
 
-def compare_strategies(strategies: Sequence = STRATEGIES, **settings) -> SessionsComparison:
+def compare_strategies(strategies: Sequence = STRATEGIES,
+                       settings: SessionsSettings | None = None,
+                       **overrides) -> SessionsComparison:
     """Run each of ``strategies`` (names or :class:`Strategy` instances) on the same users,
-    failure and seed; ``settings`` are :func:`simulate_sessions`'s keyword arguments."""
+    failure and seed: ``settings`` with ``overrides``, as :func:`simulate_sessions`."""
     if isinstance(strategies, str) or not strategies:
         raise ValueError(f"strategies must be a non-empty list of strategy names, "
                          f"got {strategies!r}")
@@ -303,108 +213,109 @@ def compare_strategies(strategies: Sequence = STRATEGIES, **settings) -> Session
     names = [c.name for c in chosen]
     if len(set(names)) != len(names):
         raise ValueError(f"strategies must be distinct, got {names!r}")
-    defaults = simulate_sessions.__kwdefaults__
-    unknown = set(settings) - set(defaults) | ({"strategy"} & set(settings))
-    if unknown:
-        raise TypeError(f"unknown setting(s) {sorted(unknown)}; accepted: "
-                        f"{sorted(set(defaults) - {'strategy'})}")
-    s = _settings(**{k: settings.get(k, v) for k, v in defaults.items() if k != "strategy"})
+    s = _seeded(_check.settings(SessionsSettings, settings, overrides))
     drawn = _draw(s)
     return SessionsComparison({c.name: _run(c, drawn, s) for c in chosen})
 
 
-def _draw(s: dict) -> visits.Visits:
-    return visits.draw_visits(s["users"], s["visit_requests"], s["think_s"], s["duration_s"],
-                              s["service_s"], s["nat_share"], s["seed"])
+def _draw(s: SessionsSettings) -> visits.Visits:
+    return visits.draw_visits(s.users, s.visit_requests, s.think_s, s.duration_s,
+                              s.service_s, s.nat_share, s.seed)
 
 
-def _run(strategy: Strategy, v: visits.Visits, s: dict) -> SessionsResult:
-    """The event loop: requests in arrival order; before each, the departures that already
-    happened, then the crash and the mark-down when their instants have come."""
-    n, k = len(v), s["servers"]
-    policy = s["policy"]
-    gen = np.random.default_rng([s["seed"], 1])  # the policy's stream, same for every strategy
-    state = ClusterState((1.0,) * k, gen)
-    policy.reset(k, n, gen)
-    cluster = Cluster(k, policy, state, v.addresses)
-    keeps, dead = strategy.keeps, s["failed_server"]
-    crash_at, down_at = s["server_fails_at"], s["server_fails_at"] + s["detection_s"]
-    db_down_at = s["database_down_at"] if keeps == "database" else math.nan
+def _run(strategy: Strategy, v: visits.Visits, s: SessionsSettings) -> SessionsResult:
+    """Route every request through the dispatch loop (the strategy as a policy, the crash
+    and the mark-down as scheduled events), then decide each answer in arrival order."""
+    k, keeps = s.servers, strategy.keeps
+    fails = s.server_fails_at is not None
+    crash_at = s.server_fails_at if fails else math.nan
+    down_at = crash_at + s.detection_s
     store_ms = 0.0
     if keeps == "database":
-        store_ms = s["store_ms"] if s["store_ms"] is not None else store.store_latency().median_ms
-    sizes = visits.cookie_sizes(v.visit_requests, s["session_bytes"])
-    holder = [-1] * v.users  # the server whose memory holds the user's session
-    has_session = [False] * v.users
-    carried = [0] * v.users  # bytes of the Cookie header the browser sends
-    last = [-1] * v.users  # the user's last answered request
-    outcome = [SERVED] * n
-    server_of = [-1] * n
-    follow_up = [False] * n
-    sent = [0] * n
-    conns, busy, heap = state.connections, state.busy_until, []
-    extra_s = store_ms / 1e3
-    crashed = marked = False
-    on_dead = 0
-    at, work = v.at.tolist(), v.work_s.tolist()
+        store_ms = s.store_ms if s.store_ms is not None else store.store_latency().median_ms
+    gen = np.random.default_rng([s.seed, 1])  # the policy's stream, same for every strategy
+    balancer = balancing_policy(s.policy)
+    routing = SessionRouting(strategy, balancer, v.user.tolist(), v.addresses)
+    dispatcher = sim.Dispatcher((1.0,) * k, routing, gen)
+    if fails:
+        dispatcher.schedule(crash_at, sim.Crash(s.failed_server))
+        dispatcher.schedule(down_at, sim.MarkDown(s.failed_server))
+    log = dispatcher.serve(sim.Workload(v.at, v.work_s + store_ms / 1e3))
     db = store.SessionStore(_database_path(s), durable=False) \
-        if keeps == "database" and s["real_store"] else None
-    if db is not None:
-        db.replace_all([])  # this run's sessions only (closed below, and on any error)
-        ids, templates = _session_ids(v, s), visits.session_data(v.visit_requests,
-                                                                 s["session_bytes"])
+        if keeps == "database" and s.real_store else None
     try:
-        for j, (t, u, step) in enumerate(zip(at, v.user.tolist(), v.step.tolist(), strict=True)):
-
-            while heap and heap[0][0] <= t:
-                conns[heapq.heappop(heap)[1]] -= 1
-            if not crashed and t >= crash_at:
-                crashed = True
-                heap = [e for e in heap if e[1] != dead]
-                heapq.heapify(heap)
-                conns[dead], busy[dead] = 0, crash_at
-                on_dead = sum(1 for x in holder if x == dead) if keeps == "server" else 0
-            if not marked and t >= down_at:
-                marked = True
-                state.mark(dead, False)
-                cluster.rehash()
-            state.now = t
-            i = strategy.route(u, cluster)
-            if type(i) is not int or not 0 <= i < k or not state.up[i]:
-                raise ValueError(f"{strategy!r}.route returned {i!r} for request {j}; expected "
-                                 f"a server index in 0..{k - 1} that is not marked down")
-            sent[j] = carried[u]
-            if strategy.inserts_serverid and cluster.server_cookie[u] >= 0:  # SERVERID=s<i> too
-                sent[j] += len(f"SERVERID=s{cluster.server_cookie[u]}") + (2 if carried[u] else 0)
-            server_of[j], follow_up[j] = i, has_session[u]
-            if crashed and i == dead:
-                outcome[j] = REFUSED
-                continue
-            d = (t if t > busy[i] else busy[i]) + work[j] + extra_s
-            busy[i] = d
-            conns[i] += 1
-            heapq.heappush(heap, (d, i))
-            cluster.server_cookie[u] = i
-            if t >= db_down_at:
-                outcome[j] = DATABASE_DOWN
-            elif keeps == "client" and not sizes[step][1]:
-                outcome[j] = TOO_LARGE
-            else:
-                if keeps == "server" and has_session[u] and holder[u] != i:
-                    outcome[j] = LOST
-                elif db is not None and _stored(db, ids[u], templates, step, u, t) < has_session[u]:
-                    outcome[j] = LOST  # the shared store did not give the session back
-                has_session[u], holder[u], last[u] = True, i, j
-                carried[u] = sizes[step][0] if keeps == "client" else _SESSION_COOKIE
+        answers = _answers(strategy, v, s, log, db, crash_at)
     finally:
         if db is not None:
             db.close()
     if db is not None:
         path = str(db.path)
     else:
-        path = _write_store(v, s, last) if keeps == "database" else ""
-    return _result(strategy, v, s, outcome, server_of, follow_up, sent, on_dead, store_ms,
-                   path, crash_at, down_at, db_down_at)
+        path = _write_store(v, s, answers.last) if keeps == "database" else ""
+    return _result(strategy, balancer, v, s, log, answers, store_ms, path, crash_at, down_at)
+
+
+@dataclass
+class _Answers:
+    """Per request: its outcome, whether it was a follow-up, the Cookie bytes it carried;
+    per user, their last answered request; the sessions in the dead server at the crash."""
+
+    outcome: list
+    follow_up: list
+    sent: list
+    last: list
+    on_dead: int = 0
+
+
+def _answers(strategy: Strategy, v: visits.Visits, s: SessionsSettings, log: sim.Dispatch,
+             db: store.SessionStore | None, crash_at: float) -> _Answers:
+    """Each request's answer, in arrival order, from where the loop sent it: refused by the
+    dead server, or answered — served, a lost session, the database down, the cookie too
+    large — and what the browser sends next time."""
+    n, keeps, dead = len(v), strategy.keeps, s.failed_server
+    db_down_at = s.database_down_at if keeps == "database" and \
+        s.database_down_at is not None else math.inf
+    sizes = visits.cookie_sizes(v.visit_requests, s.session_bytes)
+    holder = [-1] * v.users  # the server whose memory holds the user's session
+    has_session = [False] * v.users
+    carried = [0] * v.users  # bytes of the Cookie header the browser sends
+    cookie = [-1] * v.users  # the server a SERVERID cookie names (the last to answer)
+    out = _Answers(outcome=[SERVED] * n, follow_up=[False] * n, sent=[0] * n,
+                   last=[-1] * v.users)
+    if db is not None:
+        db.replace_all([])  # this run's sessions only (closed by the caller, on any error too)
+        ids = _session_ids(v, s)
+        templates = visits.session_data(v.visit_requests, s.session_bytes)
+    crashed = not math.isfinite(crash_at)
+    refused = log.outcome == sim.REFUSED
+    rows = zip(v.at.tolist(), v.user.tolist(), v.step.tolist(), log.server_of.tolist(),
+               refused.tolist(), strict=True)
+    for j, (t, u, step, i, no) in enumerate(rows):
+        if not crashed and t >= crash_at:
+            crashed = True
+            out.on_dead = holder.count(dead) if keeps == "server" else 0
+        out.sent[j] = carried[u]
+        if strategy.inserts_serverid and cookie[u] >= 0:  # SERVERID=s<i> too
+            out.sent[j] += len(f"SERVERID=s{cookie[u]}") + (2 if carried[u] else 0)
+        out.follow_up[j] = has_session[u]
+        if no:
+            out.outcome[j] = REFUSED
+            continue
+        cookie[u] = i
+        if t >= db_down_at:
+            out.outcome[j] = DATABASE_DOWN
+        elif keeps == "client" and not sizes[step][1]:
+            out.outcome[j] = TOO_LARGE
+        else:
+            if keeps == "server" and has_session[u] and holder[u] != i:
+                out.outcome[j] = LOST
+            elif db is not None and _stored(db, ids[u], templates, step, u, t) < has_session[u]:
+                out.outcome[j] = LOST  # the shared store did not give the session back
+            has_session[u], holder[u], out.last[u] = True, i, j
+            carried[u] = sizes[step][0] if keeps == "client" else _SESSION_COOKIE
+    if not crashed:  # the crash came after the last request: count the sessions then
+        out.on_dead = holder.count(dead) if keeps == "server" else 0
+    return out
 
 
 def _stored(db: store.SessionStore, sid: str, templates, step: int, user: int,
@@ -421,21 +332,21 @@ def _stored(db: store.SessionStore, sid: str, templates, step: int, user: int,
     return found[0]
 
 
-def _session_ids(v: visits.Visits, s: dict) -> list[str]:
+def _session_ids(v: visits.Visits, s: SessionsSettings) -> list[str]:
     """Each user's session id: 32 random bytes from the run's seed, URL-safe base64."""
-    raw = np.random.default_rng([s["seed"], 2]).bytes(32 * v.users)
+    raw = np.random.default_rng([s.seed, 2]).bytes(32 * v.users)
     return [base64.urlsafe_b64encode(raw[32 * u: 32 * u + 32]).rstrip(b"=").decode()
             for u in range(v.users)]
 
 
-def _database_path(s: dict):
-    return s["database_path"] or _default_database_path()
+def _database_path(s: SessionsSettings):
+    return s.database_path or _default_database_path()
 
 
-def _write_store(v: visits.Visits, s: dict, last: list[int]) -> str:
+def _write_store(v: visits.Visits, s: SessionsSettings, last: list[int]) -> str:
     """Every user's session as their last answered request left it, in the SQLite file."""
     path = _database_path(s)
-    templates = visits.session_data(v.visit_requests, s["session_bytes"])
+    templates = visits.session_data(v.visit_requests, s.session_bytes)
     ids = _session_ids(v, s)
     rows = []
     for u, j in enumerate(last):
@@ -447,21 +358,21 @@ def _write_store(v: visits.Visits, s: dict, last: list[int]) -> str:
     return str(path)
 
 
-def _result(strategy, v, s, outcome, server_of, follow_up, sent, on_dead, store_ms, path,
-            crash_at, down_at, db_down_at) -> SessionsResult:
-    o = np.array(outcome, dtype=np.int8)
-    srv = np.array(server_of, dtype=np.int64)
-    bytes_of = np.array(sent, dtype=np.int64)
-    follow = np.array(follow_up, dtype=bool)
+def _result(strategy, balancer, v, s: SessionsSettings, log: sim.Dispatch, answers: _Answers,
+            store_ms, path, crash_at, down_at) -> SessionsResult:
+    o = np.array(answers.outcome, dtype=np.int8)
+    srv = log.server_of
+    bytes_of = np.array(answers.sent, dtype=np.int64)
+    follow = np.array(answers.follow_up, dtype=bool)
     counts = np.bincount(o, minlength=len(OUTCOMES))
-    k, fails = s["servers"], math.isfinite(crash_at)
+    k, fails = s.servers, math.isfinite(crash_at)
     before = v.at < crash_at if fails else np.ones(len(v), dtype=bool)
     load_before = np.bincount(srv[before], minlength=k)
     load_after = np.bincount(srv[v.at >= down_at], minlength=k) if fails else np.zeros(0, int)
-    live = [i for i in range(k) if i != s["failed_server"]]
-    after_window = fails and down_at < s["duration_s"]
+    live = [i for i in range(k) if i != s.failed_server]
+    after_window = fails and down_at < s.duration_s
     ok = (o == SERVED) | (o == LOST)
-    added = bytes_of[ok] * 8 / (s["uplink_mbps"] * 1e6) * 1e3 + store_ms
+    added = bytes_of[ok] * 8 / (s.uplink_mbps * 1e6) * 1e3 + store_ms
     failed = int(counts[REFUSED] + counts[DATABASE_DOWN] + counts[TOO_LARGE])
     arrays = dict(arrivals_at=v.at, user_of=v.user, step_of=v.step, server_of=srv, outcome=o,
                   follow_up=follow, cookie_bytes_of=bytes_of, behind_nat=v.behind_nat)
@@ -469,15 +380,16 @@ def _result(strategy, v, s, outcome, server_of, follow_up, sent, on_dead, store_
         value.setflags(write=False)
     n_follow = int(follow.sum())
     return SessionsResult(
-        strategy=strategy.name, policy=getattr(s["policy"], "name", repr(s["policy"])),
+        strategy=strategy.name, policy=getattr(balancer, "name", repr(balancer)),
         servers=k, users=v.users, requests=len(v), served=int(counts[SERVED]),
         lost=int(counts[LOST]), failed=failed, follow_ups=n_follow,
         lost_rate=float(counts[LOST] / n_follow) if n_follow else math.nan,
         failed_rate=failed / len(v), refused=int(counts[REFUSED]),
         database_failures=int(counts[DATABASE_DOWN]), too_large=int(counts[TOO_LARGE]),
-        failed_server=s["failed_server"] if fails else -1, server_fails_at=crash_at,
-        marked_down_at=down_at, database_down_at=s["database_down_at"],
-        sessions_on_failed_server=on_dead,
+        failed_server=s.failed_server if fails else -1, server_fails_at=crash_at,
+        marked_down_at=down_at,
+        database_down_at=math.nan if s.database_down_at is None else s.database_down_at,
+        sessions_on_failed_server=answers.on_dead,
         load_before=tuple(int(x) for x in load_before),
         load_after=tuple(int(x) for x in load_after),
         imbalance_before=imbalance(load_before),
@@ -485,5 +397,5 @@ def _result(strategy, v, s, outcome, server_of, follow_up, sent, on_dead, store_
         store_ms=store_ms, cookie_bytes=float(bytes_of.mean()),
         max_cookie_bytes=int(bytes_of.max()),
         added_latency_ms=float(added.mean()) if added.size else math.nan,
-        uplink_mbps=s["uplink_mbps"], session_bytes=s["session_bytes"],
-        nat_share=s["nat_share"], duration_s=s["duration_s"], database_path=path, **arrays)
+        uplink_mbps=s.uplink_mbps, session_bytes=s.session_bytes,
+        nat_share=s.nat_share, duration_s=s.duration_s, database_path=path, **arrays)

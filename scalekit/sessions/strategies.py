@@ -37,6 +37,11 @@ request may land on another server; what happens then depends on where the sessi
 Write your own by subclassing :class:`Strategy` and overriding :meth:`~Strategy.route`; it
 reads the :class:`Cluster` it is given (which servers are up, each user's SERVERID cookie
 and address) and may ask the balancer's policy (:meth:`Cluster.balance`).
+
+To the dispatch loop (:class:`scalekit.sim.Dispatcher`) a strategy is a balancer policy:
+:class:`SessionRouting` wraps strategy and policy into one :class:`scalekit.sim.Policy` that
+routes each request by its user, and records which server answered (the SERVERID cookie the
+balancer inserts) when the loop reports the request accepted.
 """
 
 from __future__ import annotations
@@ -48,8 +53,8 @@ from scalekit.balancing import policies
 from scalekit.sim import ClusterState, Policy
 
 __all__ = ["Strategy", "NoSharing", "StickyCookie", "StickyIp", "DatabaseSessions",
-           "ClientSessions", "Cluster", "STRATEGIES", "BALANCING_POLICIES", "strategy",
-           "balancing_policy"]
+           "ClientSessions", "Cluster", "SessionRouting", "STRATEGIES", "BALANCING_POLICIES",
+           "strategy", "balancing_policy"]
 
 #: The policies that balance without hashing the client (hashing is sticky_ip's job).
 BALANCING_POLICIES = tuple(name for name, cls in policies.POLICIES.items()
@@ -179,3 +184,45 @@ def balancing_policy(value) -> Policy:
     if isinstance(value, Policy):
         return value
     return policies.policy(_check.choice("policy", value, BALANCING_POLICIES))
+
+
+class SessionRouting(Policy):
+    """Session affinity as a balancer policy: request j is user ``user_of[j]``'s, routed by
+    ``strategy`` (:meth:`Strategy.route`) over a :class:`Cluster` whose balancer is
+    ``balancer``; ``addresses[u]`` is user u's IPv4 address. When the dispatch loop reports
+    a request accepted, the answering server becomes the user's SERVERID cookie; when the
+    balancer marks a server up or down, the cached address hashes are dropped."""
+
+    def __init__(self, strategy: Strategy, balancer: Policy, user_of, addresses):
+        self.strategy, self.balancer = strategy, balancer
+        self.user_of = list(user_of)
+        self.addresses = addresses
+        self.name = strategy.name
+        self.cluster: Cluster | None = None
+
+    def __repr__(self) -> str:
+        return f"SessionRouting({self.strategy!r}, {self.balancer!r})"
+
+    def reset(self, n_servers, n_requests, gen):
+        self.balancer.reset(n_servers, n_requests, gen)
+        self.cluster = None
+        self._marks = 0
+
+    def choose(self, state: ClusterState) -> int:
+        cluster = self.cluster
+        if cluster is None:
+            cluster = self.cluster = Cluster(state.n_servers, self.balancer, state,
+                                             self.addresses)
+        elif state.marks != self._marks:
+            cluster.rehash()
+        self._marks = state.marks
+        j = state.request
+        i = self.strategy.route(self.user_of[j], cluster)
+        k = state.n_servers
+        if type(i) is not int or not 0 <= i < k or not state.up[i]:
+            raise ValueError(f"{self.strategy!r}.route returned {i!r} for request {j}; expected "
+                             f"a server index in 0..{k - 1} that is not marked down")
+        return i
+
+    def accepted(self, state: ClusterState, server: int) -> None:
+        self.cluster.server_cookie[self.user_of[state.request]] = server

@@ -13,26 +13,56 @@ How it is computed:
   vectorised numpy pass, no Python loop;
 * a policy that does not look at live state (random choice, round robin) assigns every
   request up front, so each server is again one vectorised FIFO queue;
-* a policy that does (fewest connections) runs in one compact event loop: before each
-  arrival the departures that already happened are popped from a heap, the policy reads the
-  live connection counts and chooses, and the request's departure is known at once because
-  its server is FIFO.
+* a policy that does (fewest connections) runs in the one event loop,
+  :class:`Dispatcher`: before each arrival everything due is taken from one heap —
+  departures, scheduled events (a crash, a recovery, a health check's mark), retries of
+  refused requests — then the policy reads the live connection counts and chooses, and the
+  request's departure is known at once because its server is FIFO;
+* the same loop compiled with numba runs a built-in policy's :class:`Rule` when nothing is
+  scheduled (:mod:`scalekit.sim.compiled`): the same numbers bit for bit, a few hundred times
+  faster than a SimPy model of the cluster (``python -m benchmarks --only queues``).
 
-Three layers, one job each:
+Layers, one job each:
 
 * :mod:`scalekit.sim.workload` — what arrives: seeded randomness, service-time
   distributions, Poisson and traced arrivals, the :class:`Workload`;
-* :mod:`scalekit.sim.engine` — who serves it: the FIFO recursion, balancer policies and the
-  state they read, and :func:`run`;
+* :mod:`scalekit.sim.policy` — what a balancer policy reads (:class:`ClusterState`) and the
+  hooks it overrides (:class:`Policy`); :class:`Rule`, a decision the compiled loop runs;
+* :mod:`scalekit.sim.core` — the one dispatch loop, :class:`Dispatcher`: one calendar heap
+  (departures, scheduled :class:`Crash`/:class:`Recover`/:class:`MarkDown`/:class:`MarkUp`
+  events, retries of refused requests); health checks and sessions are models on it;
+* :mod:`scalekit.sim.queues` — FIFO queues in closed form, and the shared queue;
+* :mod:`scalekit.sim.compiled` — the same loop compiled with numba (when installed), for the
+  policies that give a :class:`Rule`: bit for bit the Python loop's results, much faster;
+* :mod:`scalekit.sim.engine` — :func:`run`: a workload on a cluster, measured;
 * :mod:`scalekit.sim.results` — what was measured: :class:`Results`, and the mean and
   standard error over seeded replications.
+
+``sim`` imports no topic: policies by name live in :mod:`scalekit.balancing`.
 
 Units: seconds and requests per second. Everything random takes ``seed``; the same seed gives
 the same result, bit for bit.
 """
 
-from scalekit.sim.engine import ClusterState, Policy, fifo_departures, run
-from scalekit.sim.results import Results, estimate, replicate
+from scalekit.sim.core import (
+    DROPPED,
+    LOST,
+    OUTCOMES,
+    REFUSED,
+    SERVED,
+    UNAVAILABLE,
+    Crash,
+    Dispatch,
+    Dispatcher,
+    Event,
+    MarkDown,
+    MarkUp,
+    Recover,
+)
+from scalekit.sim.engine import MAX_CLUSTER_SERVERS, cluster_speeds, run
+from scalekit.sim.policy import Assigned, ClusterState, Policy, Rule
+from scalekit.sim.queues import fifo_departures
+from scalekit.sim.results import Results, bin_edges, estimate, imbalance, replicate
 from scalekit.sim.workload import (
     MAX_REQUESTS,
     Deterministic,
@@ -64,8 +94,27 @@ __all__ = [
     "fifo_departures",
     "Policy",
     "ClusterState",
+    "Rule",
+    "Assigned",
+    "Dispatcher",
+    "Dispatch",
+    "Event",
+    "Crash",
+    "Recover",
+    "MarkDown",
+    "MarkUp",
+    "OUTCOMES",
+    "SERVED",
+    "REFUSED",
+    "LOST",
+    "UNAVAILABLE",
+    "DROPPED",
     "Results",
     "run",
+    "cluster_speeds",
+    "MAX_CLUSTER_SERVERS",
+    "bin_edges",
+    "imbalance",
     "estimate",
     "replicate",
     "MAX_REQUESTS",

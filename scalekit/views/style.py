@@ -46,7 +46,19 @@ class Figure(_MplFigure):
 
     Built without pyplot, so nothing global changes and nothing piles up in pyplot's figure
     list; no matplotlib backend needs to be active for it to display.
+
+    What :func:`figure` built is recorded on it, for a panel that redraws into it and for
+    tests that read what was drawn: ``named_axes`` — the axes as :func:`figure` returned them
+    (one Axes, an array, or a dict by name); ``layout`` — the layout asked for (a redraw
+    reuses the figure only for the same one); ``twins`` — each Axes' second y axis made by
+    :func:`twinx`, by its host.
     """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.named_axes = None
+        self.layout: tuple | None = None
+        self.twins: dict = {}
 
     def _repr_png_(self) -> bytes:
         return to_png(self)
@@ -85,9 +97,9 @@ def figure(ncols: int = 1, nrows: int = 1, *, width: float = 9.5, height: float 
     key = (shape, width, height, tuple(sorted(layout.items())),
            tuple(sorted((k, tuple(v)) for k, v in (ratios or {}).items())))
     old = _REUSE.get()
-    if old is not None and getattr(old, "_scalekit_key", None) == key:
+    if isinstance(old, Figure) and old.layout == key:
         _empty(old)
-        return old, old._scalekit_axes
+        return old, old.named_axes
     fig = Figure(figsize=(width, height), dpi=DPI)
     # A fixed title height: axes made while axes.titley is set never move their title to
     # dodge top tick labels (none here), a search matplotlib otherwise repeats on every draw.
@@ -104,7 +116,7 @@ def figure(ncols: int = 1, nrows: int = 1, *, width: float = 9.5, height: float 
         ax.grid(True, alpha=0.3)
         for axis in (ax.xaxis, ax.yaxis):  # ≤ ~6 labelled ticks: enough to read, cheap to draw
             axis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]))
-    fig._scalekit_key, fig._scalekit_axes = key, axes
+    fig.layout, fig.named_axes = key, axes
     return fig, axes
 
 
@@ -121,21 +133,24 @@ def plain_numbers(axis, *, minor_ticks: bool = True) -> None:
 
 
 def twinx(ax):
-    """A second y axis sharing ``ax``'s x axis — the same one on every redraw, so a panel
-    that redraws into its figure keeps it (and its ticks) instead of stacking new ones."""
-    twin = getattr(ax, "_scalekit_twin", None)
+    """A second y axis sharing ``ax``'s x axis — the same one on every redraw (kept in the
+    figure's ``twins``), so a panel that redraws into its figure keeps it (and its ticks)
+    instead of stacking new ones."""
+    fig = ax.figure
+    twins = fig.twins if isinstance(fig, Figure) else {}
+    twin = twins.get(ax)
     if twin is None:
         twin = ax.twinx()
         twin.spines[["top"]].set_visible(False)
         twin.tick_params(labelsize=9)
-        ax._scalekit_twin = twin
+        twins[ax] = twin
     return twin
 
 
 def _empty(fig: _MplFigure) -> None:
     """Remove everything a plot function drew, keep the axes themselves (and their twins)."""
-    grid = _flat(fig._scalekit_axes)
-    keep = set(grid) | {t for ax in grid if (t := getattr(ax, "_scalekit_twin", None))}
+    grid = _flat(fig.named_axes)
+    keep = set(grid) | {fig.twins[ax] for ax in grid if ax in fig.twins}
     for ax in list(fig.axes):
         if ax not in keep:
             fig.delaxes(ax)

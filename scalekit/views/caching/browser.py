@@ -1,5 +1,5 @@
 """A browser revisiting a page through its HTTP cache: each visit a hit, a 304 or a full
-page, and which of them showed an outdated page. Views of :mod:`scalekit.caching.browser`.
+page, and which of them showed an outdated page. Views of :mod:`scalekit.caching.http.browser`.
 """
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import ipywidgets as widgets
 import numpy as np
 
-from scalekit.caching import browser as model
+from scalekit.caching.http import browser as model
 from scalekit.views._common import expect, results_list
 from scalekit.views.panel import Panel
 from scalekit.views.style import COLORS, LIMIT, MEASURED, figure, plain_numbers, styled

@@ -1,12 +1,12 @@
 """The thundering herd on a hot key, and what coalescing and leases do about it. Views of
-:mod:`scalekit.caching.stampede`.
+:mod:`scalekit.caching.serverside.stampede`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from scalekit.caching import stampede as model
+from scalekit.caching.serverside import stampede as model
 from scalekit.views._common import results_list
 from scalekit.views.style import COLORS, figure, plain_numbers, styled
 

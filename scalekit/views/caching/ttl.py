@@ -1,5 +1,5 @@
 """The TTL trade-off: database reads against stale reads. Views of
-:mod:`scalekit.caching.ttl`.
+:mod:`scalekit.caching.serverside.ttl`.
 """
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import ipywidgets as widgets
 import numpy as np
 
-from scalekit.caching import ttl as model
+from scalekit.caching.serverside import ttl as model
 from scalekit.views._common import expect
 from scalekit.views.panel import Panel
 from scalekit.views.style import MEASURED, SIMULATED, THEORY, figure, plain_numbers, styled, twinx

@@ -1,5 +1,5 @@
-"""Sessions behind a balancer: what each strategy loses, fails and costs, under normal load
-and when a server dies.
+"""The sessions run (scalekit.sessions.cluster): what each strategy loses, fails and
+costs behind a balancer, under normal load and when a server dies.
 
 Sources for the rules checked here:
 
@@ -19,9 +19,10 @@ Sources for the rules checked here:
   (RFC 6265 §6.1; Flask warns above 4,093).
 
 Statistical checks allow Z = 4 standard errors (tests/_stats.py), the error derived in each
-test's docstring; every run is seeded, so a pass or a fail is repeatable.
+test's docstring: a binomial error known in closed form, so a correct model fails one check
+about 1 time in 15,800 (the normal tail beyond ±4). Every run is seeded, so a pass or a fail
+is repeatable.
 """
-
 import json
 import math
 import sqlite3
@@ -49,7 +50,8 @@ def holders_at(r, instant):
     return holder
 
 
-# ------------------------------------------------------------------ no sharing
+FAILURE = dict(servers=4, users=400, server_fails_at=50.0, failed_server=1, detection_s=6.0,
+               seed=7)
 
 
 @pytest.mark.parametrize("servers", [2, 4, 8])
@@ -91,9 +93,6 @@ def test_round_robin_loses_every_follow_up_of_a_lone_user():
     assert sessions.simulate_sessions(strategy="none", servers=1, **lone).lost == 0
 
 
-# ------------------------------------------------------------------ stickiness, no failure
-
-
 @pytest.mark.parametrize("strategy", ["sticky_cookie", "sticky_ip"])
 @pytest.mark.parametrize("policy", ["round_robin", "random", "fewest_connections"])
 def test_sticky_strategies_lose_nothing_without_a_failure(strategy, policy):
@@ -101,23 +100,6 @@ def test_sticky_strategies_lose_nothing_without_a_failure(strategy, policy):
     assert r.lost == r.failed == 0 and r.follow_ups > 1000
     for u in range(r.users):  # every user's requests go to one server
         assert np.unique(r.server_of[r.user_of == u]).size == 1
-
-
-def test_sticky_cookie_balances_first_requests_by_the_policy():
-    """Only the first request of a visit is balanced, so round robin cycles over logins."""
-    r = sessions.simulate_sessions(strategy="sticky_cookie", servers=5, users=100, seed=4)
-    logins = r.step_of == 0
-    np.testing.assert_array_equal(r.server_of[logins], np.arange(logins.sum()) % 5)
-
-
-def test_sticky_ip_follows_nginx_ip_hash():
-    from scalekit import hashing
-
-    r = sessions.simulate_sessions(strategy="sticky_ip", servers=6, users=120, seed=5)
-    addresses = visits.draw_visits(120, 8, 10.0, 120.0, 0.05, 0.0, 5).addresses
-    for j in range(0, r.requests, 7):
-        u = int(r.user_of[j])
-        assert r.server_of[j] == hashing.nginx_ip_hash(addresses[u], 6)
 
 
 def test_nat_users_all_land_on_one_server_and_skew_the_load():
@@ -137,13 +119,6 @@ def test_nat_users_all_land_on_one_server_and_skew_the_load():
     assert r.imbalance_before >= bound > 1.4
     even = sessions.simulate_sessions(strategy="sticky_ip", servers=n, users=500, seed=6)
     assert even.imbalance_before < r.imbalance_before
-
-
-# ------------------------------------------------------------------ a server dies
-
-
-FAILURE = dict(servers=4, users=400, server_fails_at=50.0, failed_server=1, detection_s=6.0,
-               seed=7)
 
 
 @pytest.mark.parametrize("strategy", ["sticky_cookie", "sticky_ip"])
@@ -210,9 +185,6 @@ def test_a_failure_noticed_after_the_end_has_no_after_window():
     assert r.refused > 0
 
 
-# ------------------------------------------------------------------ the database
-
-
 def test_database_down_fails_every_request_after_it():
     r = sessions.simulate_sessions(strategy="database", database_down_at=70.0, seed=8)
     late = r.arrivals_at >= 70.0
@@ -262,42 +234,6 @@ def test_the_database_costs_its_stated_or_measured_latency():
     assert sessions.simulate_sessions(strategy="none", seed=1).store_ms == 0
 
 
-def test_store_latency_is_measured_once_and_can_be_measured_again():
-    first = sessions.store_latency()
-    assert sessions.store_latency() is first
-    again = sessions.store_latency(remeasure=True)
-    assert again is not first and sessions.store_latency() is again
-    assert again.samples == again.times_s.size == 300
-
-
-def test_measuring_reads_the_injected_timer():
-    ticks = iter(np.arange(0, 1, 0.001).tolist())  # every call 1 ms later
-    m = sessions.measure_store_latency(20, sessions=30, timer=lambda: next(ticks))
-    assert m.median_ms == pytest.approx(1.0) and m.samples == 20 and m.sessions == 30
-
-
-def test_a_failed_update_leaves_the_session_as_it_was(tmp_path):
-    with sessions.SessionStore(tmp_path / "s.sqlite3") as db:
-        db.handle("abc", lambda d: {**d, "cart": ["p1"]}, 1.0)
-
-        def broken(data):
-            data["cart"].append("p2")
-            raise RuntimeError("the application crashed mid-request")
-
-        with pytest.raises(RuntimeError):
-            db.handle("abc", broken, 2.0)
-        assert db.load("abc") == {"cart": ["p1"]} and len(db) == 1
-        assert db.load("nobody") is None
-
-
-def test_a_store_that_cannot_open_says_so(tmp_path):
-    with pytest.raises(sessions.StoreError, match="cannot open"):
-        sessions.SessionStore(tmp_path / "no-such-folder" / "s.sqlite3")
-
-
-# ------------------------------------------------------------------ client-side sessions
-
-
 def test_client_cookies_are_real_signed_cookies():
     """The bytes a request carries are those of the cookie scalekit.cookies signs for the
     session the previous answer left — and that cookie verifies back to the session."""
@@ -340,9 +276,6 @@ def test_server_side_strategies_send_a_session_id_and_sticky_adds_serverid():
     assert (plain.cookie_bytes_of[plain.step_of == 0] == 0).all()
 
 
-# ------------------------------------------------------------------ every request once
-
-
 @settings(max_examples=15, deadline=None)
 @given(strategy=st.sampled_from(sessions.STRATEGIES),
        policy=st.sampled_from(["round_robin", "random", "fewest_connections", "power_of_two"]),
@@ -369,9 +302,6 @@ def test_every_request_is_served_lost_or_failed_exactly_once(strategy, policy, s
         assert r.load_after[r.failed_server] == 0
 
 
-# ------------------------------------------------------------------ comparison, determinism
-
-
 def test_same_seed_same_result_and_the_comparison_shares_the_users():
     a = sessions.simulate_sessions(strategy="sticky_ip", policy="random", nat_share=0.2,
                                    server_fails_at=40.0, seed=11)
@@ -393,35 +323,6 @@ def test_same_seed_same_result_and_the_comparison_shares_the_users():
     html = comp._repr_html_()
     assert "<table>" in html and "sticky_cookie" in html and "died at 40" in html
     assert "lost sessions" in a._repr_html_()
-
-
-def test_a_custom_strategy_overrides_one_hook():
-    """A student's sticky routing, written against the Cluster it is given, reproduces the
-    built-in StickyCookie; a route to a server marked down is refused with a clear error."""
-
-    class MySticky(sessions.Strategy):
-        name = "mine"
-
-        def route(self, user, c):
-            s = c.server_cookie[user]
-            return s if s >= 0 and c.up[s] else c.balance()
-
-    ours = sessions.simulate_sessions(strategy=MySticky(), **FAILURE)
-    theirs = sessions.simulate_sessions(strategy="sticky_cookie", **FAILURE)
-    np.testing.assert_array_equal(ours.server_of, theirs.server_of)
-    np.testing.assert_array_equal(ours.outcome, theirs.outcome)
-
-    class Stubborn(sessions.Strategy):
-        name = "stubborn"
-
-        def route(self, user, c):
-            return 1
-
-    with pytest.raises(ValueError, match="marked down"):
-        sessions.simulate_sessions(strategy=Stubborn(), **FAILURE)
-
-
-# ------------------------------------------------------------------ bad input
 
 
 @pytest.mark.parametrize("kwargs, error, name", [
@@ -470,20 +371,6 @@ def test_the_comparison_checks_its_arguments():
         sessions.compare_strategies(nat_share=2.0)
     with pytest.raises(ValueError, match="bin_s"):
         sessions.simulate_sessions(users=5, seed=1).timeline(0.0)
-
-
-def test_visits_have_the_shape_of_a_shop_visit():
-    assert sessions.visit_steps(1) == ("login",)
-    assert sessions.visit_steps(2) == ("login", "browse")
-    assert sessions.visit_steps(5) == ("login", "browse", "browse", "add_to_cart", "checkout")
-    v = visits.draw_visits(50, 6, 5.0, 100.0, 0.05, 0.0, 1)
-    assert (np.diff(v.at) >= 0).all() and (v.at < 100.0).all()
-    for u in range(50):  # each visit starts with its login and goes step by step
-        steps = v.step[v.user == u]
-        np.testing.assert_array_equal(steps, np.arange(steps.size))
-    data = visits.session_data(6, 1000)
-    assert abs(len(json.dumps(data[0], separators=(",", ":"))) - 1000) <= 2
-    assert data[-2]["cart"] and data[-1]["cart"] == [] and data[-1]["orders"]
 
 
 def test_every_database_request_goes_through_the_real_store(tmp_path, monkeypatch):
@@ -540,3 +427,35 @@ def test_a_store_that_loses_a_session_shows_up_as_lost(monkeypatch):
     monkeypatch.setattr(sessions.store.SessionStore, "handle", forgetful)
     r = sessions.simulate_sessions(strategy="database", users=60, seed=4)
     assert 0 < r.lost <= r.served // 10 + 1
+
+
+# ------------------------------------------------------------------ settings
+
+
+def test_settings_are_one_checked_value_and_overrides_replace_fields():
+    """A SessionsSettings is checked when made; a runner takes it and any field by name, and
+    the two ways give the same run; an override is checked like the field itself."""
+    base = sessions.SessionsSettings(servers=5, users=120, server_fails_at=40.0, seed=4)
+    a = sessions.simulate_sessions("sticky_cookie", base, detection_s=3.0)
+    b = sessions.simulate_sessions("sticky_cookie", servers=5, users=120, server_fails_at=40.0,
+                                   detection_s=3.0, seed=4)
+    np.testing.assert_array_equal(a.outcome, b.outcome)
+    np.testing.assert_array_equal(a.server_of, b.server_of)
+    assert base.detection_s == 6.0  # frozen: the override made a new value
+    with pytest.raises(ValueError, match="nat_share"):
+        sessions.SessionsSettings(nat_share=2.0)
+    with pytest.raises(ValueError, match="failed_server"):
+        sessions.simulate_sessions("none", base, failed_server=5)
+    with pytest.raises(TypeError, match="unknown setting.*servrs"):
+        sessions.simulate_sessions("none", base, servrs=3)
+    with pytest.raises(TypeError, match="SessionsSettings"):
+        sessions.simulate_sessions("none", settings=dict(servers=3))
+
+
+def test_a_crash_after_the_last_request_still_counts_the_sessions_it_held():
+    """The dead server's memory is counted at the crash, even when no request comes after it
+    (the run's last request arrives before server_fails_at)."""
+    r = sessions.simulate_sessions("none", users=30, visit_requests=2, duration_s=20.0,
+                                   think_s=0.5, server_fails_at=19.99, failed_server=0, seed=2)
+    assert r.arrivals_at.max() < 19.99
+    assert r.sessions_on_failed_server == int((holders_at(r, 19.99) == 0).sum()) > 0

@@ -49,8 +49,12 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from scalekit import _check, _html
-from scalekit.caching._server import HOST, LoopbackServer, _QuietHandler
-from scalekit.caching.http import format_http_date, if_none_match_matches, parse_http_date
+from scalekit.caching.http.loopback import HOST, LoopbackServer, QuietHandler
+from scalekit.caching.http.rules import (
+    format_http_date,
+    if_none_match_matches,
+    parse_http_date,
+)
 
 __all__ = ["Origin", "OriginStats", "OriginLogEntry", "HOST", "IMMUTABLE"]
 
@@ -122,7 +126,7 @@ def _user(headers: Mapping[str, str]) -> str:
     return credentials.strip() or "anonymous"
 
 
-class _OriginHandler(_QuietHandler):
+class _OriginHandler(QuietHandler):
     def do_GET(self):  # noqa: N802 (the name http.server dispatches to)
         self._send(self.server.owner.respond(self.command, self.path, self.headers))
 

@@ -2,7 +2,7 @@
 thread of this process, on a free port, for a bounded time, writing no log lines.
 
 :class:`LoopbackServer` starts and stops it (idempotent, a context manager) and closes its
-open connections on close; :class:`_QuietHandler` is the request handler base that keeps
+open connections on close; :class:`QuietHandler` is the request handler base that keeps
 quiet, and counts clients that hang up mid-answer instead of printing their tracebacks.
 """
 
@@ -17,9 +17,9 @@ import time
 from collections.abc import Callable
 
 from scalekit import _check
-from scalekit.caching.rfc import format_http_date
+from scalekit.caching.http.rules import format_http_date
 
-__all__ = ["HOST", "LoopbackServer"]
+__all__ = ["HOST", "LoopbackServer", "QuietHandler"]
 
 HOST = "127.0.0.1"  # loopback only, always
 _DISCONNECTS = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError)
@@ -71,7 +71,7 @@ class _Server(http.server.ThreadingHTTPServer):
               file=sys.stderr)
 
 
-class _QuietHandler(http.server.BaseHTTPRequestHandler):
+class QuietHandler(http.server.BaseHTTPRequestHandler):
     """A handler that logs nothing and dates its responses with its owner's clock."""
 
     protocol_version = "HTTP/1.1"  # keep-alive: a proxy reuses its connection to the origin

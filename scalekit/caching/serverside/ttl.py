@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from scalekit import _check, _html
-from scalekit.caching.aside import _frozen, _progress, zipf_popularities
+from scalekit.caching.serverside.aside import zipf_popularities
+from scalekit.caching.serverside.common import checked_progress, frozen
 
 __all__ = ["TtlTradeoff", "ttl_single_key", "ttl_tradeoff", "MAX_EVENTS"]
 
@@ -118,7 +119,7 @@ def ttl_tradeoff(ttls_s: Sequence[float], *, read_rate: float = 1000.0,
     s = _check.non_negative("skew", skew)
     dur = _check.positive("duration_s", duration_s)
     seed = _check.seed(seed)
-    progress = _progress(progress)
+    progress = checked_progress(progress)
     if (lam + mu) * dur > MAX_EVENTS:
         raise ValueError(f"(read_rate + write_rate) × duration_s = {(lam + mu) * dur:,.0f} "
                          f"events is over {MAX_EVENTS:,}: shorten duration_s")
@@ -139,18 +140,18 @@ def ttl_tradeoff(ttls_s: Sequence[float], *, read_rate: float = 1000.0,
             progress(i + 1, ttls.size)
     sim = np.array(rows, dtype=float).reshape(len(rows), 4)
     theory = [_ttl_theory(t, lam * p, mu * p) for t in ttls.tolist()]
-    col = {name: _frozen(np.array([th[name][0] for th in theory])) for name in theory[0]}
+    col = {name: frozen(np.array([th[name][0] for th in theory])) for name in theory[0]}
     misses, stale, lag = sim[:, 0], sim[:, 1], sim[:, 2]
     hits = n_r - misses
     return TtlTradeoff(
         keys=k, skew=s, read_rate=lam, write_rate=mu, duration_s=dur, reads=n_r, writes=n_w,
-        seed=seed, ttls_s=_frozen(ttls), db_reads_per_s=_frozen(misses / dur),
-        stale_share=_frozen(stale / max(n_r, 1)),
-        stale_hit_share=_frozen(np.divide(stale, hits, out=np.zeros_like(stale),
+        seed=seed, ttls_s=frozen(ttls), db_reads_per_s=frozen(misses / dur),
+        stale_share=frozen(stale / max(n_r, 1)),
+        stale_hit_share=frozen(np.divide(stale, hits, out=np.zeros_like(stale),
                                           where=hits > 0)),
-        mean_staleness_s=_frozen(np.divide(lag, stale, out=np.zeros_like(lag),
+        mean_staleness_s=frozen(np.divide(lag, stale, out=np.zeros_like(lag),
                                            where=stale > 0)),
-        hit_ratio=_frozen(hits / max(n_r, 1)),
+        hit_ratio=frozen(hits / max(n_r, 1)),
         theory_db_reads_per_s=col["db_reads_per_s"], theory_stale_share=col["stale_share"],
         theory_stale_hit_share=col["stale_hit_share"],
         theory_mean_staleness_s=col["mean_staleness_s"])

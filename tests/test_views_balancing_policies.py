@@ -34,7 +34,7 @@ def test_policies_figure_is_labelled_and_names_the_winner(comparison):
 def test_queue_heat_map_shows_the_queues_the_model_counted(comparison):
     """The heat map's rows are the servers' queue lengths, policy by policy, in order."""
     fig = view.plot_policies(comparison)
-    image = fig._scalekit_axes["queues"].images[0].get_array()
+    image = fig.named_axes["queues"].images[0].get_array()
     k = comparison["random"].servers
     gap = max(1, k // 4)
     horizon = comparison["random"].horizon_s

@@ -14,9 +14,11 @@ Sources for the rules checked here:
   Kleinrock vol. 1 §6.4 (GI/M/1, for round robin's Erlang arrivals); Eschenfeldt & Gamarnik
   2018 (join-the-shortest-queue behaves like one shared M/M/n queue with many servers).
 
-Statistical checks allow Z = 4 standard errors (a correct policy fails about 1 time in
-15,000 per comparison), with the standard error derived in each test's docstring; every run is
-seeded, so a pass or a fail is repeatable.
+Statistical checks allow Z = 4 standard errors, the error estimated from seeded replications:
+a correct policy fails one comparison with Student's t's chance beyond ±4 — about 1 in 190 at
+the 8 replications of the queueing checks, 1 in 97 at the 6 of the supermarket model, 1 in
+860 at 16 (tests/_stats.py); checks against a binomial standard error known in closed form,
+about 1 in 15,800. Every run is seeded, so a pass or a fail is repeatable.
 """
 
 import math
@@ -70,10 +72,10 @@ class PolicyContract:
 
     def test_runs_by_name_do_not_share_state(self):
         """Two runs of one workload with one policy name (and seed) are identical: the
-        policy is built fresh for each run, so nothing carries over from the first."""
+        name gives a fresh policy each time, so nothing carries over from the first."""
         w = poisson(4, 0.6, 5000, seed=11)
-        a = sim.run(w, servers=4, policy=self.name, seed=3)
-        b = sim.run(w, servers=4, policy=self.name, seed=3)
+        a = sim.run(w, servers=4, policy=balancing.policy(self.name), seed=3)
+        b = sim.run(w, servers=4, policy=balancing.as_policy(self.name), seed=3)
         np.testing.assert_array_equal(a.server_of, b.server_of)
         np.testing.assert_array_equal(a.departures_at, b.departures_at)
 
@@ -115,7 +117,7 @@ class TestRoundRobin(PolicyContract):
         """HAProxy roundrobin, equal weights: server 0, 1, ..., n−1, 0, ... whatever the
         load (these requests overlap: 3 s of work every 0.5 s)."""
         w = spaced(23, gap_s=0.5, work_s=3.0)
-        r = sim.run(w, servers=5, policy="round_robin", queue_limit=queue_limit)
+        r = sim.run(w, servers=5, policy=balancing.policy("round_robin"), queue_limit=queue_limit)
         np.testing.assert_array_equal(r.server_of, np.arange(23) % 5)
 
 
@@ -127,9 +129,9 @@ class TestRandomChoice(PolicyContract):
 
     def test_picks_are_fixed_by_the_seed(self):
         w = spaced(2000)
-        a = sim.run(w, servers=8, policy="random", seed=21).server_of
-        b = sim.run(w, servers=8, policy="random", seed=21).server_of
-        c = sim.run(w, servers=8, policy="random", seed=22).server_of
+        a = sim.run(w, servers=8, policy=balancing.policy("random"), seed=21).server_of
+        b = sim.run(w, servers=8, policy=balancing.policy("random"), seed=21).server_of
+        c = sim.run(w, servers=8, policy=balancing.policy("random"), seed=22).server_of
         np.testing.assert_array_equal(a, b)
         assert (a != c).mean() > 0.5  # independent picks differ 7 times in 8
 
@@ -138,7 +140,7 @@ class TestRandomChoice(PolicyContract):
         √(n·(1/k)·(1 − 1/k)) = 66 at n = 40,000, k = 8, so Z·SE is 5% of n/k — a server
         never picked, or one picked twice as often, is far outside it."""
         n, k = 40_000, 8
-        r = sim.run(spaced(n), servers=k, policy="random", seed=5)
+        r = sim.run(spaced(n), servers=k, policy=balancing.policy("random"), seed=5)
         counts = np.bincount(r.server_of, minlength=k)
         se = math.sqrt(n * (1 / k) * (1 - 1 / k))
         assert np.abs(counts - n / k).max() <= Z * se, counts
@@ -167,14 +169,14 @@ class TestFewestConnections(PolicyContract):
     def test_ties_rotate_when_every_server_is_idle(self):
         """Every request finds all four servers idle (1 s of work every 10 s): a four-way
         tie each time, which HAProxy's leastconn breaks round robin: 0, 1, 2, 3, 0, ..."""
-        r = sim.run(spaced(10), servers=4, policy="fewest_connections")
+        r = sim.run(spaced(10), servers=4, policy=balancing.policy("fewest_connections"))
         np.testing.assert_array_equal(r.server_of, [0, 1, 2, 3, 0, 1, 2, 3, 0, 1])
 
     def test_a_busy_server_gets_nothing_while_another_is_idle(self):
         """The first request holds server 0 for 1000 s; the rest (1 s every 10 s) rotate
         over the three idle servers, continuing from where the rotation stood."""
         r = sim.run(spaced(10, work_s=[1000.0] + [1.0] * 9), servers=4,
-                    policy="fewest_connections")
+                    policy=balancing.policy("fewest_connections"))
         np.testing.assert_array_equal(r.server_of, [0, 1, 2, 3, 1, 2, 3, 1, 2, 3])
 
     def test_each_choice_is_the_first_least_loaded_server_after_the_last(self):
@@ -204,8 +206,8 @@ class TestFewestConnections(PolicyContract):
         n, k = 20_000, 4
         w = poisson(k, 0.3, n, seed=seed)
         bound = 1 + Z * math.sqrt(2 / (n / k))
-        rr = sim.run(w, servers=k, policy="round_robin")
-        fc = sim.run(w, servers=k, policy="fewest_connections")
+        rr = sim.run(w, servers=k, policy=balancing.policy("round_robin"))
+        fc = sim.run(w, servers=k, policy=balancing.policy("fewest_connections"))
         assert rr.imbalance <= bound, "the bound is too tight even for round robin"
         assert fc.imbalance <= bound, fc.utilisation
 
@@ -233,7 +235,7 @@ class TestWeightedRoundRobin(PolicyContract):
         """Servers of speeds 1, 1, 4: equal turns overload the slow pair (load 1.5 each at a
         cluster load of 0.75) while weights 1:1:4 give each server load 0.75."""
         w = poisson(6, 0.75, 20_000, seed=8)  # 6 units of speed in all
-        plain = sim.run(w, speeds=[1, 1, 4], policy="round_robin")
+        plain = sim.run(w, speeds=[1, 1, 4], policy=balancing.policy("round_robin"))
         weighted = sim.run(w, speeds=[1, 1, 4], policy=balancing.WeightedRoundRobin([1, 1, 4]))
         assert max(plain.utilisation[:2]) > 0.99 and plain.mean_s > 50 * weighted.mean_s
         assert max(weighted.utilisation) < 0.85
@@ -338,7 +340,7 @@ class TestLeastWork(PolicyContract):
         with heavy-tailed work."""
         w = sim.Workload.poisson(3.4, sim.Pareto(1.0), n=20_000, seed=2)
         shared = sim.run(w, servers=4)
-        least = sim.run(w, servers=4, policy="least_work")
+        least = sim.run(w, servers=4, policy=balancing.policy("least_work"))
         np.testing.assert_allclose(least.departures_at, shared.departures_at, rtol=1e-12)
 
     def test_fewest_connections_is_not_least_work(self):
@@ -347,8 +349,8 @@ class TestLeastWork(PolicyContract):
         worse than least work's, over every one of several seeds."""
         for seed in range(3):
             w = sim.Workload.poisson(0.8 * 8, sim.Pareto(1.0), n=40_000, seed=seed)
-            fc = sim.run(w, servers=8, policy="fewest_connections")
-            lw = sim.run(w, servers=8, policy="least_work")
+            fc = sim.run(w, servers=8, policy=balancing.policy("fewest_connections"))
+            lw = sim.run(w, servers=8, policy=balancing.policy("least_work"))
             assert fc.p99_s > 1.2 * lw.p99_s, (fc.p99_s, lw.p99_s)
 
 
@@ -412,7 +414,8 @@ def _mean_sojourn(policy, servers, load):
 
     def one(seed):
         w = sim.Workload.poisson(load * servers, sim.Exponential(1.0), n=n, seed=seed)
-        return sim.run(w, servers=servers, policy=policy, warmup_s=w.horizon_s * 0.1,
+        return sim.run(w, servers=servers, policy=balancing.policy(policy),
+                       warmup_s=w.horizon_s * 0.1,
                        seed=seed).mean_s
     return one
 
@@ -458,7 +461,7 @@ def test_the_simpy_peer_of_the_benchmark_agrees(policy):
     from benchmarks import queues
 
     w = sim.Workload.poisson(0.9 * 6, sim.Exponential(1.0), n=3000, seed=7)
-    ours = sim.run(w, servers=6, policy=policy, seed=7)
+    ours = sim.run(w, servers=6, policy=balancing.policy(policy), seed=7)
     peer = queues.simpy_cluster(w, 6, policy, seed=7)
     assert np.mean(ours.departures_at - ours.arrivals_at) == pytest.approx(peer, rel=1e-9)
 

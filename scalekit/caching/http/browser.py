@@ -5,7 +5,7 @@ a ``Date`` and — when ``etag`` is on — the validators ``ETag`` and ``Last-Mo
 page changes at the events of a Poisson process with mean gap ``update_every_s`` (edits
 that arrive independently of each other, so the time to the next one never depends on the
 time since the last). A visitor opens the page at the events of a second, independent
-Poisson process with mean gap ``visit_every_s``, through a real :class:`~.http.HttpCache`
+Poisson process with mean gap ``visit_every_s``, through a real :class:`~.HttpCache`
 (a browser's private cache, or a shared one) on a simulated clock.
 
 Each visit is a hit (no network at all), a 304 revalidation (about ``HEADER_BYTES`` over
@@ -28,7 +28,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from scalekit import _check, _html
-from scalekit.caching import http
+from scalekit.caching.http.cache import HttpCache
+from scalekit.caching.http.messages import Headers, Request, Response
+from scalekit.caching.http.rules import (
+    DELTA_SECONDS_CAP,
+    format_http_date,
+    if_none_match_matches,
+)
 
 __all__ = ["Browse", "browse", "HEADER_BYTES", "MAX_VISITS", "START_AT"]
 
@@ -44,7 +50,7 @@ _PAGE = "/page"
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Browse(_html.ScalarTable):
-    """Per visit: ``times`` (s since the start), ``outcome`` (from ``http.OUTCOMES``),
+    """Per visit: ``times`` (s since the start), ``outcome`` (from ``OUTCOMES``),
     ``stale`` (the version shown is older than the origin's), ``bytes`` over the network;
     ``update_times`` when the page changed. Totals below; ``bytes_without_cache`` is every
     visit a full response, ``mean_staleness_s`` how long the shown version had been out of
@@ -98,20 +104,20 @@ class _Origin:
     def version_at(self, t: float) -> int:
         return int(np.searchsorted(self.update_times, t, side="right"))
 
-    def __call__(self, request: http.Request) -> http.Response:
+    def __call__(self, request: Request) -> Response:
         now = self.clock()
         v = self.version_at(now - START_AT)
         changed_at = START_AT - 86_400 if v == 0 else START_AT + self.update_times[v - 1]
-        headers = http.Headers([("Date", http.format_http_date(now)),
+        headers = Headers([("Date", format_http_date(now)),
                                 ("Cache-Control", f"max-age={self.max_age}"),
                                 ("X-Version", str(v))])
         if self.etag:
             tag = f'"v{v}"'
             headers.add("ETag", tag)
-            headers.add("Last-Modified", http.format_http_date(changed_at))
-            if http.if_none_match_matches(request.headers.get("If-None-Match"), tag):
-                return http.Response(304, headers)
-        return http.Response(200, headers, self.body)
+            headers.add("Last-Modified", format_http_date(changed_at))
+            if if_none_match_matches(request.headers.get("If-None-Match"), tag):
+                return Response(304, headers)
+        return Response(200, headers, self.body)
 
 
 def browse(max_age_s: float = 60, *, update_every_s: float = 300, visit_every_s: float = 20,
@@ -125,7 +131,7 @@ def browse(max_age_s: float = 60, *, update_every_s: float = 300, visit_every_s:
     validators, so every fetch is a full response); ``shared`` uses a shared cache instead
     of the browser's private one; ``page_bytes`` is the page's size. See the module.
     """
-    max_age = _check.integer("max_age_s", max_age_s, low=0, high=http.DELTA_SECONDS_CAP)
+    max_age = _check.integer("max_age_s", max_age_s, low=0, high=DELTA_SECONDS_CAP)
     update_every = _check.positive("update_every_s", update_every_s)
     visit_every = _check.positive("visit_every_s", visit_every_s)
     duration = _check.positive("duration_s", duration_s)
@@ -144,7 +150,7 @@ def browse(max_age_s: float = 60, *, update_every_s: float = 300, visit_every_s:
     times = _poisson_times(visits_rng, visit_every, duration)
     now = [START_AT]
     origin = _Origin(update_times, max_age, etag, page_bytes, lambda: now[0])
-    cache = http.HttpCache(shared=shared, clock=lambda: now[0])
+    cache = HttpCache(shared=shared, clock=lambda: now[0])
 
     n = times.size
     outcome = np.empty(n, dtype=object)
@@ -152,7 +158,7 @@ def browse(max_age_s: float = 60, *, update_every_s: float = 300, visit_every_s:
     net = np.zeros(n, dtype=np.int64)
     for i, t in enumerate(times):
         now[0] = START_AT + t
-        ex = cache.fetch(http.Request("GET", _PAGE), origin)
+        ex = cache.fetch(Request("GET", _PAGE), origin)
         outcome[i] = ex.outcome
         shown[i] = int(ex.response.headers.get("X-Version"))
         net[i] = ex.origin_requests * HEADER_BYTES + ex.origin_bytes

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from scalekit import _check, _html
-from scalekit.caching.aside import INVALIDATIONS
+from scalekit.caching.serverside.common import INVALIDATIONS
 
 __all__ = ["InvalidationRace", "invalidation_race", "INVALIDATIONS"]
 

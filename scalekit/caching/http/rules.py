@@ -1,33 +1,36 @@
-"""HTTP messages and the pure rules of RFC 9111 and RFC 9110 — no state, no sockets.
+"""The pure rules of RFC 9111 (with RFC 9110, 5861 and 9213) — no state, no sockets.
 
-The message types: :class:`Headers` (ordered, multi-valued, case-insensitive field lines;
-repeated lines combine with ", ", RFC 9110 §5.3), :class:`Request`, :class:`Response`, and
-:class:`OriginUnreachable` for an origin that cannot be reached. The rules, each a function
-of header fields that :class:`~scalekit.caching.http.HttpCache` applies:
+Each rule is a function of header fields that :class:`~scalekit.caching.http.HttpCache`
+applies:
 
-* ``Cache-Control`` directives (RFC 9111 §5.2) and HTTP-dates in their three formats
-  (RFC 9110 §5.6.7);
+* ``Cache-Control`` directives (RFC 9111 §5.2), targeted fields such as
+  ``CDN-Cache-Control`` (RFC 9213, a Structured-Field Dictionary, RFC 8941 §3.2) and
+  HTTP-dates in their three formats (RFC 9110 §5.6.7);
 * freshness lifetime = ``s-maxage`` (shared caches only) → ``max-age`` → ``Expires − Date``
-  → a heuristic, 10% of ``Date − Last-Modified``, for the statuses that allow one (§4.2.1,
-  §4.2.2);
+  → a heuristic, 10% of ``Date − Last-Modified``, for the statuses that allow one or a
+  ``public`` response (§4.2.1, §4.2.2);
 * age = what upstream caches report in ``Age`` plus the network delay, or what the clocks
   say, whichever is larger, plus the time the response has sat in a cache (§4.2.3);
-* whether a response may be stored at all (§3: ``no-store``; ``private`` in a shared cache;
-  ``Authorization`` in a shared cache, §3.5);
+* whether a response may be stored at all (§3: a final status; ``no-store`` unless
+  ``must-understand`` and a status this cache understands, §5.2.2.3; ``private`` in a shared
+  cache; ``Authorization`` in a shared cache, §3.5; explicit freshness, or a heuristically
+  cacheable status);
 * entity-tag comparison, strong and weak (RFC 9110 §8.8.3.2), and ``If-None-Match``
   (RFC 9110 §13.1.2).
 
-Malformed headers never raise: each follows the handling the RFC states (an invalid
-``Expires`` means already expired, §5.3; an invalid ``max-age`` means stale, §4.2.1; an
-invalid ``Age`` is ignored, §5.1; huge delta-seconds are capped at 2³¹, §1.2.2).
+Malformed headers never raise: each follows the handling the RFC states (an ``Expires``
+that is not exactly an HTTP-date means already expired, §5.3; an invalid ``max-age`` means
+stale, §4.2.1; an invalid ``Age`` is ignored, §5.1; huge delta-seconds are capped at 2³¹,
+§1.2.2; a targeted field that is not a valid Dictionary is ignored, RFC 9213 §2.1).
 
 Choices where the RFC leaves latitude (documented where they apply): conflicting duplicate
 ``max-age``/``s-maxage`` make the response stale; ``private`` and ``no-cache`` with field
-names are treated as their unqualified forms; ``must-understand`` is not implemented, so
-``no-store`` is always obeyed; only GET responses are storable.
+names are treated as their unqualified forms; only GET responses (whole or partial) are
+stored, HEAD freshens them (§4.3.5).
 
 Sources: RFC 9111 *HTTP Caching* and RFC 9110 *HTTP Semantics* (§5.3 field lines, §5.6.7
-dates, §8.8.3 entity tags, §13.1.2 If-None-Match), both June 2022.
+dates, §8.8.3 entity tags, §13.1.2 If-None-Match), both June 2022; RFC 9213 *Targeted HTTP
+Cache Control* (June 2022); RFC 8941 *Structured Field Values* (February 2021).
 """
 
 from __future__ import annotations
@@ -37,16 +40,23 @@ import email.utils
 import http as _http
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 
 from scalekit import _check
+from scalekit.caching.http.messages import (
+    Headers,
+    OriginUnreachable,
+    Request,
+    Response,
+    is_token,
+)
 
 __all__ = [
-    "Headers", "Request", "Response", "OriginUnreachable", "parse_cache_control",
-    "parse_http_date", "format_http_date", "freshness_lifetime", "current_age", "storable",
+    "Headers", "Request", "Response", "OriginUnreachable", "is_token", "parse_cache_control",
+    "parse_targeted", "parse_http_date", "format_http_date", "delta_seconds", "split_list",
+    "freshness_lifetime", "current_age", "corrected_initial_age", "storable", "understood",
     "weak_match", "strong_match", "if_none_match_matches", "HEURISTIC_STATUSES",
-    "DELTA_SECONDS_CAP", "is_token",
+    "DELTA_SECONDS_CAP",
 ]
 
 #: Statuses a cache may give a heuristic lifetime (RFC 9110 §15.1, RFC 9111 §4.2.2).
@@ -55,193 +65,16 @@ HEURISTIC_STATUSES = frozenset({200, 203, 204, 206, 300, 301, 308, 404, 405, 410
 #: The largest delta-seconds a cache needs to represent (RFC 9111 §1.2.2).
 DELTA_SECONDS_CAP = 2**31
 
-_FORBIDDEN = re.compile(r"[\r\n\0]")
-# A field name is a token (RFC 9110 §5.1, §5.6.2): tchar = "!#$%&'*+-.^_`|~", digits, letters.
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+#: The final statuses RFC 9110 §15 defines, whose caching rules this cache follows — the ones
+#: it "understands" for ``must-understand`` (RFC 9111 §5.2.2.3).
+_UNDERSTOOD = frozenset(s.value for s in _http.HTTPStatus if s.value >= 200) - {
+    208, 226, 418, 423, 424, 425, 428, 429, 431, 451, 506, 507, 508, 510, 511}
 
 
-def is_token(text: str) -> bool:
-    """Whether ``text`` is an RFC 9110 token (§5.6.2) — what a field name must be (§5.1)."""
-    return isinstance(text, str) and _TOKEN.fullmatch(text) is not None
-
-
-# --------------------------------------------------------------------------- messages
-
-class Headers:
-    """HTTP header fields: ordered, multi-valued, with case-insensitive names.
-
-    Build from ``(name, value)`` pairs or a mapping. ``get`` combines repeated field lines
-    with ", " (RFC 9110 §5.3); ``get_all`` keeps them apart (needed for Set-Cookie).
-    """
-
-    __slots__ = ("_pairs",)
-    __hash__ = None  # mutable
-
-    def __init__(self, pairs: Iterable[tuple[str, str]] | Mapping[str, str] | None = None):
-        self._pairs: list[tuple[str, str]] = []
-        if pairs is None:
-            return
-        if isinstance(pairs, (str, bytes)):
-            raise TypeError("headers must be (name, value) pairs or a mapping, "
-                            f"got {type(pairs).__name__}")
-        items = pairs.items() if isinstance(pairs, (Mapping, Headers)) else pairs
-        for item in items:
-            if not isinstance(item, tuple) or len(item) != 2:
-                raise TypeError(f"each header must be a (name, value) pair, got {item!r}")
-            self.add(*item)
-
-    @staticmethod
-    def _checked(name: object, value: object) -> tuple[str, str]:
-        if not isinstance(name, str) or not name:
-            raise TypeError(f"a header name must be a non-empty string, got {name!r}")
-        if not _TOKEN.fullmatch(name):
-            # RFC 9110 §5.1: field-name = token (no spaces, colons, quotes, brackets, ...)
-            raise ValueError(f"header name {name!r} is not a token (RFC 9110 §5.1): use "
-                             "letters, digits and !#$%&'*+-.^_`|~ only")
-        if not isinstance(value, str):
-            raise TypeError(f"header {name} must have a string value, got {value!r}")
-        if _FORBIDDEN.search(value):
-            raise ValueError(f"header {name!r} has a line break or NUL in its value")
-        return name, value
-
-    def add(self, name: str, value: str) -> None:
-        """Append one field line (keeping any with the same name)."""
-        self._pairs.append(self._checked(name, value))
-
-    def get(self, name: str, default: str | None = None) -> str | None:
-        """All values of ``name`` joined with ", ", or ``default`` if there are none."""
-        values = self.get_all(name)
-        return ", ".join(values) if values else default
-
-    def get_all(self, name: str) -> list[str]:
-        """Each field line's value for ``name``, in order."""
-        key = name.lower()
-        return [v for n, v in self._pairs if n.lower() == key]
-
-    def items(self) -> list[tuple[str, str]]:
-        """Every (name, value) pair in the original order and case."""
-        return list(self._pairs)
-
-    def set(self, name: str, value: str) -> None:
-        """Replace every field line for ``name`` with one (at the first one's position)."""
-        self._set_trusted(*self._checked(name, value))
-
-    def _set_trusted(self, name: str, value: str) -> None:
-        """``set`` without the checks, for a name and value already known to be valid (a
-        constant token name, or a pair taken from another Headers). Internal fast path."""
-        key, out, done = name.lower(), [], False
-        for n, v in self._pairs:
-            if n.lower() != key:
-                out.append((n, v))
-            elif not done:
-                out.append((name, value))
-                done = True
-        if not done:
-            out.append((name, value))
-        self._pairs = out
-
-    def _remove_all(self, keys: frozenset[str]) -> None:
-        """Drop every field line whose lower-cased name is in ``keys``. Internal fast path."""
-        self._pairs = [(n, v) for n, v in self._pairs if n.lower() not in keys]
-
-    def remove(self, name: str) -> None:
-        """Drop every field line for ``name`` (no error if there is none)."""
-        self._remove_all(frozenset((name.lower(),)))
-
-    def copy(self) -> Headers:
-        """An independent copy."""
-        new = Headers.__new__(Headers)
-        new._pairs = list(self._pairs)
-        return new
-
-    def __contains__(self, name: object) -> bool:
-        if not isinstance(name, str):
-            return False
-        key = name.lower()
-        return any(n.lower() == key for n, _ in self._pairs)
-
-    def __len__(self) -> int:
-        return len(self._pairs)
-
-    def __iter__(self) -> Iterator[str]:
-        return (n for n, _ in self._pairs)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Headers):
-            return NotImplemented
-        return ([(n.lower(), v) for n, v in self._pairs]
-                == [(n.lower(), v) for n, v in other._pairs])
-
-    def __repr__(self) -> str:
-        return f"Headers({self._pairs!r})"
-
-
-def _as_headers(name: str, value: object) -> Headers:
-    if isinstance(value, Headers):
-        return value.copy()
-    if value is None:
-        return Headers()
-    if isinstance(value, (Mapping, list, tuple)):
-        return Headers(value)
-    raise TypeError(f"{name} must be Headers, a mapping or (name, value) pairs, "
-                    f"got {type(value).__name__}")
-
-
-@dataclass(frozen=True)
-class Request:
-    """A request as the cache sees it: method, target URL and header fields."""
-
-    method: str = "GET"
-    url: str = "/"
-    headers: Headers = field(default_factory=Headers)
-
-    def __post_init__(self):
-        if not isinstance(self.method, str) or not self.method:
-            raise TypeError(f"method must be a non-empty string, got {self.method!r}")
-        if not isinstance(self.url, str):
-            raise TypeError(f"url must be a string, got {self.url!r}")
-        object.__setattr__(self, "headers", _as_headers("headers", self.headers))
-
-    @classmethod
-    def _trusted(cls, method: str, url: str, headers: Headers) -> Request:
-        """A Request from parts already checked, taking ``headers`` (a Headers of the
-        caller's own, not shared) without copying it. Internal fast path."""
-        request = object.__new__(cls)
-        object.__setattr__(request, "method", method)
-        object.__setattr__(request, "url", url)
-        object.__setattr__(request, "headers", headers)
-        return request
-
-
-@dataclass(frozen=True)
-class Response:
-    """A response: status code, header fields and body bytes."""
-
-    status: int
-    headers: Headers = field(default_factory=Headers)
-    body: bytes = b""
-
-    def __post_init__(self):
-        _check.integer("status", self.status, low=100, high=999)
-        if not isinstance(self.body, (bytes, bytearray)):
-            raise TypeError(f"body must be bytes, got {type(self.body).__name__}")
-        object.__setattr__(self, "body", bytes(self.body))
-        object.__setattr__(self, "headers", _as_headers("headers", self.headers))
-
-    @classmethod
-    def _trusted(cls, status: int, headers: Headers, body: bytes) -> Response:
-        """A Response from parts already checked (a status and ``bytes`` body taken from
-        another Response), taking ``headers`` (a Headers of the caller's own, not shared)
-        without copying it. Internal fast path."""
-        response = object.__new__(cls)
-        object.__setattr__(response, "status", status)
-        object.__setattr__(response, "headers", headers)
-        object.__setattr__(response, "body", body)
-        return response
-
-
-class OriginUnreachable(ConnectionError):
-    """Raised by an origin callable when the origin server cannot be reached."""
+def understood(status: int) -> bool:
+    """Whether this cache understands (and conforms to the caching rules of) ``status``:
+    a final status defined by RFC 9110 §15 (RFC 9111 §5.2.2.3)."""
+    return status in _UNDERSTOOD
 
 
 # --------------------------------------------------------------------------- parsing
@@ -261,7 +94,7 @@ def parse_cache_control(value: str | None) -> dict[str, str | None]:
     if not isinstance(value, str):
         raise TypeError(f"value must be a string or None, got {type(value).__name__}")
     out: dict[str, str | None] = {}
-    for item in _split_outside_quotes(value):
+    for item in split_list(value):
         name, eq, arg = item.partition("=")
         name = name.strip().lower()
         if not name:
@@ -274,7 +107,9 @@ def parse_cache_control(value: str | None) -> dict[str, str | None]:
     return out
 
 
-def _split_outside_quotes(value: str) -> list[str]:
+def split_list(value: str) -> list[str]:
+    """The members of a comma-separated list field value (RFC 9110 §5.6.1), split only at
+    commas outside quoted-strings; members keep their spaces (strip them yourself)."""
     items, start, quoted, escaped = [], 0, False, False
     for i, c in enumerate(value):
         if escaped:
@@ -307,7 +142,7 @@ def _unquote(arg: str) -> str:
     return "".join(out)
 
 
-def _delta_seconds(value: str | None) -> int | None:
+def delta_seconds(value: str | None) -> int | None:
     """delta-seconds (RFC 9111 §1.2.2): digits only, capped at 2**31; anything else None."""
     if value is None:
         return None
@@ -317,6 +152,60 @@ def _delta_seconds(value: str | None) -> int | None:
     return DELTA_SECONDS_CAP if len(value) > 10 else min(int(value), DELTA_SECONDS_CAP)
 
 
+# RFC 8941 §3.2, §4.2.2: a Dictionary is key[=bare-item][;parameters], separated by
+# OWS "," OWS; keys are lcalpha / "*" then lcalpha, digits, "_-.*"; bare items are integers,
+# decimals, strings, tokens, byte sequences or booleans (inner lists are not used by
+# cache directives and make the field invalid here).
+_SF_MEMBER = re.compile(
+    r"""(?P<key>[a-z*][a-z0-9_\-.*]*)
+        (?:=(?P<value>-?[0-9]{1,15}(?:\.[0-9]{1,3})?|"(?:[^"\\\x00-\x1f\x7f]|\\["\\])*"
+                     |[A-Za-z*][!#$%&'*+\-.^_`|~0-9A-Za-z:/]*|:[A-Za-z0-9+/=]*:|\?[01]))?
+        (?P<params>(?:;[ ]*[a-z*][a-z0-9_\-.*]*
+                      (?:=(?:-?[0-9.]+|"[^"]*"|[A-Za-z*][^;,\s]*|\?[01]))?)*)
+    """, re.X)
+
+
+def parse_targeted(value: str | None) -> dict[str, str | None] | None:
+    """The directives of a targeted cache-control field such as ``CDN-Cache-Control``
+    (RFC 9213), or None when the field is absent or not a valid Structured-Field Dictionary
+    (RFC 8941) — then the cache ignores it and falls back to the next target or to
+    ``Cache-Control`` (RFC 9213 §2.1). Directive values come back as in
+    :func:`parse_cache_control` (``max-age`` as its digits); a ``max-age`` or ``s-maxage``
+    that is not a non-negative Integer (e.g. the String ``"60"``) makes the field invalid."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"value must be a string or None, got {type(value).__name__}")
+    text = value.strip(" \t")
+    if not text:
+        return None
+    out: dict[str, str | None] = {}
+    pos = 0
+    while True:
+        m = _SF_MEMBER.match(text, pos)
+        if m is None:
+            return None
+        key, raw = m["key"], m["value"]
+        if key in ("max-age", "s-maxage", "stale-while-revalidate", "stale-if-error"):
+            if raw is None or not raw.isdigit():
+                return None
+        parsed = None if raw is None or raw == "?1" else _unquote(raw)
+        if raw == "?0":
+            out.pop(key, None)  # a false boolean is the directive's absence
+        else:
+            out[key] = parsed  # RFC 8941 §4.2.2: the last duplicate key wins
+        pos = m.end()
+        rest = text[pos:].lstrip(" \t")
+        if not rest:
+            return out
+        if not rest.startswith(","):
+            return None
+        rest = rest[1:].lstrip(" \t")
+        if not rest:
+            return None  # a trailing comma
+        pos = len(text) - len(rest)
+
+
 _MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_abbr) if m}
 _IMF = re.compile(r"[a-z]{3},\s*(\d{1,2})\s+([a-z]{3})\s+(\d{4})\s+(\d\d):(\d\d):(\d\d)\s+gmt",
                   re.I | re.A)
@@ -324,16 +213,28 @@ _RFC850 = re.compile(r"[a-z]+,\s*(\d{1,2})-([a-z]{3})-(\d\d)\s+(\d\d):(\d\d):(\d
                      re.I | re.A)
 _ASCTIME = re.compile(r"[a-z]{3}\s+([a-z]{3})\s+(\d{1,2})\s+(\d\d):(\d\d):(\d\d)\s+(\d{4})",
                       re.I | re.A)
+# The grammar exactly (RFC 9110 §5.6.7), names in any case: one space where it has one.
+_IMF_STRICT = re.compile(r"[a-z]{3}, (\d\d) ([a-z]{3}) (\d{4}) (\d\d):(\d\d):(\d\d) gmt",
+                         re.I | re.A)
+_RFC850_STRICT = re.compile(
+    r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday), "
+    r"(\d\d)-([a-z]{3})-(\d\d) (\d\d):(\d\d):(\d\d) gmt", re.I | re.A)
+_ASCTIME_STRICT = re.compile(r"[a-z]{3} ([a-z]{3}) ((?: \d)|\d\d) (\d\d):(\d\d):(\d\d) (\d{4})",
+                             re.I | re.A)
 
 
-def parse_http_date(value: str | None, *, now: float | None = None) -> float | None:
+def parse_http_date(value: str | None, *, now: float | None = None,
+                    strict: bool = False) -> float | None:
     """An HTTP-date as seconds since the Unix epoch, or None if it is not one.
 
     Accepts the three formats of RFC 9110 §5.6.7: IMF-fixdate ``Sun, 06 Nov 1994 08:49:37
     GMT``, obsolete RFC 850 ``Sunday, 06-Nov-94 08:49:37 GMT`` and asctime ``Sun Nov  6
-    08:49:37 1994``; case and extra spaces are forgiven, the day name is not checked. A
-    two-digit year more than 50 years after ``now`` (seconds; default: the wall clock) is
-    taken as the century before. Second 60 (a leap second) is allowed.
+    08:49:37 1994``; case is forgiven and the day name is not checked. By default extra
+    spaces and a one-digit day are forgiven too (robust parsing, §5.6.7); ``strict=True``
+    takes the grammar exactly, as a cache reads ``Expires`` (an invalid one means "already
+    expired", RFC 9111 §5.3). A two-digit year more than 50 years after ``now`` (seconds;
+    default: the wall clock) is taken as the century before. Second 60 (a leap second) is
+    allowed.
     """
     if now is not None:
         now = _check.number("now", now)
@@ -342,16 +243,19 @@ def parse_http_date(value: str | None, *, now: float | None = None) -> float | N
         except (OverflowError, OSError, ValueError):
             raise ValueError(f"now must be a time (seconds since the epoch) the calendar can "
                              f"represent, got {now!r}") from None
+    strict = _check.boolean("strict", strict)
     if value is None:
         return None
     if not isinstance(value, str):
         raise TypeError(f"value must be a string or None, got {type(value).__name__}")
     text = value.strip()
-    if m := _IMF.fullmatch(text):
+    imf, asctime, rfc850 = ((_IMF_STRICT, _ASCTIME_STRICT, _RFC850_STRICT) if strict
+                            else (_IMF, _ASCTIME, _RFC850))
+    if m := imf.fullmatch(text):
         day, mon, year, hh, mm, ss = m.groups()
-    elif m := _ASCTIME.fullmatch(text):
+    elif m := asctime.fullmatch(text):
         mon, day, hh, mm, ss, year = m.groups()
-    elif m := _RFC850.fullmatch(text):
+    elif m := rfc850.fullmatch(text):
         day, mon, yy, hh, mm, ss = m.groups()
         if now is None:
             this_year = time.gmtime().tm_year
@@ -388,18 +292,30 @@ def _headers(name: str, value: object) -> Headers:
     raise TypeError(f"{name} must be Headers or a mapping, got {type(value).__name__}")
 
 
+def _directives(name: str, value: object) -> dict | None:
+    if value is None or isinstance(value, dict):
+        return value
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"{name} must be a mapping of directives (as parse_cache_control "
+                    f"returns) or None, got {type(value).__name__}")
+
+
 def freshness_lifetime(headers: Headers | Mapping[str, str], *, shared: bool = False,
                        heuristic_fraction: float = 0.1, status: int = 200,
-                       response_time: float | None = None) -> tuple[float, str]:
+                       response_time: float | None = None,
+                       directives: Mapping[str, str | None] | None = None) -> tuple[float, str]:
     """(lifetime in seconds, the rule that set it) for a response's header fields.
 
     RFC 9111 §4.2.1, first that applies: ``s-maxage`` (shared caches only), ``max-age``,
     ``Expires − Date``; else a heuristic lifetime ``heuristic_fraction × (Date −
     Last-Modified)`` when the status is heuristically cacheable or the response is
     ``public`` (§4.2.2); else ``(0, "none")``. An invalid or conflicting ``max-age`` /
-    ``s-maxage`` gives lifetime 0 (stale); an invalid ``Expires`` means already expired
-    (§5.3). Without a valid Date, ``response_time`` (seconds since the epoch, when the
-    response arrived) stands in for it (RFC 9110 §6.6.1); without either, Expires gives 0.
+    ``s-maxage`` gives lifetime 0 (stale); an ``Expires`` that is not exactly an HTTP-date
+    means already expired (§5.3). Without a valid Date, ``response_time`` (seconds since the
+    epoch, when the response arrived) stands in for it (RFC 9110 §6.6.1); without either,
+    Expires gives 0. ``directives`` replaces the parsed ``Cache-Control`` (a cache obeying
+    a targeted field such as ``CDN-Cache-Control`` passes that field's, RFC 9213 §2.1).
     """
     h = _headers("headers", headers)
     shared = _check.boolean("shared", shared)
@@ -408,25 +324,26 @@ def freshness_lifetime(headers: Headers | Mapping[str, str], *, shared: bool = F
     status = _check.integer("status", status, low=100, high=999)
     if response_time is not None:
         response_time = _check.number("response_time", response_time)
-    cc = parse_cache_control(h.get("Cache-Control"))
+    cc = _directives("directives", directives)
+    if cc is None:
+        cc = parse_cache_control(h.get("Cache-Control"))
     return _lifetime(h, cc, lambda: parse_http_date(h.get("Date"), now=response_time),
                      shared, heuristic_fraction, status, response_time)
 
 
-def _lifetime(h: Headers, cc: dict[str, str | None], date_of: Callable[[], float | None],
+def _lifetime(h: Headers, cc: Mapping[str, str | None], date_of: Callable[[], float | None],
               shared: bool, heuristic_fraction: float, status: int,
               response_time: float | None) -> tuple[float, str]:
     """``freshness_lifetime`` without its argument checks, given the parsed Cache-Control
-    and a function returning the parsed Date (called only if needed, as the public function
-    parses Date only then). Internal fast path: the arguments must be valid."""
+    and a function returning the parsed Date (called only if needed)."""
     for rule in (("s-maxage", "max-age") if shared else ("max-age",)):
         if rule in cc:
-            seconds = _delta_seconds(cc[rule])
+            seconds = delta_seconds(cc[rule])
             return (float(seconds) if seconds is not None else 0.0), rule
     date = date_of()
     date = response_time if date is None else date
     if "Expires" in h:
-        expires = parse_http_date(h.get("Expires"), now=response_time)
+        expires = parse_http_date(h.get("Expires"), now=response_time, strict=True)
         if expires is None or date is None:
             return 0.0, "expires"
         return max(0.0, expires - date), "expires"
@@ -453,49 +370,45 @@ def current_age(headers: Headers | Mapping[str, str], *, request_time: float,
     ``response_time`` (RFC 9110 §6.6.1). Age uses its first member; an invalid Age is
     ignored (§5.1).
     """
+    now = _check.number("now", now)
+    initial = corrected_initial_age(headers, request_time=request_time,
+                                    response_time=response_time)
+    return initial + (now - response_time)
+
+
+def corrected_initial_age(headers: Headers | Mapping[str, str], *, request_time: float,
+                          response_time: float) -> float:
+    """The part of :func:`current_age` that does not change while the response sits in a
+    cache (RFC 9111 §4.2.3 ``corrected_initial_age``), in seconds."""
     h = _headers("headers", headers)
     request_time = _check.number("request_time", request_time)
     response_time = _check.number("response_time", response_time)
-    now = _check.number("now", now)
     date = parse_http_date(h.get("Date"), now=response_time)
-    corrected_initial_age = _corrected_initial_age(h, date, request_time, response_time)
-    resident_time = now - response_time
-    return corrected_initial_age + resident_time
-
-
-def _corrected_initial_age(h: Headers, date: float | None, request_time: float,
-                           response_time: float) -> float:
-    """The part of ``current_age`` that does not change while the response sits in a cache
-    (RFC 9111 §4.2.3 ``corrected_initial_age``), given the parsed Date (None if missing or
-    invalid). Internal fast path: the arguments must be valid."""
     date_value = response_time if date is None else date
     age_field = h.get("Age")
-    age_value = _delta_seconds(age_field.split(",")[0]) if age_field is not None else None
+    age_value = delta_seconds(age_field.split(",")[0]) if age_field is not None else None
     apparent_age = max(0.0, response_time - date_value)
     response_delay = response_time - request_time
     corrected_age_value = (age_value or 0) + response_delay
     return max(apparent_age, corrected_age_value)
 
 
-_UNDERSTOOD = frozenset(s.value for s in _http.HTTPStatus)
-
-
-def _understood(status: int) -> bool:
-    return status in _UNDERSTOOD
-
-
 def storable(request: Request, response: Response, *, shared: bool,
-             obey_private: bool = True) -> tuple[bool, str]:
+             obey_private: bool = True,
+             directives: Mapping[str, str | None] | None = None) -> tuple[bool, str]:
     """(may this cache store the response?, why) by RFC 9111 §3.
 
-    Stored are only: GET responses (this cache's choice: HEAD is answered from a stored
-    GET); final, understood statuses other than 206 (no range support) and 304; no
-    ``no-store`` in request or response (``must-understand`` is not implemented, so no-store
-    is always obeyed); in a shared cache no ``private`` (even with field names; a
-    misconfigured cache passes ``obey_private=False``) and, if the request carried
-    ``Authorization``, only with ``public``, ``s-maxage`` or ``must-revalidate`` (§3.5); and
-    at least one of ``public``, ``private`` (private cache), ``Expires``, ``max-age``,
-    ``s-maxage`` (shared) or a heuristically cacheable status.
+    Stored are only: responses to GET (whole, or a 206 part, §3.3); a final status, and
+    not 304; no ``no-store`` in the request, nor in the response — unless the response says
+    ``must-understand`` and its status is one this cache understands (:func:`understood`),
+    while ``must-understand`` with any other status is never stored (§5.2.2.3); in a shared
+    cache no ``private`` (even with field names; a misconfigured cache passes
+    ``obey_private=False``) and, if the request carried ``Authorization``, only with
+    ``public``, ``s-maxage`` or ``must-revalidate`` (§3.5); and at least one of ``public``,
+    ``private`` (private cache), ``Expires``, ``max-age``, ``s-maxage`` (shared) or a
+    heuristically cacheable status. Any final status — 299, 499, 599 included — is stored
+    with explicit freshness. ``directives`` replaces the response's parsed Cache-Control
+    (a targeted field's, RFC 9213).
     """
     if not isinstance(request, Request):
         raise TypeError(f"request must be a Request, got {type(request).__name__}")
@@ -503,24 +416,29 @@ def storable(request: Request, response: Response, *, shared: bool,
         raise TypeError(f"response must be a Response, got {type(response).__name__}")
     shared = _check.boolean("shared", shared)
     obey_private = _check.boolean("obey_private", obey_private)
+    cc = _directives("directives", directives)
+    if cc is None:
+        cc = parse_cache_control(response.headers.get("Cache-Control"))
     req = parse_cache_control(request.headers.get("Cache-Control"))
-    cc = parse_cache_control(response.headers.get("Cache-Control"))
     return _storable(request, response, req, cc, shared, obey_private)
 
 
-def _storable(request: Request, response: Response, req: dict[str, str | None],
-              cc: dict[str, str | None], shared: bool, obey_private: bool) -> tuple[bool, str]:
-    """``storable`` without its argument checks, given the parsed Cache-Control of the
-    request (``req``) and of the response (``cc``). Internal fast path."""
+def _storable(request: Request, response: Response, req: Mapping[str, str | None],
+              cc: Mapping[str, str | None], shared: bool,
+              obey_private: bool) -> tuple[bool, str]:
     status = response.status
     if request.method != "GET":
         return False, f"{request.method} responses are not stored (GET only)"
-    if status < 200 or status in (206, 304) or not _understood(status):
-        return False, f"status {status} is not one this cache stores"
+    if status < 200 or status == 304:
+        return False, f"status {status} is not a complete final response"
+    if "must-understand" in cc:
+        if not understood(status):
+            return False, (f"must-understand, and status {status} is not one this cache "
+                           "understands (RFC 9111 §5.2.2.3)")
+    elif "no-store" in cc:
+        return False, "the response says no-store"
     if "no-store" in req:
         return False, "the request says no-store"
-    if "no-store" in cc:
-        return False, "the response says no-store"
     if shared and obey_private and "private" in cc:
         return False, "the response is private and this cache is shared"
     if shared and "Authorization" in request.headers and not (
@@ -576,5 +494,5 @@ def if_none_match_matches(header_value: str | None, etag: str | None) -> bool:
         return True
     if etag is None:
         return False
-    members = (m.strip() for m in _split_outside_quotes(header_value))
+    members = (m.strip() for m in split_list(header_value))
     return any(weak_match(member, etag) for member in members if member)

@@ -6,8 +6,9 @@ and stores the answer in the cache (demand fill) — the "look-aside" cache of "
 Memcache at Facebook" (Nishtala et al., NSDI 2013). On a write it updates the database and
 then either deletes the cached copy (Facebook's choice: deletes are idempotent), updates it,
 or writes both under one lock (write-through). How much a cache absorbs is
-:func:`hit_ratio_curve`; how a TTL trades load for staleness is :mod:`scalekit.caching.ttl`;
-the invalidation races on write are :mod:`scalekit.caching.invalidation`.
+:func:`hit_ratio_curve`; how a TTL trades load for staleness is
+:mod:`scalekit.caching.serverside.ttl`; the invalidation races on write are
+:mod:`scalekit.caching.serverside.invalidation`.
 
 * :func:`hit_ratio_curve` — how many reads a cache of C keys absorbs. Requests follow a Zipf
   law over the flights (the flight of popularity rank r is asked for with probability
@@ -37,14 +38,14 @@ from pathlib import Path
 import numpy as np
 
 from scalekit import _check, _html
-from scalekit.caching.store import Cache
+from scalekit.caching.serverside.common import INVALIDATIONS, checked_progress, frozen
+from scalekit.caching.serverside.store import Cache
 from scalekit.partitioning import data
 
 __all__ = ["CacheAside", "CacheDbError", "HitRatioCurve", "INVALIDATIONS", "airline_db",
            "zipf_popularities", "che_lru_hit_ratio", "che_random_hit_ratio", "lfu_hit_ratio",
            "theory_curve", "hit_ratio_curve", "MAX_REQUESTS"]
 
-INVALIDATIONS = ("delete", "update", "write-through")
 MAX_REQUESTS = 5_000_000  # requests × policies × sizes in one hit_ratio_curve
 _SELECT = ("SELECT id, origin, destination, airline, departs_at, duration_min "
            "FROM flights WHERE id = ?")
@@ -52,18 +53,6 @@ _SELECT = ("SELECT id, origin, destination, airline, departs_at, duration_min "
 
 class CacheDbError(RuntimeError):
     """The database behind the cache failed (the :mod:`sqlite3` error is chained)."""
-
-
-def _frozen(a) -> np.ndarray:
-    a = np.asarray(a)
-    a.setflags(write=False)
-    return a
-
-
-def _progress(progress):
-    if progress is not None and not callable(progress):
-        raise TypeError(f"progress must be None or a callable(done, total), got {progress!r}")
-    return progress
 
 
 # --------------------------------------------------------------------------- the database
@@ -378,7 +367,7 @@ def hit_ratio_curve(sizes: Sequence[int], *,
     k = _check.integer("keys", keys, low=1, high=2_000_000)
     share = _check.number("warmup", warmup, low=0.0, high=1.0, high_open=True)
     seed = _check.seed(seed)
-    progress = _progress(progress)
+    progress = checked_progress(progress)
     if n * len(pols) * sz.size > MAX_REQUESTS:
         raise ValueError(f"requests × policies × sizes = {n * len(pols) * sz.size:,} is over "
                          f"{MAX_REQUESTS:,}: fewer requests, sizes or policies")
@@ -401,17 +390,17 @@ def hit_ratio_curve(sizes: Sequence[int], *,
                 if progress is not None:
                     progress(i * sz.size + j + 1, len(pols) * sz.size)
     p = zipf_popularities(k, s)
-    theory = {name: _frozen([fn(p, int(c)) for c in sz]) for name, fn in
+    theory = {name: frozen([fn(p, int(c)) for c in sz]) for name, fn in
               (("che_lru", che_lru_hit_ratio), ("che_random", che_random_hit_ratio),
                ("lfu_top", lfu_hit_ratio))}
     return HitRatioCurve(keys=k, requests=n, warmup=skip, skew=s, seed=seed,
                          seconds=time.perf_counter() - start, policies=pols,
-                         sizes=_frozen(sz), hit_ratio=_frozen(hit), db_reads=_frozen(reads),
-                         db_time_s=_frozen(db_s), **theory)
+                         sizes=frozen(sz), hit_ratio=frozen(hit), db_reads=frozen(reads),
+                         db_time_s=frozen(db_s), **theory)
 
 
 def _eviction_policies() -> tuple[str, ...]:
-    from scalekit.caching.store import POLICIES
+    from scalekit.caching.serverside.store import POLICIES
     return tuple(p for p in POLICIES if p.startswith("allkeys-"))
 
 

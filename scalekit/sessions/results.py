@@ -1,0 +1,152 @@
+"""What a sessions run measured: every request's answer (:data:`OUTCOMES`), one run's
+:class:`SessionsResult`, its timeline, and every strategy's results side by side.
+
+Instants end in ``_at`` (NaN: never), durations in ``_s``, milliseconds in ``_ms``, sizes in
+bytes. The run itself is :mod:`scalekit.sessions.cluster`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from scalekit import _html
+from scalekit.sim import bin_edges
+
+__all__ = ["OUTCOMES", "SERVED", "LOST", "REFUSED", "DATABASE_DOWN", "TOO_LARGE",
+           "SessionsResult", "SessionsTimeline", "SessionsComparison"]
+
+#: Outcome codes of a request (``SessionsResult.outcome``), named in :data:`OUTCOMES`.
+SERVED, LOST, REFUSED, DATABASE_DOWN, TOO_LARGE = 0, 1, 2, 3, 4
+OUTCOMES = ("served", "lost session", "refused by the dead server", "database down",
+            "cookie too large")
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True, eq=False)
+class SessionsTimeline:
+    """Requests, lost sessions and failed requests per second, in bins of ``bin_s``
+    seconds starting at ``starts_at`` (by arrival instant)."""
+
+    starts_at: np.ndarray
+    bin_s: float
+    requests_per_s: np.ndarray
+    lost_per_s: np.ndarray
+    failed_per_s: np.ndarray
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class SessionsResult(_html.ScalarTable):
+    """What one run measured. Instants end in ``_at`` (NaN: never), durations in ``_s``.
+
+    Every request is counted once: ``requests = served + lost + failed`` and ``failed =
+    refused + database_failures + too_large``. A *follow-up* is a request made while the
+    user holds a session (an earlier request of theirs was answered); ``lost_rate`` =
+    lost ÷ follow-ups, ``failed_rate`` = failed ÷ requests.
+
+    ``load_before`` — requests sent to each server before the crash (the whole run if no
+    server fails); ``load_after`` — after it was marked down, to the end. ``imbalance_*`` =
+    max ÷ mean over the servers up in that window (NaN if the window is empty).
+    ``sessions_on_failed_server`` — sessions in the dead server's memory when it crashed.
+    ``store_ms`` — the measured median of one real read + write (database only, else 0);
+    ``cookie_bytes`` — mean length of the ``Cookie`` request header's value;
+    ``added_latency_ms`` — what a request that was answered (served or lost) waits for the
+    session: the store's time plus its cookie's upload time at ``uplink_mbps``, on average.
+    ``database_path`` — the SQLite file holding every user's session at the end (database
+    only).
+
+    Per request, in arrival order: ``arrivals_at``, ``user_of``, ``step_of`` (index into
+    :func:`~scalekit.sessions.visits.visit_steps`), ``server_of``, ``outcome`` (codes
+    :data:`SERVED` …), ``follow_up`` and ``cookie_bytes_of``; per user, ``behind_nat``.
+    """
+
+    strategy: str
+    policy: str
+    servers: int
+    users: int
+    requests: int
+    served: int
+    lost: int
+    failed: int
+    follow_ups: int
+    lost_rate: float
+    failed_rate: float
+    refused: int
+    database_failures: int
+    too_large: int
+    failed_server: int
+    server_fails_at: float
+    marked_down_at: float
+    database_down_at: float
+    sessions_on_failed_server: int
+    load_before: tuple[int, ...]
+    load_after: tuple[int, ...]
+    imbalance_before: float
+    imbalance_after: float
+    store_ms: float
+    cookie_bytes: float
+    max_cookie_bytes: int
+    added_latency_ms: float
+    uplink_mbps: float
+    session_bytes: int
+    nat_share: float
+    duration_s: float
+    database_path: str
+    arrivals_at: np.ndarray = field(repr=False)
+    user_of: np.ndarray = field(repr=False)
+    step_of: np.ndarray = field(repr=False)
+    server_of: np.ndarray = field(repr=False)
+    outcome: np.ndarray = field(repr=False)
+    follow_up: np.ndarray = field(repr=False)
+    cookie_bytes_of: np.ndarray = field(repr=False)
+    behind_nat: np.ndarray = field(repr=False)
+
+    def timeline(self, bin_s: float = 1.0) -> SessionsTimeline:
+        """Requests, lost sessions and failed requests per second over the run."""
+        edges = bin_edges(self.duration_s, bin_s)
+        width = float(edges[1])
+        a, o = self.arrivals_at, self.outcome
+
+        def rate(mask):
+            return np.histogram(a[mask], edges)[0] / width
+
+        return SessionsTimeline(starts_at=edges[:-1], bin_s=width,
+                                requests_per_s=rate(slice(None)), lost_per_s=rate(o == LOST),
+                                failed_per_s=rate(o >= REFUSED))
+
+    def _repr_html_(self) -> str:
+        note = f"{self.strategy}: {self.lost:,} lost sessions, {self.failed:,} failed requests"
+        if self.failed_server >= 0:
+            note += (f"; server {self.failed_server} died at {self.server_fails_at:g} s, "
+                     f"marked down at {self.marked_down_at:g} s")
+        return _html.key_value_table(self.summary(), note)
+
+
+@dataclass(frozen=True, eq=False)
+class SessionsComparison:
+    """Every strategy's :class:`SessionsResult` on the same users, seed and failure."""
+
+    results: dict[str, SessionsResult]
+
+    def __getitem__(self, name: str) -> SessionsResult:
+        return self.results[name]
+
+    def rows(self) -> list[dict]:
+        return [{"strategy": name, "lost sessions": r.lost, "lost rate": r.lost_rate,
+                 "failed requests": r.failed, "imbalance before": r.imbalance_before,
+                 "imbalance after": r.imbalance_after, "added latency (ms)": r.added_latency_ms,
+                 "cookie bytes": r.cookie_bytes}
+                for name, r in self.results.items()]
+
+    def __repr__(self) -> str:
+        body = ", ".join(f"{k}: {r.lost} lost, {r.failed} failed" for k, r in self.results.items())
+        return f"SessionsComparison({body})"
+
+    def _repr_html_(self) -> str:
+        first = next(iter(self.results.values()))
+        note = (f"server {first.failed_server} died at {first.server_fails_at:g} s, marked down "
+                f"at {first.marked_down_at:g} s" if first.failed_server >= 0 else "")
+        return _html.rows_table(self.rows(), note=note)
