@@ -222,7 +222,7 @@ def settings(cls: type, given: Any, overrides: dict) -> Any:
     if given is None:
         given = cls()
     elif not isinstance(given, cls):
-        raise TypeError(f"settings must be a {cls.__name__} or None, got {given!r}")
+        raise TypeError(f"settings must be a {cls.__name__} or None, got {_shown(given)}")
     fields = [f.name for f in dataclasses.fields(cls)]
     unknown = sorted(set(overrides) - set(fields))
     if unknown:

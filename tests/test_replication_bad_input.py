@@ -80,6 +80,16 @@ def test_run_single_primary_takes_any_value_or_names_the_setting(name, value):
     clear_or_ok(lambda: replication.run_single_primary(**kwargs), name)
 
 
+def test_every_extreme_for_every_setting_is_run_or_named():
+    """The extremes hypothesis may or may not draw, each tried on every setting: the float
+    maximum, the smallest normal and subnormal floats, 2**64, 10**400, the infinities, NaN."""
+    for name in RUN_NUMBERS:
+        for value in EXTREMES:
+            kwargs = {**RUN, name: value}
+            if not 1_000 < _writes(kwargs) <= MAX_WRITES:
+                clear_or_ok(lambda kwargs=kwargs: replication.run_single_primary(**kwargs), name)
+
+
 def test_the_write_bound_is_checked_before_anything_runs():
     just_over = MAX_WRITES + 1
     with pytest.raises(ValueError, match=f"{just_over:,} writes, more than the {MAX_WRITES:,}"):

@@ -37,7 +37,12 @@ import numpy as np
 from scalekit import _check, _seeds
 
 __all__ = ["Clock", "LogEntry", "Network", "Node", "NodeDownError", "NotPrimaryError",
-           "ReplicationError", "MAX_NAME", "MAX_TEXT"]
+           "ReplicationError", "MAX_NAME", "MAX_TEXT", "MAX_TIME_S"]
+
+
+#: Longest simulated delay or span a model takes (s; about 32 years): far beyond any real
+#: network or outage, and small enough that sums of a few never overflow to infinity.
+MAX_TIME_S = 1e9
 
 
 class ReplicationError(RuntimeError):
@@ -117,8 +122,8 @@ class Network:
     def __init__(self, clock: Clock, delay_s: float = 0.05, jitter_s: float = 0.0, *,
                  seed: int | None | np.random.Generator = 0) -> None:
         self.clock = _check.instance("clock", clock, Clock)
-        self.delay_s = _check.non_negative("delay_s", delay_s)
-        self.jitter_s = _check.non_negative("jitter_s", jitter_s)
+        self.delay_s = _check.number("delay_s", delay_s, low=0.0, high=MAX_TIME_S)
+        self.jitter_s = _check.number("jitter_s", jitter_s, low=0.0, high=MAX_TIME_S)
         self._rng = _seeds.generator(seed)
         self._last_at: dict[tuple[str, str], float] = {}
         self._epoch: dict[str, int] = {}

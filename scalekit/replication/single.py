@@ -30,7 +30,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from scalekit import _check, _seeds
-from scalekit.replication.log import MAX_TEXT, Clock, LogEntry, Network, Node, NotPrimaryError
+from scalekit.replication.log import (
+    MAX_TEXT,
+    MAX_TIME_S,
+    Clock,
+    LogEntry,
+    Network,
+    Node,
+    NotPrimaryError,
+)
 
 __all__ = ["COMMIT_MODES", "READ_POLICIES", "EVENTS", "SinglePrimary"]
 
@@ -78,7 +86,7 @@ class SinglePrimary:
                  seed: int | None = 0) -> None:
         self.replicas = _check.integer("replicas", replicas, low=1, high=100)
         self.commit = _check.choice("commit", commit, COMMIT_MODES)
-        self.apply_s = _check.non_negative("apply_s", apply_s)
+        self.apply_s = _check.number("apply_s", apply_s, low=0.0, high=MAX_TIME_S)
         self.fencing = _check.boolean("fencing", fencing)
         self.clock = Clock()
         network_stream = _seeds.streams(seed, 1)[NETWORK_STREAM]
