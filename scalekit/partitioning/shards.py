@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import bisect
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -22,15 +23,18 @@ import numpy as np
 from scalekit import _check
 from scalekit.hashing import DEFAULT_VNODES, HashRing, jump_hash, key_hash
 
-__all__ = ["ModuloHash", "RangeShards", "DirectoryShards", "ConsistentHash", "JumpHash",
-           "strategy", "STRATEGIES", "shard_load"]
+__all__ = ["Strategy", "ModuloHash", "RangeShards", "DirectoryShards", "ConsistentHash",
+           "JumpHash", "strategy", "from_spec", "STRATEGIES", "shard_load"]
 
 
 # --------------------------------------------------------------------------- strategies
 
 
-class _Strategy:
-    """A rule mapping a shard key to one of ``n`` shards (0 .. n−1)."""
+class Strategy:
+    """A rule mapping a shard key to one of ``n`` shards (0 .. n−1): the one decision
+    :meth:`shard_for`; :meth:`resized` is the same rule over another count, and
+    :meth:`spec` the rule as plain data (what a router writes into its layout file, and
+    :func:`from_spec` reads back)."""
 
     name = ""
 
@@ -40,15 +44,19 @@ class _Strategy:
     def shard_for(self, key) -> int:
         raise NotImplementedError
 
-    def resized(self, n: int) -> _Strategy:
+    def resized(self, n: int) -> Strategy:
         """The same rule over ``n`` shards."""
         return type(self)(n)
+
+    def spec(self) -> dict:
+        """The rule as JSON-ready data: ``{"name": …, "n": …}`` plus its parameters."""
+        return {"name": self.name, "n": self.n}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(n={self.n})"
 
 
-class ModuloHash(_Strategy):
+class ModuloHash(Strategy):
     """``key_hash(key) mod n`` — simple and balanced; resizing moves almost every key."""
 
     name = "modulo"
@@ -57,7 +65,7 @@ class ModuloHash(_Strategy):
         return key_hash(key) % self.n
 
 
-class JumpHash(_Strategy):
+class JumpHash(Strategy):
     """Lamping–Veach jump consistent hash of ``key_hash(key)``: balanced, no memory."""
 
     name = "jump"
@@ -66,7 +74,7 @@ class JumpHash(_Strategy):
         return jump_hash(key_hash(key), self.n)
 
 
-class ConsistentHash(_Strategy):
+class ConsistentHash(Strategy):
     """A ketama ring with ``vnodes`` points per shard; shard i is named ``shard-ii``, so a
     grown ring keeps every old point and the new shard only captures arcs."""
 
@@ -83,8 +91,11 @@ class ConsistentHash(_Strategy):
     def resized(self, n: int) -> ConsistentHash:
         return ConsistentHash(n, self.vnodes)
 
+    def spec(self) -> dict:
+        return {**super().spec(), "vnodes": self.vnodes}
 
-class RangeShards(_Strategy):
+
+class RangeShards(Strategy):
     """Sorted ``boundaries`` (n−1 of them, numbers or strings): shard i holds the keys in
     [boundaries[i−1], boundaries[i]). Range queries touch few shards; a hot range, one."""
 
@@ -119,8 +130,11 @@ class RangeShards(_Strategy):
         raise ValueError("a range strategy cannot guess new boundaries: reshard to a new "
                          "RangeShards(n, boundaries) instead of a shard count")
 
+    def spec(self) -> dict:
+        return {**super().spec(), "boundaries": list(self.boundaries)}
 
-class DirectoryShards(_Strategy):
+
+class DirectoryShards(Strategy):
     """An explicit lookup table ``key → shard`` (a dict here; a real system keeps it in its
     own small database). A key not yet in the table is placed by ``rule``: ``"least"`` (the
     shard holding fewest keys, lowest index on ties) or ``"hash"`` (``key_hash mod n``)."""
@@ -160,12 +174,17 @@ class DirectoryShards(_Strategy):
                              f"assign them elsewhere first")
         return DirectoryShards(n, self.table, self.rule)
 
+    def spec(self) -> dict:
+        """The table as a list of [key, shard] pairs (a key may be a number or a string)."""
+        return {**super().spec(), "rule": self.rule,
+                "table": [[k, s] for k, s in self.table.items()]}
+
 
 STRATEGIES = {"modulo": ModuloHash, "range": RangeShards, "directory": DirectoryShards,
               "consistent": ConsistentHash, "jump": JumpHash}
 
 
-def strategy(name: str, n: int, **kw) -> _Strategy:
+def strategy(name: str, n: int, **kw) -> Strategy:
     """The strategy called ``name`` over ``n`` shards (``kw``: ``vnodes`` for consistent,
     ``boundaries`` for range, ``table``/``rule`` for directory)."""
     _check.choice("strategy", name, STRATEGIES)
@@ -173,7 +192,31 @@ def strategy(name: str, n: int, **kw) -> _Strategy:
     return STRATEGIES[name](n, **kw)
 
 
-def shard_load(rule: _Strategy, keys: Iterable) -> np.ndarray:
+def from_spec(spec: Mapping) -> Strategy:
+    """The strategy that :meth:`Strategy.spec` described (a router's layout file)."""
+    if not isinstance(spec, Mapping) or "name" not in spec or "n" not in spec:
+        raise ValueError(f"a strategy spec is a mapping with a 'name' and an 'n', "
+                         f"got {spec!r}")
+    kw = {k: v for k, v in spec.items() if k not in ("name", "n")}
+    if spec["name"] == "directory" and "table" in kw:
+        kw["table"] = {key: shard for key, shard in kw["table"]}
+    try:
+        return strategy(spec["name"], spec["n"], **kw)
+    except TypeError as exc:
+        raise ValueError(f"cannot rebuild a strategy from {spec!r}: {exc}") from exc
+
+
+def shard_load(rule: Strategy, keys: Iterable) -> np.ndarray:
     """How many of ``keys`` (one per row; repeats are a hot key's many rows) each shard
-    gets under ``rule`` — the per-shard load of a skewed key set."""
-    return np.bincount([rule.shard_for(k) for k in keys], minlength=rule.n)
+    gets under ``rule`` — the per-shard load of a skewed key set. Each distinct key is
+    looked up once, in order of first appearance (a directory places new keys in that
+    order)."""
+    if not isinstance(rule, Strategy):
+        raise TypeError(f"rule must be a strategy, got {type(rule).__name__}")
+    if isinstance(keys, str | bytes) or not isinstance(keys, Iterable):
+        raise TypeError(f"keys must be a list of shard keys (one per row), got "
+                        f"{type(keys).__name__}")
+    load = np.zeros(rule.n, dtype=np.int64)
+    for key, count in Counter(keys).items():
+        load[rule.shard_for(key)] += count
+    return load
