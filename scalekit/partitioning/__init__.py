@@ -18,23 +18,13 @@
 * :mod:`scalekit.partitioning.twophase` and :mod:`~scalekit.partitioning.layout` — every
   multi-shard write as a two-phase commit decided by one atomic rename of ``layout.json``,
   and recovery on open;
-* :mod:`scalekit.partitioning.crash` — a write SIGKILLed after any step, and what it left.
+* :mod:`scalekit.partitioning.faults` — a write SIGKILLed after any step, and what it left.
 
 The entry points and result types are re-exported here:
 ``from scalekit import partitioning; partitioning.compare_layouts(fl, ports)``.
 """
 
 from scalekit.hashing import key_hash
-from scalekit.partitioning.crash import (
-    Crash,
-    CrashMatrix,
-    DiskCensus,
-    census,
-    crash,
-    crash_every_step,
-    crash_matrix,
-    operation_steps,
-)
 from scalekit.partitioning.data import (
     AIRLINES,
     COUNTRIES,
@@ -48,6 +38,16 @@ from scalekit.partitioning.data import (
     flights,
     hub_weights,
     load_flights,
+)
+from scalekit.partitioning.faults import (
+    Crash,
+    CrashMatrix,
+    DiskCensus,
+    census,
+    crash,
+    crash_every_step,
+    crash_matrix,
+    operation_steps,
 )
 from scalekit.partitioning.growth import (
     ReshardingCurve,

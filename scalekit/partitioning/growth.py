@@ -156,8 +156,9 @@ def shard_growth(name: str, n: int, keys: Sequence, *,
     counter = Counter(rows)
     distinct, counts = list(counter), np.fromiter(counter.values(), dtype=np.int64)
     rule = strategy_for_keys(name, n, distinct, vnodes=vnodes)
+    before = _placements(rule, distinct)  # first: a directory places keys as it meets them
     grown = add_shard(rule, distinct)
-    before, after = _placements(rule, distinct), _placements(grown, distinct)
+    after = _placements(grown, distinct)
     moves = after != before
     load = np.bincount(before, weights=counts, minlength=n).astype(np.int64)
     moving = np.bincount(before, weights=counts * moves, minlength=n).astype(np.int64)

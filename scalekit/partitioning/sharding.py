@@ -375,20 +375,32 @@ class ShardRouter(ShardReader):
         if extra:
             raise ValueError(f"{str(self.directory)!r} holds shard files beyond the "
                              f"{old_n} this router uses; move them away before resharding")
-        created = []
         try:
             for i in range(old_n, new_n):
                 self._files.open(i)
-                created.append(i)
+        except (ValueError, PartitionError) as exc:
+            self._remove_new_files(old_n, new_n)
+            raise PartitionError(f"creating the new shard files failed, so the reshard was "
+                                 f"rolled back on every shard (nothing was changed): "
+                                 f"{exc}") from exc
+        try:
             report = self._write(range(max(old_n, new_n)),
                                  lambda txid: self._stage_moves(new, old_n, txid, fail_after),
                                  new)
         except BaseException:
             if not self._files.pending and self.layout.n_shards == old_n:
-                for i in created:
-                    self._files.drop(i)
+                self._remove_new_files(old_n, new_n)
             raise
         return dataclasses.replace(report, steps=tuple(self._files.steps))
+
+    def _remove_new_files(self, first: int, end: int) -> None:
+        """Delete the files of shards ``first`` … ``end − 1``, which this reshard created
+        (none existed before it) and which hold nothing."""
+        for i in range(first, end):
+            if i in self._files.dbs:
+                self._files.drop(i)
+            else:
+                self.path(i).unlink(missing_ok=True)
 
     def _stage_moves(self, new: Strategy, old_n: int, txid: int, fail_after
                      ) -> ReshardReport:

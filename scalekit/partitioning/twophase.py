@@ -171,19 +171,35 @@ class ShardFiles:
             raise ValueError(f"cannot open shard database {str(path)!r}: {exc}") from exc
         try:
             db.execute("PRAGMA synchronous=FULL")  # a commit is on disk when it returns
-            cols = ", ".join(f'"{c}" {t}' for c, t in self.columns.items())
-            plain = ", ".join(f'"{c}" {t.replace(" PRIMARY KEY", "")}'
-                              for c, t in self.columns.items())
+            have = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
+            if {self.table, STAGED, f"ix_{self.key_column}"} - have:
+                self._create_tables(db)
+        except sqlite3.Error as exc:
+            db.close()
+            if "locked" in str(exc):
+                raise ShardLockedError(shard, path, holder_lock(path),
+                                       self.busy_timeout_s) from exc
+            raise ValueError(f"cannot open shard database {str(path)!r}: {exc}") from exc
+        self.dbs[shard] = db
+        return db
+
+    def _create_tables(self, db: sqlite3.Connection) -> None:
+        """The live table, its shard-key index and the staging table, in one transaction."""
+        cols = ", ".join(f'"{c}" {t}' for c, t in self.columns.items())
+        plain = ", ".join(f'"{c}" {t.replace(" PRIMARY KEY", "")}'
+                          for c, t in self.columns.items())
+        db.execute("BEGIN IMMEDIATE")
+        try:
             db.execute(f"CREATE TABLE IF NOT EXISTS {self.table}({cols})")
             db.execute(f'CREATE INDEX IF NOT EXISTS "ix_{self.key_column}" '
                        f'ON {self.table}("{self.key_column}")')
             db.execute(f"CREATE TABLE IF NOT EXISTS {STAGED}(txid INTEGER NOT NULL, "
                        f"op TEXT NOT NULL CHECK (op IN ('insert', 'delete')), {plain})")
-        except sqlite3.Error as exc:
-            db.close()
-            raise ValueError(f"cannot open shard database {str(path)!r}: {exc}") from exc
-        self.dbs[shard] = db
-        return db
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
 
     def drop(self, shard: int) -> str:
         """Close shard ``shard`` and delete its file, which must hold no rows at all."""

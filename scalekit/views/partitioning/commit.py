@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from scalekit.partitioning.crash import CrashMatrix
+from scalekit.partitioning.faults import CrashMatrix
 from scalekit.views._common import expect
 from scalekit.views.style import CYCLE, THEORY, figure, styled
 

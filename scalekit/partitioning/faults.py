@@ -190,7 +190,7 @@ def operation_steps(directory: str | os.PathLike, operation: Mapping) -> tuple[s
 
 def _child(args: list[str], timeout_s: float) -> str:
     command = [sys.executable, "-c",
-               "import sys; from scalekit.partitioning.crash import main; main(sys.argv[1:])",
+               "import sys; from scalekit.partitioning.faults import main; main(sys.argv[1:])",
                *args]
     done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s,
                           check=False)
