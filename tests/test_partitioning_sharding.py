@@ -83,10 +83,32 @@ class TestStrategyContract:
         assert all(0 <= s < n for s in first)
         assert first == [rule.shard_for(k) for k in keys]
 
+    @settings(max_examples=30, deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])  # a pure factory
+    @given(keys=st.lists(st.one_of(st.integers(0, 2**40), st.text(min_size=1, max_size=6)),
+                         max_size=60), n=st.integers(1, 40))
+    def test_bulk_placement_is_one_by_one_placement(self, make, keys, n):
+        rule = make(n)
+        if isinstance(rule, RangeShards):
+            keys = [str(k) for k in keys]
+        one_by_one = make(n)  # a directory places keys as it meets them: one rule each
+        assert list(rule.shards_for(keys)) == [one_by_one.shard_for(k) for k in keys]
+
     def test_factory_builds_each(self):
         assert isinstance(strategy("modulo", 3), ModuloHash)
         assert strategy("consistent", 3, vnodes=10).vnodes == 10
         assert strategy("range", 2, boundaries=[5]).shard_for(7) == 1
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 1000, 10_000])
+def test_bulk_jump_hash_is_the_reference_on_extreme_hashes(n):
+    """Lamping & Veach's loop, vectorised: the same buckets as the scalar reference
+    (scalekit.hashing.jump_hash) over the whole 64-bit range."""
+    rng = np.random.default_rng(n)
+    hashes = np.concatenate([np.array([0, 1, 2**63, 2**64 - 1], dtype=np.uint64),
+                             rng.integers(0, 2**64 - 1, 500, dtype=np.uint64, endpoint=True)])
+    got = JumpHash(n).shards_for([None] * len(hashes), hashes)
+    assert list(got) == [jump_hash(int(h), n) for h in hashes]
 
 
 def test_modulo_is_key_hash_mod_n():

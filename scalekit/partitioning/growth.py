@@ -38,7 +38,13 @@ import numpy as np
 from scalekit import _check, _html
 from scalekit.hashing import DEFAULT_VNODES
 from scalekit.partitioning import data
-from scalekit.partitioning.shards import STRATEGIES, ConsistentHash, Strategy, strategy
+from scalekit.partitioning.shards import (
+    STRATEGIES,
+    ConsistentHash,
+    Strategy,
+    key_hashes,
+    strategy,
+)
 
 __all__ = ["ShardGrowth", "ReshardingCurve", "strategy_for_keys", "add_shard",
            "expected_moved", "effective_keys", "shard_growth", "resharding_curve",
@@ -143,10 +149,6 @@ class ShardGrowth(_html.ScalarTable):
     moving: np.ndarray = field(repr=False)
 
 
-def _placements(rule: Strategy, keys: list) -> np.ndarray:
-    return np.fromiter((rule.shard_for(k) for k in keys), dtype=np.int64, count=len(keys))
-
-
 def shard_growth(name: str, n: int, keys: Sequence, *,
                  vnodes: int = DEFAULT_VNODES) -> ShardGrowth:
     """Put ``keys`` (one per row; a hot key repeats) on ``n`` shards with strategy ``name``
@@ -156,9 +158,10 @@ def shard_growth(name: str, n: int, keys: Sequence, *,
     counter = Counter(rows)
     distinct, counts = list(counter), np.fromiter(counter.values(), dtype=np.int64)
     rule = strategy_for_keys(name, n, distinct, vnodes=vnodes)
-    before = _placements(rule, distinct)  # first: a directory places keys as it meets them
+    hashes = key_hashes(distinct) if name in ("modulo", "jump") else None
+    before = rule.shards_for(distinct, hashes)  # first: a directory places keys as it meets them
     grown = add_shard(rule, distinct)
-    after = _placements(grown, distinct)
+    after = grown.shards_for(distinct, hashes)
     moves = after != before
     load = np.bincount(before, weights=counts, minlength=n).astype(np.int64)
     moving = np.bincount(before, weights=counts * moves, minlength=n).astype(np.int64)
@@ -206,11 +209,12 @@ def resharding_curve(name: str, keys: Sequence, max_shards: int = 16, *,
     distinct, counts = list(counter), np.fromiter(counter.values(), dtype=float)
     k_eff = float(counts.sum()) ** 2 / float(np.sum(counts ** 2))
     rule = strategy_for_keys(name, 1, vnodes=vnodes)
-    now = _placements(rule, distinct)
+    hashes = key_hashes(distinct) if name in ("modulo", "jump") else None
+    now = rule.shards_for(distinct, hashes)
     moved, expected, spread = [], [], []
     for n in range(1, top + 1):
         rule = add_shard(rule)
-        nxt = _placements(rule, distinct)
+        nxt = rule.shards_for(distinct, hashes)
         moved.append(float(np.sum(counts * (nxt != now)) / counts.sum()))
         p = expected_moved(name, n)
         expected.append(p)

@@ -70,6 +70,8 @@ __all__ = ["ModuloHash", "RangeShards", "DirectoryShards", "ConsistentHash", "Ju
 
 
 
+_NAMES = frozenset(COLUMNS)
+
 #: A shard's database failed (the :mod:`sqlite3` error is chained as the cause): the same
 #: error type as every partitioning database's.
 ShardError = PartitionError
@@ -296,7 +298,7 @@ class ShardRouter(ShardReader):
     def _row(self, row) -> tuple:
         if not isinstance(row, Mapping):
             raise TypeError(f"each row must be a mapping column → value, got {row!r}")
-        unknown = set(row) - set(COLUMNS)
+        unknown = row.keys() - _NAMES
         if unknown:
             raise ValueError(f"unknown column(s) {sorted(map(str, unknown))}; the flights "
                              f"columns are {', '.join(COLUMNS)}")
@@ -324,8 +326,9 @@ class ShardRouter(ShardReader):
         if not records:
             return 0
         by_shard: dict[int, list[tuple]] = defaultdict(list)
-        for r in records:
-            by_shard[self.strategy.shard_for(r[self._key_index])].append(r)
+        places = self.strategy.shards_for([r[self._key_index] for r in records])
+        for r, shard in zip(records, places.tolist(), strict=True):
+            by_shard[shard].append(r)
 
         def stage(txid: int) -> int:
             taken = self._existing_ids(ids)

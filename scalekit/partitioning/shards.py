@@ -24,7 +24,7 @@ from scalekit import _check
 from scalekit.hashing import DEFAULT_VNODES, HashRing, jump_hash, key_hash
 
 __all__ = ["Strategy", "ModuloHash", "RangeShards", "DirectoryShards", "ConsistentHash",
-           "JumpHash", "strategy", "from_spec", "STRATEGIES", "shard_load"]
+           "JumpHash", "strategy", "from_spec", "key_hashes", "STRATEGIES", "shard_load"]
 
 
 # --------------------------------------------------------------------------- strategies
@@ -43,6 +43,14 @@ class Strategy:
 
     def shard_for(self, key) -> int:
         raise NotImplementedError
+
+    def shards_for(self, keys: Sequence, hashes: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`shard_for` of every key, as an int array — the bulk form a key set's
+        analysis uses. ``hashes``: the keys' :func:`key_hash` values, if the caller has
+        them (:func:`key_hashes`), so that several rules over the same keys hash them once;
+        the hash strategies vectorise it."""
+        return np.fromiter((self.shard_for(k) for k in keys), dtype=np.int64,
+                           count=len(keys))
 
     def resized(self, n: int) -> Strategy:
         """The same rule over ``n`` shards."""
@@ -64,6 +72,10 @@ class ModuloHash(Strategy):
     def shard_for(self, key) -> int:
         return key_hash(key) % self.n
 
+    def shards_for(self, keys: Sequence, hashes: np.ndarray | None = None) -> np.ndarray:
+        h = key_hashes(keys) if hashes is None else hashes
+        return (h % np.uint64(self.n)).astype(np.int64)
+
 
 class JumpHash(Strategy):
     """Lamping–Veach jump consistent hash of ``key_hash(key)``: balanced, no memory."""
@@ -72,6 +84,9 @@ class JumpHash(Strategy):
 
     def shard_for(self, key) -> int:
         return jump_hash(key_hash(key), self.n)
+
+    def shards_for(self, keys: Sequence, hashes: np.ndarray | None = None) -> np.ndarray:
+        return _jump_many(key_hashes(keys) if hashes is None else hashes, self.n)
 
 
 class ConsistentHash(Strategy):
@@ -87,6 +102,9 @@ class ConsistentHash(Strategy):
 
     def shard_for(self, key) -> int:
         return self.ring.index_for(key)
+
+    def shards_for(self, keys: Sequence, hashes: np.ndarray | None = None) -> np.ndarray:
+        return self.ring.indices_for(list(keys))
 
     def resized(self, n: int) -> ConsistentHash:
         return ConsistentHash(n, self.vnodes)
@@ -190,6 +208,29 @@ def strategy(name: str, n: int, **kw) -> Strategy:
     _check.choice("strategy", name, STRATEGIES)
     _check.integer("n", n, low=1, high=10_000)
     return STRATEGIES[name](n, **kw)
+
+
+def key_hashes(keys: Sequence) -> np.ndarray:
+    """:func:`scalekit.hashing.key_hash` of every key, as a uint64 array."""
+    return np.fromiter((key_hash(k) for k in keys), dtype=np.uint64, count=len(keys))
+
+
+def _jump_many(hashes: np.ndarray, n: int) -> np.ndarray:
+    """:func:`scalekit.hashing.jump_hash` of many 64-bit keys at once: the same
+    linear-congruential steps and float64 division, run for every key still jumping."""
+    k = np.asarray(hashes, dtype=np.uint64).copy()
+    b = np.full(k.shape, -1, dtype=np.int64)
+    j = np.zeros(k.shape, dtype=np.int64)
+    active = j < n
+    with np.errstate(over="ignore"):
+        while active.any():
+            b[active] = j[active]
+            k[active] = k[active] * np.uint64(2862933555777941757) + np.uint64(1)
+            step = (b[active] + 1) * (float(1 << 31) / ((k[active] >> np.uint64(33)) + 1)
+                                      .astype(np.float64))
+            j[active] = step.astype(np.int64)
+            active = j < n
+    return b
 
 
 def from_spec(spec: Mapping) -> Strategy:

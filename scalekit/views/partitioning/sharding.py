@@ -210,7 +210,7 @@ def plot_moved_by_key(by_id: Sequence[ReshardingCurve], by_origin: Sequence[Resh
                ylim=(0, 1.02), xlim=(0.5, ns[-1] + 0.5))
         ax.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
     axes[0].set_ylabel("fraction of rows that move")
-    axes[0].legend(loc="center right", fontsize=8)
+    axes[min(1, len(axes) - 1)].legend(loc="upper right", fontsize=8)
     skewed = by_origin[0]
     fig.suptitle(f"Keyed by id, the rows that move follow theory; keyed by origin they miss "
                  f"it by up to {worst:.0%}:\n{skewed.keys} airports with hubs count as only "
