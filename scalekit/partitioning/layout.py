@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from scalekit import _check
+from scalekit import _check, _html
 from scalekit.partitioning.data import PartitionError
 from scalekit.partitioning.shards import Strategy, from_spec
 
@@ -63,8 +63,6 @@ class Layout:
                           sort_keys=True)
 
     def _repr_html_(self) -> str:
-        from scalekit import _html
-
         return _html.key_value_table({"strategy": self.strategy["name"],
                                       "shards": self.n_shards, "shard key": self.shard_key,
                                       "last decided transaction": self.decided})

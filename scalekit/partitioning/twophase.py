@@ -402,7 +402,16 @@ class ShardFiles:
 
     def recover(self) -> Recovery:
         """Finish or roll back whatever a crash or a failure left half done (see the
-        module's docstring) and return what was done. Safe to run at any time."""
+        module's docstring) and return what was done. Safe to run at any time, and to
+        rerun after it failed: each of its steps is idempotent."""
+        try:
+            return self._recover()
+        except sqlite3.Error as exc:
+            self.pending = True
+            raise PartitionError(f"recovering {str(self.directory)!r} failed: {exc}; "
+                                 f"nothing done is undone — run recover() again") from exc
+
+    def _recover(self) -> Recovery:
         layout = read_layout(self.directory)
         if layout is None:
             raise PartitionError(f"{str(self.directory)!r} has no layout.json to recover by")
