@@ -5,7 +5,9 @@ the two-phase commit itself, with its own kill driver, is test_partitioning_comm
 import os
 import signal
 import sqlite3
+import tempfile
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -18,11 +20,14 @@ GROW = {"op": "reshard", "target": 5}
 
 
 @pytest.fixture
-def shards(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("crash") / "shards"
-    with ShardRouter(folder, 4, "modulo") as router:
-        router.insert_many(ROWS)
-    return folder
+def shards():
+    """A small sharded directory, on tmpfs when there is one (the kills are real either
+    way; a disk only adds fsync time)."""
+    with tempfile.TemporaryDirectory(dir=SCRATCH, prefix="scalekit-crash-") as tmp:
+        folder = Path(tmp) / "shards"
+        with ShardRouter(folder, 4, "modulo") as router:
+            router.insert_many(ROWS)
+        yield folder
 
 
 def raw_ids(folder) -> Counter:

@@ -302,13 +302,16 @@ class ShardRouter(ShardReader):
         if unknown:
             raise ValueError(f"unknown column(s) {sorted(map(str, unknown))}; the flights "
                              f"columns are {', '.join(COLUMNS)}")
-        for needed in ("id", self.shard_key):
-            if row.get(needed) is None:
-                raise ValueError(f"row is missing its {needed!r} (the "
-                                 f"{'shard key' if needed == self.shard_key else 'row id'})"
-                                 f": {dict(row)!r}")
-        _check.integer("id", row["id"], low=-(2**63), high=2**63 - 1)  # SQLite's INTEGER
-        return tuple(row.get(c) for c in COLUMNS)
+        get = row.get
+        values = tuple([get(c) for c in COLUMNS])
+        if values[self._key_index] is None or values[0] is None:
+            needed = "id" if values[0] is None else self.shard_key
+            raise ValueError(f"row is missing its {needed!r} (the "
+                             f"{'shard key' if needed == self.shard_key else 'row id'})"
+                             f": {dict(row)!r}")
+        if type(values[0]) is not int or not -(2**63) <= values[0] < 2**63:
+            _check.integer("id", values[0], low=-(2**63), high=2**63 - 1)  # SQLite's INTEGER
+        return values
 
     # ----------------------------------------------------------------- writes
 
@@ -326,9 +329,9 @@ class ShardRouter(ShardReader):
         if not records:
             return 0
         by_shard: dict[int, list[tuple]] = defaultdict(list)
-        places = self.strategy.shards_for([r[self._key_index] for r in records])
-        for r, shard in zip(records, places.tolist(), strict=True):
-            by_shard[shard].append(r)
+        home = self._homes(self.strategy, (r[self._key_index] for r in records))
+        for r in records:
+            by_shard[home[r[self._key_index]]].append(r)
 
         def stage(txid: int) -> int:
             taken = self._existing_ids(ids)
@@ -396,6 +399,13 @@ class ShardRouter(ShardReader):
             raise
         return dataclasses.replace(report, steps=tuple(self._files.steps))
 
+    @staticmethod
+    def _homes(rule: Strategy, keys: Iterable) -> dict:
+        """Each distinct key's shard under ``rule``, looked up once per key (in order of
+        first appearance: a directory places new keys in that order)."""
+        distinct = list(dict.fromkeys(keys))
+        return dict(zip(distinct, rule.shards_for(distinct).tolist(), strict=True))
+
     def _remove_new_files(self, first: int, end: int) -> None:
         """Delete the files of shards ``first`` … ``end − 1``, which this reshard created
         (none existed before it) and which hold nothing."""
@@ -409,9 +419,12 @@ class ShardRouter(ShardReader):
                      ) -> ReshardReport:
         kcol, keys, moved_keys = quoted_column(self.shard_key), set(), set()
         rows_total, plan = 0, defaultdict(list)  # (source, destination) → ids
-        for src in range(old_n):  # plan every move before making any
-            for i, k in self._run(src, f"SELECT id, {kcol} FROM {TABLE} ORDER BY id"):
-                dst = new.shard_for(k)
+        stored = [self._run(src, f"SELECT id, {kcol} FROM {TABLE} ORDER BY id")
+                  for src in range(old_n)]
+        home = self._homes(new, (k for rows in stored for _, k in rows))
+        for src, rows in enumerate(stored):  # plan every move before making any
+            for i, k in rows:
+                dst = home[k]
                 keys.add(k)
                 rows_total += 1
                 if dst != src:

@@ -292,16 +292,20 @@ class ShardFiles:
                 layout = decide(txid)
                 write_layout(self.directory, layout, self.step)  # phase 2 begins: decided
             except BaseException as exc:
-                if self._decided_on_disk(txid) is False:
+                decided = self._decided_on_disk(txid)
+                if decided is False:
                     self._abort(shards, txid)
                     if isinstance(exc, sqlite3.Error):
                         raise PartitionError(f"a sharded write failed and was rolled back "
                                              f"on every shard: {exc}") from exc
                     raise
-                self.pending = True
-                self.layout = read_layout(self.directory) or self.layout
-                raise PartitionError(f"the write is committed (the layout records "
-                                     f"transaction {txid}) but did not finish: {exc!r}; "
+                self.pending = True  # committed, or unknown: the layout file will tell
+                with contextlib.suppress(PartitionError):
+                    self.layout = read_layout(self.directory) or self.layout
+                outcome = ("is committed (the layout records transaction "
+                           f"{txid})" if decided else "may be committed (the layout file "
+                           "could not be read back)")
+                raise PartitionError(f"the write {outcome} but did not finish: {exc!r}; "
                                      f"recover() or reopening the directory finishes "
                                      f"it") from exc
             self.layout = layout
