@@ -88,17 +88,21 @@ def _sort_key(value):
 
 class ShardReader:
     """Reads over shard connections. The router that inherits it provides ``strategy``
-    (the rule in force), ``shard_key``, ``n_shards``, the shard connections
-    ``_files.dbs`` and ``_settle()`` (resolve a half-done write before reading)."""
+    (the rule in force), ``shard_key``, ``n_shards`` and two hooks: ``_connection(shard)``
+    and ``_settle()`` (resolve a half-done write before reading)."""
 
     _trace: list | None = None
+
+    def _connection(self, shard: int) -> sqlite3.Connection:
+        """Shard ``shard``'s connection (the router supplies it)."""
+        raise NotImplementedError
 
     def _settle(self) -> None:
         """Nothing to resolve (a router with writes overrides this)."""
 
     def _run(self, shard: int, sql: str, params: Sequence = ()) -> list[tuple]:
         try:
-            rows = self._files.dbs[shard].execute(sql, list(params)).fetchall()
+            rows = self._connection(shard).execute(sql, list(params)).fetchall()
         except sqlite3.Error as exc:
             raise PartitionError(f"shard {shard} failed on {sql!r}: {exc}") from exc
         if self._trace is not None:

@@ -278,6 +278,9 @@ class ShardRouter(ShardReader):
 
     # ----------------------------------------------------------------- plumbing
 
+    def _connection(self, shard: int) -> sqlite3.Connection:
+        return self._files.dbs[shard]
+
     def _settle(self) -> None:
         """Before any query or write: resolve a write a failure left half done."""
         if self._files.pending:
