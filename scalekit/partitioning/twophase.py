@@ -387,7 +387,6 @@ class ShardFiles:
         deletions; each shard's pass is one local transaction that also clears what it
         applied (so rerunning it after a crash does nothing twice)."""
         cols = ", ".join(f'"{c}"' for c in self.columns)
-        clear = f"DELETE FROM {STAGED} WHERE txid = ? AND op = ?"
         done = {"insert": 0, "delete": 0}
         passes = {
             "insert": (f"INSERT INTO {self.table}({cols}) SELECT {cols} FROM {STAGED} "
@@ -398,9 +397,21 @@ class ShardFiles:
         for op, (sql, verb) in passes.items():
             for s in shards:
                 if self._has_staged(s, txid, op):
-                    done[op] += self._local(s, [(sql, (txid,)), (clear, (txid, op))])[0]
+                    done[op] += self._local(s, [(sql, (txid,)), self._clear(s, txid, op)])[0]
                     self.step(f"{prefix}{verb} shard {s}")
         return done["insert"], done["delete"]
+
+    def _clear(self, shard: int, txid: int, op: str) -> tuple[str, tuple]:
+        """The statement that deletes the applied staged rows: a plain ``DELETE FROM
+        staged`` when they are all the table holds — SQLite's truncate optimization then
+        frees its pages instead of deleting row by row (sqlite.org/lang_delete.html) —
+        else the rows of this transaction and operation only."""
+        others = self.dbs[shard].execute(
+            f"SELECT EXISTS (SELECT 1 FROM {STAGED} WHERE txid != ? OR op != ?)",
+            (txid, op)).fetchone()[0]
+        if others:
+            return f"DELETE FROM {STAGED} WHERE txid = ? AND op = ?", (txid, op)
+        return f"DELETE FROM {STAGED}", ()
 
     # ----------------------------------------------------------------- recovery
 
