@@ -272,11 +272,13 @@ class PostgresServer:
         return self.process is not None and self.process.alive
 
     def status(self) -> str:
-        """Line 8 of ``postmaster.pid``: ``starting``, ``ready``, ``standby``, ``stopping``
-        — or ``""`` when there is no such line (yet)."""
-        with contextlib.suppress(OSError, IndexError):
-            return (self.datadir / "postmaster.pid").read_text().splitlines()[_STATUS_LINE] \
-                .strip()
+        """Line 8 of ``postmaster.pid`` as written by *this* server's postmaster:
+        ``starting``, ``ready``, ``standby``, ``stopping`` — or ``""`` when it has written
+        none yet (a file left by a crashed predecessor names another pid)."""
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            lines = (self.datadir / "postmaster.pid").read_text().splitlines()
+            if self.process is not None and int(lines[0]) == self.process.pid:
+                return lines[_STATUS_LINE].strip()
         return ""
 
     def start(self, *, timeout_s: float = 30.0) -> None:
@@ -350,8 +352,14 @@ class PostgresServer:
         return bool(self.query("SELECT pg_is_in_recovery()")[0][0])
 
     def timeline(self) -> int:
-        """The timeline of the last checkpoint (a promotion starts a new one)."""
-        return int(self.query("SELECT timeline_id FROM pg_control_checkpoint()")[0][0])
+        """The timeline this server writes (a primary: its current WAL file's) or replays
+        (a standby: its last checkpoint's). A promotion starts a new one."""
+        (tli,) = self.query(
+            "SELECT CASE WHEN pg_is_in_recovery() "
+            "THEN (SELECT timeline_id FROM pg_control_checkpoint()) "
+            "ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int "
+            "END")[0]
+        return int(tli)
 
     def promote(self, *, timeout_s: float = 30.0) -> float:
         """``pg_promote()``: end recovery and become a primary; returns the seconds it took."""

@@ -23,7 +23,6 @@ SIGTERM the engine core stops what is left.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -32,7 +31,6 @@ from pathlib import Path
 
 from scalekit import _check
 from scalekit.engines.core import (
-    EngineError,
     StandbyTimeoutError,
     log_tail,
     make_workdir,
@@ -59,12 +57,13 @@ _POLL_S = 0.01
 
 @dataclass(frozen=True)
 class RejoinAttempt:
-    """The old primary started as a standby of the new one *without* a rewind:
-    ``streaming`` (did it ever stream?), ``timelines`` (its timeline and the new primary's)
-    and the log ``evidence`` — the server's own words for why it cannot follow."""
+    """The old primary started as a standby of the new one *without* a rewind: whether it
+    ``rejoined`` (streams from the new primary on its timeline, and its log never said the
+    timelines forked), its timeline and the new primary's (``timelines``), and the log
+    ``evidence`` — the server's own words about the two timelines."""
 
     name: str
-    streaming: bool
+    rejoined: bool
     timelines: tuple[int, int]
     evidence: str
 
@@ -343,7 +342,8 @@ class PostgresCluster:
 
     def try_rejoin(self, name: str, *, wait_s: float = 3.0) -> RejoinAttempt:
         """Start the failed old primary ``name`` as a standby of the current primary, with
-        no rewind, watch it for ``wait_s`` s, stop it, and report what happened."""
+        no rewind; watch it up to ``wait_s`` s (less once its log says the timelines forked),
+        stop it, and report what happened."""
         old = self.server(name)
         if name not in self.failed:
             raise ValueError(f"{name!r} has not failed; only a failed primary rejoins")
@@ -353,16 +353,20 @@ class PostgresCluster:
         with open(old.datadir / "postgresql.auto.conf", "a") as f:
             f.write(f"primary_conninfo = '{conninfo(relay.port, application_name=name)}'\n")
         old.start(timeout_s=self.timeout_s)
-        mine = _timeline_from_control(old)
-        streaming, deadline = False, time.monotonic() + wait_s
-        while time.monotonic() < deadline and not streaming:
-            streaming = self.replication().get(name, {}).get("state") == "streaming"
+        theirs = self.primary.timeline()
+        mine = old.timeline()
+        deadline, forked = time.monotonic() + wait_s, False
+        while time.monotonic() < deadline and not forked:
+            forked = "forked off" in old.log_path.read_text(errors="replace")
             time.sleep(0.05)
+        received = old.query("SELECT status, received_tli FROM pg_stat_wal_receiver")
         old.stop()
-        lines = [ln for ln in old.log_path.read_text(errors="replace").splitlines()
-                 if "timeline" in ln.lower() or "forked" in ln.lower()]
-        return RejoinAttempt(name, streaming, (mine, self.primary.timeline()),
-                             "\n".join(lines[-6:]) or "(no timeline message in its log)")
+        text = old.log_path.read_text(errors="replace")
+        lines = [ln for ln in text.splitlines() if "timeline" in ln.lower()]
+        rejoined = (not forked and "forked off" not in text and bool(received)
+                    and received[0][0] == "streaming" and received[0][1] == theirs)
+        return RejoinAttempt(name, rejoined, (mine, theirs),
+                             "\n".join(lines[-4:]) or "(no timeline message in its log)")
 
     def rewind(self, name: str, *, timeout_s: float | None = None) -> RewindReport:
         """``pg_rewind`` the failed old primary ``name`` onto the current primary's timeline
@@ -373,13 +377,16 @@ class PostgresCluster:
             raise ValueError(f"{name!r} has not failed; only a failed primary is rewound")
         timeout_s = timeout_s or self.timeout_s
         old.stop()
-        relay = self._new_relay(name, self.primary)
-        began = time.perf_counter()
-        out = run_command([self.binaries.tool("pg_rewind"), "-D", old.datadir, "-R",
-                           f"--source-server={conninfo(relay.port, application_name=name)}"],
-                          timeout_s=max(timeout_s, 60.0), what=f"pg_rewind of {name}")
+        began = time.perf_counter()  # straight to the source: the relay's delay would
+        out = run_command(  # make each of pg_rewind's many small queries a round trip
+            [self.binaries.tool("pg_rewind"), "-D", old.datadir, "-R",
+             f"--source-server={self.primary.conninfo(application_name=name)}"],
+            timeout_s=max(timeout_s, 60.0), what=f"pg_rewind of {name}")
         seconds = time.perf_counter() - began
         old.write_config()  # pg_rewind copied the source's configuration files
+        relay = self._new_relay(name, self.primary)
+        with open(old.datadir / "postgresql.auto.conf", "a") as f:  # the last line wins
+            f.write(f"primary_conninfo = '{conninfo(relay.port, application_name=name)}'\n")
         old.start(timeout_s=timeout_s)
         self.failed.discard(name)
         self.wait_streaming([name], timeout_s=timeout_s)
@@ -403,10 +410,3 @@ def _names(name: str, value) -> tuple[str, ...]:
     if not isinstance(value, Sequence) or not all(isinstance(v, str) for v in value):
         raise TypeError(f"{name} must be a standby name or a sequence of them, got {value!r}")
     return tuple(value)
-
-
-def _timeline_from_control(server: PostgresServer) -> int:
-    """The timeline a (standby) server is on, from its control file via SQL."""
-    with contextlib.suppress(EngineError, psycopg().Error):
-        return server.timeline()
-    return 0

@@ -1,0 +1,207 @@
+"""Clients that load a real PostgreSQL cluster the way the replication model's clients load
+the model: writes on a seeded Poisson schedule, each acknowledgement recorded by the client
+itself, and the primary's and the standby's positions sampled over time.
+
+The real mechanism. A client knows a write is durable in the sense its ``synchronous_commit``
+promises when ``COMMIT`` returns — that, and nothing the cluster reports, is an
+*acknowledged* write. Each acknowledgement here keeps the write's id, when it was sent and
+answered, and the WAL position its commit ended at (``pg_current_wal_insert_lsn()`` right
+after, on the same connection: with one writer on a quiet server, the commit record's end).
+Positions (LSNs) are read as byte offsets (``pg_wal_lsn_diff(lsn, '0/0')``).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from scalekit.engines.pgserver import PostgresServer, psycopg
+
+__all__ = ["Ack", "PacedWriter", "ReadBack", "poisson_schedule", "lsn_bytes", "read_back",
+           "sample_lag", "LSN_SQL"]
+
+#: An LSN as a byte offset from 0/0 (SQL, to splice around an LSN expression).
+LSN_SQL = "pg_wal_lsn_diff({}, '0/0')::bigint"
+
+
+def lsn_bytes(expression: str) -> str:
+    """SQL for ``expression`` (an LSN) as a byte offset."""
+    return LSN_SQL.format(expression)
+
+
+def poisson_schedule(rate_per_s: float, duration_s: float, seed: int | None) -> np.ndarray:
+    """Instants (s from the start) of a Poisson stream of ``rate_per_s`` for ``duration_s``."""
+    rng = np.random.default_rng(seed)
+    gaps = rng.exponential(1.0 / rate_per_s, size=int(rate_per_s * duration_s * 2) + 10)
+    times = np.cumsum(gaps)
+    return times[times < duration_s]
+
+
+@dataclass(frozen=True)
+class Ack:
+    """One acknowledged write: its ``id``, when it was sent and acknowledged (s from the
+    writer's start) and the WAL position (bytes) its commit ended at."""
+
+    id: int
+    sent_s: float
+    acked_s: float
+    lsn: int
+
+    @property
+    def commit_s(self) -> float:
+        return self.acked_s - self.sent_s
+
+
+@dataclass
+class PacedWriter:
+    """Write ``INSERT INTO <table>(id) VALUES (n)`` at the instants ``schedule`` (s), one
+    commit each, with ``synchronous_commit = mode``, on its own connection to ``server``.
+    Runs in a thread (:meth:`start`) or in the caller's (:meth:`run`); stops at the end of
+    the schedule, on :meth:`stop`, or at the first error (kept in ``error``)."""
+
+    server: PostgresServer
+    table: str
+    schedule: np.ndarray
+    mode: str = "local"
+    with_lsn: bool = True
+    acks: list[Ack] = field(default_factory=list)
+    sent: int = 0
+    error: BaseException | None = None
+    started_at: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._conn = self.server.connect()
+        self._conn.execute(f"SET synchronous_commit = {self.mode}")
+
+    def start(self) -> PacedWriter:
+        self.started_at = time.perf_counter()
+        self._thread = threading.Thread(target=self._loop, name="scalekit-writer", daemon=True)
+        self._thread.start()
+        return self
+
+    def run(self) -> PacedWriter:
+        self.started_at = time.perf_counter()
+        self._loop()
+        return self
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+        self.close()
+
+    def close(self) -> None:
+        try:
+            self._conn.close()
+        except psycopg().Error:
+            pass
+
+    def join(self, timeout_s: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+    def _loop(self) -> None:
+        insert = f"INSERT INTO {self.table}(id) VALUES (%s)"
+        where = f"SELECT {lsn_bytes('pg_current_wal_insert_lsn()')}"
+        try:
+            for i, at in enumerate(self.schedule.tolist(), start=1):
+                wait = self.started_at + at - time.perf_counter()
+                if wait > 0 and self._stop.wait(wait):
+                    return
+                if self._stop.is_set():
+                    return
+                sent = time.perf_counter() - self.started_at
+                self.sent += 1
+                self._conn.execute(insert, (i,))
+                acked = time.perf_counter() - self.started_at
+                lsn = self._conn.execute(where).fetchone()[0] if self.with_lsn else 0
+                self.acks.append(Ack(i, sent, acked, int(lsn)))
+        except psycopg().Error as exc:
+            self.error = exc
+
+
+def sample_lag(cluster, standby: str, table: str, schedule: np.ndarray, every_s: float,
+               duration_s: float, tick) -> tuple[np.ndarray, PacedWriter]:
+    """Run a :class:`PacedWriter` on ``cluster``'s primary; every ``every_s`` s until
+    ``duration_s``, sample (columns of the returned array): the instant (s), the primary's
+    WAL position, the position ``standby`` has replayed (asked on the standby: its own
+    word, not its last report), and ``pg_stat_replication``'s write, flush and replay lag
+    (s, NaN when it shows none)."""
+    lag_sql = ("SELECT extract(epoch FROM write_lag), extract(epoch FROM flush_lag), "
+               "extract(epoch FROM replay_lag) FROM pg_stat_replication "
+               "WHERE application_name = %s")
+    here = f"SELECT {lsn_bytes('pg_current_wal_lsn()')}"
+    there = f"SELECT {lsn_bytes('pg_last_wal_replay_lsn()')}"
+    rows: list[list[float]] = []
+    writer = PacedWriter(cluster.primary, table, schedule)
+    with cluster.primary.connect() as p, cluster.server(standby).connect() as s:
+        writer.start()
+        try:
+            while writer.error is None:
+                due = writer.started_at + len(rows) * every_s
+                if due - writer.started_at > duration_s:
+                    break
+                time.sleep(max(due - time.perf_counter(), 0.0))
+                t = time.perf_counter() - writer.started_at
+                current = p.execute(here).fetchone()[0]
+                replayed = s.execute(there).fetchone()[0]
+                lags = p.execute(lag_sql, (standby,)).fetchone() or (None, None, None)
+                rows.append([t, current, replayed,
+                             *[np.nan if x is None else float(x) for x in lags]])
+                tick(min(round(100 * t / duration_s), 100), 100)
+        finally:
+            writer.stop()
+    if writer.error is not None:
+        raise writer.error
+    return np.array(rows, dtype=float).reshape(-1, 6), writer
+
+
+@dataclass(frozen=True)
+class ReadBack:
+    """Reads of a client's own writes ``think_s`` after each acknowledgement: how many
+    were ``stale`` on the standby, on the primary (``primary_stale``), and on the standby
+    once its replay LSN had reached the commit's (``wait_stale``), with those waits
+    (``waits_s``) and the think times actually slept (``thinks_s``)."""
+
+    reads: int
+    stale: int
+    primary_stale: int
+    wait_stale: int
+    waits_s: tuple[float, ...]
+    thinks_s: tuple[float, ...]
+
+
+def read_back(primary: PostgresServer, standby: PostgresServer, table: str, *, reads: int,
+              think_s: float, first_id: int = 1, timeout_s: float = 10.0) -> ReadBack:
+    """``reads`` times, one after the other: write a row on the primary, sleep until
+    ``think_s`` s after the acknowledgement, and read it back three ways (the standby; the
+    primary; the standby after ``pg_last_wal_replay_lsn()`` reaches the commit's LSN)."""
+    insert = f"INSERT INTO {table}(id) VALUES (%s)"
+    where = f"SELECT {lsn_bytes('pg_current_wal_insert_lsn()')}"
+    find = f"SELECT 1 FROM {table} WHERE id = %s"
+    caught_up = f"SELECT {lsn_bytes('pg_last_wal_replay_lsn()')} >= %s"
+    stale = primary_stale = wait_stale = 0
+    waits, thinks = [], []
+    with primary.connect() as p, standby.connect() as s:
+        for key in range(first_id, first_id + reads):
+            p.execute(insert, (key,))
+            acked = time.perf_counter()
+            lsn = p.execute(where).fetchone()[0]
+            time.sleep(max(acked + think_s - time.perf_counter(), 0.0))
+            read_at = time.perf_counter()
+            thinks.append(read_at - acked)
+            stale += s.execute(find, (key,)).fetchone() is None
+            primary_stale += p.execute(find, (key,)).fetchone() is None
+            while not s.execute(caught_up, (lsn,)).fetchone()[0]:
+                if time.perf_counter() - read_at > timeout_s:
+                    raise TimeoutError(f"{standby.name} did not replay a commit in "
+                                       f"{timeout_s:g} s")
+                time.sleep(0.0002)
+            waits.append(time.perf_counter() - read_at)
+            wait_stale += s.execute(find, (key,)).fetchone() is None
+    return ReadBack(reads, stale, primary_stale, wait_stale, tuple(waits), tuple(thinks))
