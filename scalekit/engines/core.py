@@ -222,10 +222,39 @@ def make_workdir(prefix: str = "", directory: str | os.PathLike | None = None) -
     return path
 
 
-def remove_workdir(path: Path) -> None:
-    """Delete a directory made by :func:`make_workdir` (nothing if it is gone)."""
+_DELETING: list[tuple[threading.Thread, Path]] = []
+
+
+def remove_workdir(path: Path, *, wait: bool = False) -> None:
+    """Delete a directory made by :func:`make_workdir` (nothing if it is gone). It is
+    renamed away at once and deleted in a background thread — a data directory's
+    thousands of freshly synced files can take seconds to unlink — unless ``wait``."""
     _WORKDIRS.discard(path)
-    shutil.rmtree(path, ignore_errors=True)
+    trash = path.with_name(path.name + "-deleted")
+    try:
+        os.rename(path, trash)
+    except OSError:
+        trash = path
+    if wait:
+        shutil.rmtree(trash, ignore_errors=True)
+        return
+    t = threading.Thread(target=shutil.rmtree, args=(trash,), kwargs={"ignore_errors": True},
+                         name="scalekit-rmtree", daemon=True)
+    t.start()
+    _DELETING[:] = [d for d in _DELETING if d[0].is_alive()] + [(t, trash)]
+
+
+def _hand_over_deletions() -> None:
+    """At exit, deletions still running would die with their thread: hand each to a
+    detached ``rm -rf``, which finishes by itself (it holds no port and no server)."""
+    rm = shutil.which("rm")
+    for t, trash in _DELETING:
+        if t.is_alive() and rm is not None:
+            with contextlib.suppress(OSError):
+                subprocess.Popen([rm, "-rf", str(trash)], start_new_session=True,
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL, env={"PATH": os.defpath})
+    _DELETING.clear()
 
 
 # --------------------------------------------------------------------------- processes
@@ -454,6 +483,7 @@ def stop_all(timeout_s: float = 5.0) -> int:
         p.stop(max(deadline - time.monotonic(), 0.0))
     for path in list(_WORKDIRS):
         remove_workdir(path)
+    _hand_over_deletions()
     return len(live)
 
 
