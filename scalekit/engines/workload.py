@@ -5,9 +5,14 @@ itself, and the primary's and the standby's positions sampled over time.
 The real mechanism. A client knows a write is durable in the sense its ``synchronous_commit``
 promises when ``COMMIT`` returns — that, and nothing the cluster reports, is an
 *acknowledged* write. Each acknowledgement here keeps the write's id, when it was sent and
-answered, and the WAL position its commit ended at (``pg_current_wal_insert_lsn()`` right
-after, on the same connection: with one writer on a quiet server, the commit record's end).
-Positions (LSNs) are read as byte offsets (``pg_wal_lsn_diff(lsn, '0/0')``).
+answered, and the WAL position its commit ended at: ``pg_current_wal_flush_lsn()`` right
+after it returns. A commit that waits for its local flush (every ``synchronous_commit`` but
+``off``) has flushed through its own commit record, so that position is at or past the
+record's end, and it is WAL the walsender will ship. (``pg_current_wal_insert_lsn()`` is
+not: when a record ends exactly at a page boundary it points past the next page's header,
+at WAL that does not exist until something else is written — a reader waiting for it waits
+for the next background record, seconds away.) Positions (LSNs) are read as byte offsets
+(``pg_wal_lsn_diff(lsn, '0/0')``).
 """
 
 from __future__ import annotations
@@ -20,8 +25,8 @@ import numpy as np
 
 from scalekit.engines.pgserver import PostgresServer, psycopg
 
-__all__ = ["Ack", "PacedWriter", "ReadBack", "poisson_schedule", "lsn_bytes", "read_back",
-           "sample_lag", "LSN_SQL"]
+__all__ = ["Ack", "PacedWriter", "ReadBack", "LSN_SQL", "lsn_bytes", "median_se",
+           "poisson_schedule", "read_back", "relay_round_trip", "sample_lag"]
 
 #: An LSN as a byte offset from 0/0 (SQL, to splice around an LSN expression).
 LSN_SQL = "pg_wal_lsn_diff({}, '0/0')::bigint"
@@ -30,6 +35,10 @@ LSN_SQL = "pg_wal_lsn_diff({}, '0/0')::bigint"
 def lsn_bytes(expression: str) -> str:
     """SQL for ``expression`` (an LSN) as a byte offset."""
     return LSN_SQL.format(expression)
+
+
+#: The position (bytes) a commit that just returned on this connection has flushed to.
+COMMIT_LSN_SQL = f"SELECT {lsn_bytes('pg_current_wal_flush_lsn()')}"
 
 
 def poisson_schedule(rate_per_s: float, duration_s: float, seed: int | None) -> np.ndarray:
@@ -73,6 +82,9 @@ class PacedWriter:
     started_at: float = 0.0
 
     def __post_init__(self) -> None:
+        if self.with_lsn and self.mode == "off":
+            raise ValueError("with synchronous_commit = off a commit returns before its WAL "
+                             "is flushed, so it has no position to record: with_lsn=False")
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._conn = self.server.connect()
@@ -107,7 +119,7 @@ class PacedWriter:
 
     def _loop(self) -> None:
         insert = f"INSERT INTO {self.table}(id) VALUES (%s)"
-        where = f"SELECT {lsn_bytes('pg_current_wal_insert_lsn()')}"
+        where = COMMIT_LSN_SQL
         try:
             for i, at in enumerate(self.schedule.tolist(), start=1):
                 wait = self.started_at + at - time.perf_counter()
@@ -182,7 +194,7 @@ def read_back(primary: PostgresServer, standby: PostgresServer, table: str, *, r
     ``think_s`` s after the acknowledgement, and read it back three ways (the standby; the
     primary; the standby after ``pg_last_wal_replay_lsn()`` reaches the commit's LSN)."""
     insert = f"INSERT INTO {table}(id) VALUES (%s)"
-    where = f"SELECT {lsn_bytes('pg_current_wal_insert_lsn()')}"
+    where = COMMIT_LSN_SQL
     find = f"SELECT 1 FROM {table} WHERE id = %s"
     caught_up = f"SELECT {lsn_bytes('pg_last_wal_replay_lsn()')} >= %s"
     stale = primary_stale = wait_stale = 0
@@ -205,3 +217,33 @@ def read_back(primary: PostgresServer, standby: PostgresServer, table: str, *, r
             waits.append(time.perf_counter() - read_at)
             wait_stale += s.execute(find, (key,)).fetchone() is None
     return ReadBack(reads, stale, primary_stale, wait_stale, tuple(waits), tuple(thinks))
+
+
+def median_se(x: np.ndarray, rng: np.random.Generator, draws: int = 400) -> float:
+    """The bootstrap standard error of the median of ``x`` (``draws`` resamples)."""
+    x = np.asarray(x, dtype=float)
+    picks = rng.integers(0, x.size, size=(draws, x.size))
+    return float(np.median(x[picks], axis=1).std(ddof=1))
+
+
+def relay_round_trip(server: PostgresServer, delay_s: float, *, repeats: int = 30,
+                     seed: int | None = 0) -> tuple[float, float]:
+    """One round trip through a :class:`~scalekit.engines.relay.Relay` of one-way
+    ``delay_s`` as a client sees it: the median time of ``SELECT 1`` on ``server`` through
+    the relay minus directly (``repeats`` each, interleaved), and its bootstrap standard
+    error (s)."""
+    from scalekit.engines.pgserver import conninfo
+    from scalekit.engines.relay import Relay
+
+    times = np.zeros((2, repeats))
+    with Relay(server.port, delay_s=delay_s, name="probe") as relay, \
+            psycopg().connect(conninfo(relay.port), autocommit=True) as via, \
+            server.connect() as direct:
+        for i in range(repeats):
+            for row, conn in enumerate((via, direct)):
+                began = time.perf_counter()
+                conn.execute("SELECT 1")
+                times[row, i] = time.perf_counter() - began
+    rng = np.random.default_rng(seed)
+    se = float(np.hypot(median_se(times[0], rng), median_se(times[1], rng)))
+    return float(np.median(times[0]) - np.median(times[1])), se

@@ -34,7 +34,14 @@ import numpy as np
 
 from scalekit import _check, _html
 from scalekit.engines import PostgresCluster, RejoinAttempt, RewindReport
-from scalekit.engines.workload import PacedWriter, poisson_schedule, read_back, sample_lag
+from scalekit.engines.workload import (
+    PacedWriter,
+    median_se,
+    poisson_schedule,
+    read_back,
+    relay_round_trip,
+    sample_lag,
+)
 from scalekit.replication import run_single_primary
 
 __all__ = ["PG_COMMIT_MODES", "MODEL_MODE", "LagComparison", "ReadYourWritesComparison",
@@ -214,13 +221,17 @@ class ReadYourWritesComparison(_html.ScalarTable):
     that missed the client's own write — ``stale_rate`` (PostgreSQL, reading the standby,
     ``reads`` per point) and ``model_stale_rate`` (``model_reads``); with the fixes,
     ``primary_stale_rate`` (read the primary after a write), ``wait_stale_rate`` and
-    ``mean_wait_s`` (wait until the standby's replay LSN reaches the commit's) and the
+    ``mean_wait_s`` ± ``wait_se_s`` (wait until the standby's replay LSN reaches the
+    commit's) and the
     model's ``model_wait_s``; ``mean_think_s``: the think time the engine's client
-    actually slept (a busy machine oversleeps)."""
+    actually slept (a busy machine oversleeps). ``replay_latency_s``: PostgreSQL's own
+    time from acknowledgement to visible on the standby with no delay on the link
+    (median of a few probes) — the model's apply time, so the model replays as fast."""
 
     engine: str
     think_s: float
     jitter_s: float
+    replay_latency_s: float
     note: str
     delays_s: np.ndarray = field(repr=False)
     reads: np.ndarray = field(repr=False)
@@ -230,6 +241,7 @@ class ReadYourWritesComparison(_html.ScalarTable):
     primary_stale_rate: np.ndarray = field(repr=False)
     wait_stale_rate: np.ndarray = field(repr=False)
     mean_wait_s: np.ndarray = field(repr=False)
+    wait_se_s: np.ndarray = field(repr=False)
     model_wait_s: np.ndarray = field(repr=False)
     mean_think_s: np.ndarray = field(repr=False)
 
@@ -249,16 +261,19 @@ class ReadYourWritesComparison(_html.ScalarTable):
 
 
 _RYW_NOTE = ("Both read the standby think_s after the acknowledgement; a read is stale when "
-             "the write has not been replayed by then. PostgreSQL adds its own sub-millisecond "
-             "send, write and replay times to the link's delay, and its client may oversleep "
-             "on a busy machine; the model adds a fixed apply time. The model's clients "
-             "write as a Poisson stream, the engine's one after another.")
+             "the write has not been replayed by then. PostgreSQL's own send, write and "
+             "replay path takes a varying time (a millisecond idle, several on a busy "
+             "machine); the model replays in a fixed time, set to that path's measured "
+             "median. The model's clients write as a Poisson stream, the engine's one after "
+             "another.")
+#: Probes of PostgreSQL's own replay latency (no delay on the link) per run.
+_PROBES = 15
 #: The model's write rate in :func:`read_your_writes` (low: no queueing on the link).
 _MODEL_RATE = 50.0
 
 
-def read_your_writes(*, delays_s: Sequence[float] = (0.0, 0.005, 0.01, 0.015, 0.02, 0.03),
-                     think_s: float = 0.01, jitter_s: float = 0.005, reads: int = 40,
+def read_your_writes(*, delays_s: Sequence[float] = (0.0, 0.01, 0.015, 0.02, 0.025, 0.04),
+                     think_s: float = 0.02, jitter_s: float = 0.01, reads: int = 30,
                      model_reads: int = 400, cluster: PostgresCluster | None = None,
                      seed: int | None = 0,
                      progress: Callable[[int, int], object] | None = None
@@ -277,8 +292,12 @@ def read_your_writes(*, delays_s: Sequence[float] = (0.0, 0.005, 0.01, 0.015, 0.
     seed = _check.seed(seed)
     tick = _progress(progress)
     engine_runs = []
-    with _cluster(cluster, delay_s=float(delays[0]), jitter_s=jitter, seed=seed) as (c, table):
+    with _cluster(cluster, delay_s=0.0, jitter_s=0.0, seed=seed) as (c, table):
         engine = str(c.binaries)
+        probe = read_back(c.primary, c.server(STANDBY), table, reads=_PROBES, think_s=0.0,
+                          first_id=1_000_000)
+        replay_s = float(np.median(np.add(probe.thinks_s, probe.waits_s)))
+        c.set_delay(0.0, jitter)
         for i, d in enumerate(delays.tolist()):
             c.set_delay(d)
             c.wait_caught_up()
@@ -286,19 +305,21 @@ def read_your_writes(*, delays_s: Sequence[float] = (0.0, 0.005, 0.01, 0.015, 0.
                                          think_s=think, first_id=1 + i * n))
             tick(i + 1, len(delays))
     model = [{p: run_single_primary(replicas=1, commit="async", delay_s=d, jitter_s=jitter,
-                                    apply_s=_MODEL_APPLY_S, writes_per_s=_MODEL_RATE,
+                                    apply_s=replay_s, writes_per_s=_MODEL_RATE,
                                     duration_s=model_n / _MODEL_RATE, think_s=think,
                                     read_share=1.0, read_policy=p, seed=seed)
               for p in ("any", "wait_for_position")} for d in delays.tolist()]
     return ReadYourWritesComparison(
-        engine=engine, think_s=think, jitter_s=jitter, note=_RYW_NOTE,
-        delays_s=_frozen(delays), reads=_frozen([r.reads for r in engine_runs]),
+        engine=engine, think_s=think, jitter_s=jitter, replay_latency_s=replay_s,
+        note=_RYW_NOTE, delays_s=_frozen(delays), reads=_frozen([r.reads for r in engine_runs]),
         stale_rate=_frozen([r.stale / r.reads for r in engine_runs]),
         model_stale_rate=_frozen([m["any"].stale_read_rate for m in model]),
         model_reads=_frozen([m["any"].reads for m in model]),
         primary_stale_rate=_frozen([r.primary_stale / r.reads for r in engine_runs]),
         wait_stale_rate=_frozen([r.wait_stale / r.reads for r in engine_runs]),
         mean_wait_s=_frozen([np.mean(r.waits_s) for r in engine_runs]),
+        wait_se_s=_frozen([np.std(r.waits_s, ddof=1) / np.sqrt(len(r.waits_s))
+                           if len(r.waits_s) > 1 else 0.0 for r in engine_runs]),
         model_wait_s=_frozen([m["wait_for_position"].mean_read_wait_s for m in model]),
         mean_think_s=_frozen([np.mean(r.thinks_s) for r in engine_runs]))
 
@@ -313,12 +334,14 @@ class CommitLatencyComparison(_html.ScalarTable):
     ``delay_s``, its standard error ``median_se_s`` (bootstrap), and the model's mean for the
     mode standing for it (:data:`MODEL_MODE`). ``relay_rtt_s``: one round trip through a
     relay of the same delay, measured (``SELECT 1`` through it minus directly);
-    ``expected_sync_s`` = median local commit + that round trip."""
+    ``relay_rtt_se_s`` its standard error; ``expected_sync_s`` = median local commit + that
+    round trip."""
 
     engine: str
     delay_s: float
     commits: int
     relay_rtt_s: float
+    relay_rtt_se_s: float
     expected_sync_s: float
     note: str
     modes: tuple[str, ...] = field(repr=False)
@@ -351,12 +374,6 @@ _COMMIT_NOTE = ("The model has no disk: its local commit costs nothing, so off a
                 "flush or replay.")
 
 
-def _median_se(x: np.ndarray, rng: np.random.Generator, draws: int = 400) -> float:
-    """Bootstrap standard error of the median of ``x``."""
-    picks = rng.integers(0, x.size, size=(draws, x.size))
-    return float(np.median(x[picks], axis=1).std(ddof=1))
-
-
 def commit_latency(*, modes: Sequence[str] = PG_COMMIT_MODES, delay_s: float = 0.01,
                    commits: int = 40, cluster: PostgresCluster | None = None,
                    seed: int | None = 0,
@@ -374,7 +391,7 @@ def commit_latency(*, modes: Sequence[str] = PG_COMMIT_MODES, delay_s: float = 0
     with _cluster(cluster, delay_s=delay, jitter_s=0.0, seed=seed) as (c, table):
         engine = str(c.binaries)
         c.set_synchronous([STANDBY])
-        rtt = _relay_round_trip(c, delay, n)
+        rtt, rtt_se = relay_round_trip(c.primary, delay, repeats=max(n, 20), seed=seed)
         with c.primary.connect() as conn:
             key = 0
             for i in range(n):
@@ -393,10 +410,10 @@ def commit_latency(*, modes: Sequence[str] = PG_COMMIT_MODES, delay_s: float = 0
              for m in set(MODEL_MODE[x] for x in modes)}
     local = float(np.median(samples[modes.index("local")])) if "local" in modes else 0.0
     return CommitLatencyComparison(
-        engine=engine, delay_s=delay, commits=n, relay_rtt_s=rtt,
+        engine=engine, delay_s=delay, commits=n, relay_rtt_s=rtt, relay_rtt_se_s=rtt_se,
         expected_sync_s=local + rtt, note=_COMMIT_NOTE, modes=modes,
         median_s=_frozen(medians), mean_s=_frozen(samples.mean(axis=1)),
-        median_se_s=_frozen([_median_se(row, rng) for row in samples]),
+        median_se_s=_frozen([median_se(row, rng) for row in samples]),
         model_mean_s=_frozen([model[MODEL_MODE[m]].mean_commit_s for m in modes]),
         samples_s=_frozen(samples))
 
@@ -405,24 +422,6 @@ def _seq(name: str, value) -> tuple:
     if isinstance(value, str) or not isinstance(value, Sequence) or not value:
         raise TypeError(f"{name} must be a non-empty sequence, got {value!r}")
     return tuple(value)
-
-
-def _relay_round_trip(c: PostgresCluster, delay: float, n: int) -> float:
-    """Median time of ``SELECT 1`` to the primary through a relay of one-way ``delay``
-    minus directly: one round trip on the link, as the commit sees it."""
-    from scalekit.engines import Relay
-    from scalekit.engines.pgserver import conninfo, psycopg
-
-    with Relay(c.primary.port, delay_s=delay, name="probe") as relay, \
-            psycopg().connect(conninfo(relay.port), autocommit=True) as via, \
-            c.primary.connect() as direct:
-        times = {"via": [], "direct": []}
-        for _ in range(max(n, 20)):
-            for k, conn in (("via", via), ("direct", direct)):
-                began = time.perf_counter()
-                conn.execute("SELECT 1")
-                times[k].append(time.perf_counter() - began)
-    return float(np.median(times["via"]) - np.median(times["direct"]))
 
 
 # --------------------------------------------------------------------------- 4. failover
@@ -464,7 +463,7 @@ class FailoverComparison(_html.ScalarTable):
     def _repr_html_(self) -> str:
         shown = {k: v for k, v in self.summary().items() if k != "note"}
         if self.rejoin is not None:
-            shown["rejoin without rewind"] = ("streamed" if self.rejoin.streaming
+            shown["rejoin without rewind"] = ("rejoined" if self.rejoin.rejoined
                                               else "refused: " + self.rejoin.evidence)
         return _html.key_value_table(shown, note=self.note)
 
