@@ -125,16 +125,19 @@ def test_postgres_wait_for_lsn_costs_what_the_model_says(ryw):
 
 def test_postgres_synchronous_modes_cost_local_commit_plus_one_round_trip(commits):
     """A synchronous commit waits for its local flush and for the standby's answer, one
-    round trip away; the standby's own write/flush/replay costs at most a local flush."""
-    local = commits.of("local")
-    se_local = commits.median_se_s[commits.modes.index("local")]
+    round trip away: the delay adds exactly the round trip it adds to any request, and the
+    rest — local flush, the standby's write/flush/replay — is what the commit costs with no
+    delay (both measured in the same run, alternating)."""
     for mode in ("remote_write", "on", "remote_apply"):
         i = commits.modes.index(mode)
-        se = np.sqrt(commits.median_se_s[i] ** 2 + se_local ** 2 + commits.relay_rtt_se_s ** 2)
-        gap = commits.median_s[i] - commits.expected_sync_s
-        assert -Z * se <= gap <= Z * se + local, (mode, gap, se, local)
+        se = np.sqrt(commits.median_se_s[i] ** 2 + commits.zero_delay_se_s[i] ** 2
+                     + commits.relay_rtt_se_s ** 2)
+        gap = commits.median_s[i] - commits.expected_s[i]
+        assert abs(gap) <= Z * se + 0.0005, (mode, gap, se)  # 0.5 ms: timer granularity
         assert commits.samples_s[i].min() >= 2 * commits.delay_s  # never before the reply
-    assert commits.relay_rtt_s >= 2 * commits.delay_s
+        # the rule of thumb, local commit + one round trip, misses only the standby's part
+        assert commits.median_s[i] >= commits.expected_sync_s - Z * se
+    assert commits.relay_rtt_s >= 2 * commits.delay_s - Z * commits.relay_rtt_se_s
 
 
 def test_postgres_asynchronous_modes_wait_for_no_standby(commits):

@@ -228,19 +228,20 @@ def median_se(x: np.ndarray, rng: np.random.Generator, draws: int = 400) -> floa
 
 def relay_round_trip(server: PostgresServer, delay_s: float, *, repeats: int = 30,
                      seed: int | None = 0) -> tuple[float, float]:
-    """One round trip through a :class:`~scalekit.engines.relay.Relay` of one-way
-    ``delay_s`` as a client sees it: the median time of ``SELECT 1`` on ``server`` through
-    the relay minus directly (``repeats`` each, interleaved), and its bootstrap standard
-    error (s)."""
+    """The round trip a one-way delay of ``delay_s`` adds for a client: the median time of
+    ``SELECT 1`` on ``server`` through a :class:`~scalekit.engines.relay.Relay` of that delay
+    minus through one of no delay (``repeats`` each, interleaved, so the relay's own cost
+    cancels), and its bootstrap standard error (s)."""
     from scalekit.engines.pgserver import conninfo
     from scalekit.engines.relay import Relay
 
     times = np.zeros((2, repeats))
-    with Relay(server.port, delay_s=delay_s, name="probe") as relay, \
-            psycopg().connect(conninfo(relay.port), autocommit=True) as via, \
-            server.connect() as direct:
+    with Relay(server.port, delay_s=delay_s, name="probe") as slow, \
+            Relay(server.port, name="probe-0") as fast, \
+            psycopg().connect(conninfo(slow.port), autocommit=True) as via_slow, \
+            psycopg().connect(conninfo(fast.port), autocommit=True) as via_fast:
         for i in range(repeats):
-            for row, conn in enumerate((via, direct)):
+            for row, conn in enumerate((via_slow, via_fast)):
                 began = time.perf_counter()
                 conn.execute("SELECT 1")
                 times[row, i] = time.perf_counter() - began

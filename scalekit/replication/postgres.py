@@ -329,13 +329,17 @@ def read_your_writes(*, delays_s: Sequence[float] = (0.0, 0.01, 0.015, 0.02, 0.0
 
 @dataclass(frozen=True, eq=False, repr=False)
 class CommitLatencyComparison(_html.ScalarTable):
-    """:func:`commit_latency`: per ``synchronous_commit`` mode in ``modes``, the median and
-    mean commit latency (s) on PostgreSQL with a synchronous standby behind a link of one-way
-    ``delay_s``, its standard error ``median_se_s`` (bootstrap), and the model's mean for the
-    mode standing for it (:data:`MODEL_MODE`). ``relay_rtt_s``: one round trip through a
-    relay of the same delay, measured (``SELECT 1`` through it minus directly);
-    ``relay_rtt_se_s`` its standard error; ``expected_sync_s`` = median local commit + that
-    round trip."""
+    """:func:`commit_latency`: per ``synchronous_commit`` mode in ``modes``, the median
+    commit latency (s) on PostgreSQL with a synchronous standby behind a link of one-way
+    ``delay_s`` (``median_s`` ± ``median_se_s``, bootstrap), the same with no delay on the
+    link (``zero_delay_median_s`` ± ``zero_delay_se_s``), and the model's mean for the mode
+    standing for it (``model_mean_s``, :data:`MODEL_MODE`).
+
+    ``relay_rtt_s`` (± ``relay_rtt_se_s``): the round trip the delay adds, measured —
+    ``SELECT 1`` through a relay of ``delay_s`` minus through one of 0 s. A synchronous
+    commit should cost its zero-delay latency plus that (``expected_s``, NaN for the modes
+    that wait for no standby); ``expected_sync_s`` = median local commit + that round trip,
+    the rule of thumb."""
 
     engine: str
     delay_s: float
@@ -348,6 +352,9 @@ class CommitLatencyComparison(_html.ScalarTable):
     median_s: np.ndarray = field(repr=False)
     mean_s: np.ndarray = field(repr=False)
     median_se_s: np.ndarray = field(repr=False)
+    zero_delay_median_s: np.ndarray = field(repr=False)
+    zero_delay_se_s: np.ndarray = field(repr=False)
+    expected_s: np.ndarray = field(repr=False)
     model_mean_s: np.ndarray = field(repr=False)
     samples_s: np.ndarray = field(repr=False)  #: modes × commits
 
@@ -357,9 +364,12 @@ class CommitLatencyComparison(_html.ScalarTable):
 
     def rows(self) -> list[dict]:
         return [{"synchronous_commit": m, "median (ms)": 1e3 * md, "± (ms)": 1e3 * se,
-                 "model (ms)": 1e3 * mm, "model mode": MODEL_MODE[m]}
-                for m, md, se, mm in zip(self.modes, self.median_s, self.median_se_s,
-                                         self.model_mean_s, strict=True)]
+                 "no delay (ms)": 1e3 * z, "expected (ms)": 1e3 * e, "model (ms)": 1e3 * mm,
+                 "model mode": MODEL_MODE[m]}
+                for m, md, se, z, e, mm in zip(
+                    self.modes, self.median_s.tolist(), self.median_se_s.tolist(),
+                    self.zero_delay_median_s.tolist(), self.expected_s.tolist(),
+                    self.model_mean_s.tolist(), strict=True)]
 
     def _repr_html_(self) -> str:
         return _html.rows_table(self.rows(), note=(
@@ -375,35 +385,42 @@ _COMMIT_NOTE = ("The model has no disk: its local commit costs nothing, so off a
 
 
 def commit_latency(*, modes: Sequence[str] = PG_COMMIT_MODES, delay_s: float = 0.01,
-                   commits: int = 40, cluster: PostgresCluster | None = None,
+                   commits: int = 30, cluster: PostgresCluster | None = None,
                    seed: int | None = 0,
                    progress: Callable[[int, int], object] | None = None
                    ) -> CommitLatencyComparison:
-    """Commit ``commits`` single-row transactions per ``synchronous_commit`` mode, the modes
-    interleaved (so a busy machine slows them alike), with ``standby1`` synchronous behind a
-    link of one-way ``delay_s`` s; measure one relay round trip; run the model likewise."""
+    """Commit ``commits`` single-row transactions per ``synchronous_commit`` mode with
+    ``standby1`` synchronous behind a link of one-way ``delay_s`` s, and as many per
+    synchronous mode with no delay; measure the round trip the delay adds; run the model
+    likewise. Modes are interleaved, and the two delays alternate in blocks, so a busy
+    machine slows every measurement alike."""
     modes = tuple(_check.choice("mode", m, PG_COMMIT_MODES) for m in _seq("modes", modes))
     delay = _check.number("delay_s", delay_s, low=0.0, high=1.0)
     n = _check.integer("commits", commits, low=3, high=2000)
     seed = _check.seed(seed)
     tick = _progress(progress)
-    samples = np.zeros((len(modes), n))
+    sync = [m for m in modes if m in SYNC_MODES]
+    samples, zero = np.zeros((len(modes), n)), np.full((len(modes), n), np.nan)
     with _cluster(cluster, delay_s=delay, jitter_s=0.0, seed=seed) as (c, table):
         engine = str(c.binaries)
         c.set_synchronous([STANDBY])
         rtt, rtt_se = relay_round_trip(c.primary, delay, repeats=max(n, 20), seed=seed)
         with c.primary.connect() as conn:
-            key = 0
-            for i in range(n):
-                for j, mode in enumerate(modes):
-                    conn.execute(f"SET synchronous_commit = {mode}")
-                    key += 1
-                    began = time.perf_counter()
-                    conn.execute(f"INSERT INTO {table}(id) VALUES (%s)", (key,))
-                    samples[j, i] = time.perf_counter() - began
-                tick(i + 1, n)
+            key, blocks = 0, np.array_split(np.arange(n), _BLOCKS)
+            for b, block in enumerate(blocks):
+                for d, into, which in ((0.0, zero, sync), (delay, samples, modes)):
+                    c.set_delay(d)
+                    for i in block.tolist():
+                        for mode in which:
+                            conn.execute(f"SET synchronous_commit = {mode}")
+                            key += 1
+                            began = time.perf_counter()
+                            conn.execute(f"INSERT INTO {table}(id) VALUES (%s)", (key,))
+                            into[modes.index(mode), i] = time.perf_counter() - began
+                tick(b + 1, len(blocks))
     rng = np.random.default_rng(seed)
-    medians = np.median(samples, axis=1)
+    zero_median = np.array([np.median(z) if m in sync else np.nan
+                            for m, z in zip(modes, zero, strict=True)])
     model = {m: run_single_primary(replicas=1, commit=m, delay_s=delay, jitter_s=0.0,
                                    apply_s=_MODEL_APPLY_S, writes_per_s=50.0,
                                    duration_s=max(n / 50.0, 0.5), read_share=0.0, seed=seed)
@@ -412,10 +429,18 @@ def commit_latency(*, modes: Sequence[str] = PG_COMMIT_MODES, delay_s: float = 0
     return CommitLatencyComparison(
         engine=engine, delay_s=delay, commits=n, relay_rtt_s=rtt, relay_rtt_se_s=rtt_se,
         expected_sync_s=local + rtt, note=_COMMIT_NOTE, modes=modes,
-        median_s=_frozen(medians), mean_s=_frozen(samples.mean(axis=1)),
+        median_s=_frozen(np.median(samples, axis=1)), mean_s=_frozen(samples.mean(axis=1)),
         median_se_s=_frozen([median_se(row, rng) for row in samples]),
+        zero_delay_median_s=_frozen(zero_median),
+        zero_delay_se_s=_frozen([median_se(z, rng) if m in sync else np.nan
+                                 for m, z in zip(modes, zero, strict=True)]),
+        expected_s=_frozen(zero_median + rtt),
         model_mean_s=_frozen([model[MODEL_MODE[m]].mean_commit_s for m in modes]),
         samples_s=_frozen(samples))
+
+
+#: Blocks of rounds in :func:`commit_latency`, alternating no delay and the delay.
+_BLOCKS = 3
 
 
 def _seq(name: str, value) -> tuple:
