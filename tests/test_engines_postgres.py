@@ -146,6 +146,43 @@ def test_postgres_delay_shows_in_pg_stat_replication(pg_cluster):
     assert lags and max(lags) >= 2 * 0.03
 
 
+# --------------------------------------------------------------------------- finding binaries
+
+
+def test_postgres_missing_everywhere_is_one_skip_sentence(monkeypatch):
+    from scalekit.engines import pgserver
+
+    monkeypatch.setattr(pgserver, "_wheel_bindir", lambda: None)
+    monkeypatch.setattr(pgserver, "_path_bindir", lambda: None)
+    for attempt in (engines.find_postgres, lambda: engines.PostgresCluster(0).start()):
+        with pytest.raises(engines.EngineUnavailable) as info:
+            attempt()
+        assert str(info.value).startswith("skipped: ") and "scalekit[postgres]" in str(info.value)
+
+
+def test_postgres_bindir_without_the_tools_is_unavailable(tmp_path):
+    with pytest.raises(engines.EngineUnavailable, match="pg_basebackup"):
+        engines.find_postgres(tmp_path)
+
+
+def test_postgres_on_path_is_the_fallback_without_the_wheel(monkeypatch):
+    """Without the wheel, a PostgreSQL on PATH (here Debian's, when installed) runs the
+    same cluster: a standby streams and becomes synchronous."""
+    from scalekit.engines import pgserver
+
+    on_path = pgserver._path_bindir()
+    if on_path is None or on_path == pgserver._wheel_bindir():
+        pytest.skip("skipped: no PostgreSQL on PATH besides the wheel")
+    monkeypatch.setattr(pgserver, "_wheel_bindir", lambda: None)
+    found = engines.find_postgres()
+    assert found.source.startswith("PATH") and found.bindir == on_path
+    with engines.PostgresCluster(1, synchronous="standby1") as cluster:
+        assert cluster.binaries == found
+        assert cluster.replication()["standby1"]["sync_state"] == "sync"
+        version = cluster.primary.query("SHOW server_version")[0][0]
+        assert version.startswith(found.version)
+
+
 # --------------------------------------------------------------------------- clear errors
 
 

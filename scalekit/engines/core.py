@@ -9,7 +9,8 @@ through :class:`ManagedProcess`, which
 * runs it in a session of its own (a Ctrl-C in the terminal reaches Python, not the server,
   and the whole tree can be signalled at once through its process group);
 * asks the kernel to signal it when the thread that started it dies (Linux
-  ``PR_SET_PDEATHSIG``), so even a ``kill -9`` of the notebook kernel takes the server along;
+  ``PR_SET_PDEATHSIG``), so even a ``kill -9`` of the notebook kernel takes the server along
+  (not on macOS, which has no such call: there exit, signals and the context managers do);
 * registers it, so that interpreter exit (``atexit``), SIGTERM and SIGHUP stop every server
   still running — KeyboardInterrupt and exceptions are the context managers' business;
 * marks it with the environment variable :data:`OWNER_VARIABLE` (the starting Python's
@@ -31,11 +32,11 @@ import contextlib
 import ctypes
 import errno
 import os
-import pwd
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -153,11 +154,16 @@ def check_port_free(port: int, host: str = "127.0.0.1") -> int:
 _USER_LOCK = threading.Lock()
 
 
-def service_user() -> pwd.struct_passwd | None:
-    """The account servers run as: None when Python is not root (they run as the current
-    user); as root, :data:`SERVICE_USER`, created with ``useradd --system`` if missing."""
+def service_user():
+    """The account servers run as (a ``pwd.struct_passwd``): None when Python is not root
+    (they run as the current user); as root, :data:`SERVICE_USER`, created with
+    ``useradd --system`` if missing."""
+    if os.name != "posix":
+        raise EngineUnavailable(f"the real engines run on Linux and macOS, not {sys.platform}")
     if os.geteuid() != 0:
         return None
+    import pwd
+
     with _USER_LOCK:
         with contextlib.suppress(KeyError):
             return pwd.getpwnam(SERVICE_USER)
@@ -176,7 +182,7 @@ def service_user() -> pwd.struct_passwd | None:
                               f"{done.stderr.strip()}") from None
 
 
-def _reachable(path: Path, user: pwd.struct_passwd | None) -> bool:
+def _reachable(path: Path, user) -> bool:
     """Whether ``user`` can traverse every directory above ``path`` and read it."""
     if user is None:
         return os.access(path, os.R_OK | os.X_OK)
@@ -415,12 +421,21 @@ def _proc_stat(pid: str) -> tuple[str, int] | None:
     return fields[0].decode(), int(fields[1])
 
 
+def _parents() -> dict[int, int]:
+    """pid → parent pid of every process (/proc on Linux, ``ps`` elsewhere)."""
+    if os.path.isdir("/proc/self"):
+        return {int(e.name): stat[1] for e in os.scandir("/proc")
+                if e.name.isdigit() and (stat := _proc_stat(e.name)) is not None}
+    out = subprocess.run(["ps", "-A", "-o", "pid=,ppid="], capture_output=True, text=True,
+                         timeout=10, check=False).stdout
+    return {int(a): int(b) for a, b in (line.split() for line in out.splitlines() if line)}
+
+
 def _descendants(pid: int) -> list[int]:
     """Every live process below ``pid`` in the process tree."""
     children: dict[int, list[int]] = {}
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit() and (stat := _proc_stat(entry.name)) is not None:
-            children.setdefault(stat[1], []).append(int(entry.name))
+    for child, parent in _parents().items():
+        children.setdefault(parent, []).append(child)
     found, todo = [], [pid]
     while todo:
         for child in children.get(todo.pop(), []):
@@ -441,6 +456,12 @@ def owned_processes(owner: int | None = None) -> list[int]:
     rewrite their environment area for their process titles, but they keep the data
     directory as their working directory, even after it is deleted)."""
     owner = os.getpid() if owner is None else owner
+    if not os.path.isdir("/proc/self"):  # no /proc (macOS): what this process started
+        if owner != os.getpid():
+            return []
+        with _LOCK:
+            roots = [p for p in _LIVE.values() if p.alive]
+        return sorted({q for p in roots for q in [p.pid, *_descendants(p.pid)]})
     marker = f"{OWNER_VARIABLE}={owner}".encode()
     roots = [_workdir_prefix(owner)]
     if owner == os.getpid():
