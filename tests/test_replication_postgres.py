@@ -110,8 +110,8 @@ def test_postgres_both_fixes_never_read_stale(ryw):
 
 def test_postgres_wait_for_lsn_costs_what_the_model_says(ryw):
     """Past the think time the wait is the rest of the trip: delay + jitter/2 + replay −
-    think (the model replays in PostgreSQL's measured time). 1 ms allows the 0.2 ms polling
-    step and the two reads made before the wait starts."""
+    think (the model replays in PostgreSQL's measured time). 1 ms allows the polling step
+    (0.2 ms) and the stale read made before the wait starts."""
     late = ryw.delays_s > ryw.think_s
     assert late.any()
     gap = ryw.mean_wait_s[late] - ryw.model_wait_s[late]

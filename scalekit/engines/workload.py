@@ -177,8 +177,10 @@ def sample_lag(cluster, standby: str, table: str, schedule: np.ndarray, every_s:
 class ReadBack:
     """Reads of a client's own writes ``think_s`` after each acknowledgement: how many
     were ``stale`` on the standby, on the primary (``primary_stale``), and on the standby
-    once its replay LSN had reached the commit's (``wait_stale``), with those waits
-    (``waits_s``) and the think times actually slept (``thinks_s``)."""
+    once its replay LSN had reached the commit's (``wait_stale``); per read, that wait
+    (``waits_s``: 0 when the first check already found the LSN replayed, as the model
+    counts it), the think time actually slept (``thinks_s``) and when the write was seen
+    replayed, from its acknowledgement (``visible_s``: an upper bound, to the check)."""
 
     reads: int
     stale: int
@@ -186,37 +188,43 @@ class ReadBack:
     wait_stale: int
     waits_s: tuple[float, ...]
     thinks_s: tuple[float, ...]
+    visible_s: tuple[float, ...]
 
 
 def read_back(primary: PostgresServer, standby: PostgresServer, table: str, *, reads: int,
               think_s: float, first_id: int = 1, timeout_s: float = 10.0) -> ReadBack:
     """``reads`` times, one after the other: write a row on the primary, sleep until
-    ``think_s`` s after the acknowledgement, and read it back three ways (the standby; the
-    primary; the standby after ``pg_last_wal_replay_lsn()`` reaches the commit's LSN)."""
+    ``think_s`` s after the acknowledgement, and read it back three ways: the standby at
+    once; the standby after ``pg_last_wal_replay_lsn()`` reaches the commit's LSN (polled
+    every 0.2 ms); the primary."""
     insert = f"INSERT INTO {table}(id) VALUES (%s)"
-    where = COMMIT_LSN_SQL
     find = f"SELECT 1 FROM {table} WHERE id = %s"
     caught_up = f"SELECT {lsn_bytes('pg_last_wal_replay_lsn()')} >= %s"
     stale = primary_stale = wait_stale = 0
-    waits, thinks = [], []
+    waits, thinks, visible = [], [], []
     with primary.connect() as p, standby.connect() as s:
         for key in range(first_id, first_id + reads):
             p.execute(insert, (key,))
             acked = time.perf_counter()
-            lsn = p.execute(where).fetchone()[0]
+            lsn = p.execute(COMMIT_LSN_SQL).fetchone()[0]
             time.sleep(max(acked + think_s - time.perf_counter(), 0.0))
             read_at = time.perf_counter()
             thinks.append(read_at - acked)
             stale += s.execute(find, (key,)).fetchone() is None
-            primary_stale += p.execute(find, (key,)).fetchone() is None
+            checks = 0
             while not s.execute(caught_up, (lsn,)).fetchone()[0]:
+                checks += 1
                 if time.perf_counter() - read_at > timeout_s:
                     raise TimeoutError(f"{standby.name} did not replay a commit in "
                                        f"{timeout_s:g} s")
                 time.sleep(0.0002)
-            waits.append(time.perf_counter() - read_at)
+            seen = time.perf_counter()
+            waits.append(seen - read_at if checks else 0.0)
+            visible.append(seen - acked)
             wait_stale += s.execute(find, (key,)).fetchone() is None
-    return ReadBack(reads, stale, primary_stale, wait_stale, tuple(waits), tuple(thinks))
+            primary_stale += p.execute(find, (key,)).fetchone() is None
+    return ReadBack(reads, stale, primary_stale, wait_stale, tuple(waits), tuple(thinks),
+                    tuple(visible))
 
 
 def median_se(x: np.ndarray, rng: np.random.Generator, draws: int = 400) -> float:

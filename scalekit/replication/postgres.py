@@ -296,7 +296,7 @@ def read_your_writes(*, delays_s: Sequence[float] = (0.0, 0.01, 0.015, 0.02, 0.0
         engine = str(c.binaries)
         probe = read_back(c.primary, c.server(STANDBY), table, reads=_PROBES, think_s=0.0,
                           first_id=1_000_000)
-        replay_s = float(np.median(np.add(probe.thinks_s, probe.waits_s)))
+        replay_s = float(np.median(probe.visible_s))
         c.set_delay(0.0, jitter)
         for i, d in enumerate(delays.tolist()):
             c.set_delay(d)

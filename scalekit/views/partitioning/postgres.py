@@ -34,8 +34,8 @@ def plot_pruning(result: pg.PartitioningComparison):
     ax.legend(loc="lower right")
     pruned = sum(q.read < q.partitions for q in qs)
     agree = sum(q.read == q.router_read for q in qs)
-    ax.set_title(f"{pruned} of {len(qs)} queries read fewer partitions than the table has; "
-                 f"PostgreSQL and the router agree on {agree} of {len(qs)}")
+    ax.set_title(f"{pruned} of {len(qs)} queries are pruned; PostgreSQL and the router "
+                 f"read the same in {agree} of {len(qs)}")
     return fig
 
 
@@ -57,7 +57,6 @@ def plot_resize(result: pg.PartitioningComparison):
     ax.set(xticks=np.arange(4), xticklabels=names, ylabel="rows moved (share)", ylim=(0, 1.0))
     ax.grid(False, axis="x")
     ax.legend(loc="upper right")
-    ax.set_title(f"4 → 5 partitions of {result.rows:,} flights: PostgreSQL moves "
-                 f"{result.pg_moved:.0%} of the rows, as mod-N does; a ring moves "
-                 f"{result.ring_moved:.0%}")
+    ax.set_title(f"4 → 5 partitions: PostgreSQL moves {result.pg_moved:.0%} of "
+                 f"{result.rows:,} rows, like mod-N; a ring moves {result.ring_moved:.0%}")
     return fig

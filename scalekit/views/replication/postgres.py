@@ -51,8 +51,11 @@ def plot_lag(result: pg.LagComparison):
         lag.plot(result.at_s, 1e3 * values, ".", ms=3, color=colour, label=f"{name}_lag")
     lag.axhline(2e3 * result.delay_s, color=LIMIT, ls="--", lw=1.5,
                 label=f"one round trip ({2e3 * result.delay_s:g} ms)")
-    lag.set(xlabel="time (s)", ylabel="lag seen by the primary (ms)", ylim=(0, None))
-    lag.legend(loc="lower right", ncols=2)
+    seen = [v for v in (result.write_lag_s, result.flush_lag_s, result.replay_lag_s)
+            if np.isfinite(v).any()]
+    top = max([2e3 * result.delay_s] + [1e3 * float(np.nanmax(v)) for v in seen])
+    lag.set(xlabel="time (s)", ylabel="lag seen by the primary (ms)", ylim=(0, 1.6 * top))
+    lag.legend(loc="upper right", ncols=2)
     lag.set_title("pg_stat_replication")
     fig.suptitle(f"{result.writes_per_s:g} writes/s over a {1e3 * result.delay_s:g} ms link: "
                  f"the standby trails by {result.mean_writes_behind:.1f} writes "
@@ -82,8 +85,8 @@ def plot_read_your_writes(result: pg.ReadYourWritesComparison):
     ax.axvline(1e3 * result.think_s, color=LIMIT, ls="--", lw=1.2,
                label=f"think time {1e3 * result.think_s:g} ms")
     ax.set(xlabel="one-way delay to the standby (ms)", ylabel="stale reads (share)",
-           ylim=(-0.03, 1.25))
-    ax.legend(loc="upper left", ncols=2)
+           ylim=(-0.03, 1.05))
+    ax.legend(loc="center right", fontsize=8)
     ax.set_title("Reading your own write from the standby")
     wait = axes["wait"]
     wait.plot(ms, 1e3 * result.model_wait_s, "-", color=SIMULATED, lw=2, label=MODEL_LABEL)
@@ -111,21 +114,22 @@ def plot_commit_latency(result: pg.CommitLatencyComparison):
            color=MEASURED, label=f"{_engine(result.engine)} (median)")
     ax.bar(x + 0.2, 1e3 * result.model_mean_s, 0.4, color=SIMULATED,
            label=f"{MODEL_LABEL} ({', '.join(sorted(set(pg.MODEL_MODE.values())))})")
-    ax.axhline(1e3 * result.expected_sync_s, color=THEORY, ls=":", lw=1.5,
-               label=f"local commit + one round trip = {1e3 * result.expected_sync_s:.1f} ms")
-    for xi, v in zip(x, result.median_s, strict=True):
-        ax.annotate(f"{1e3 * v:.1f}", (xi - 0.2, 1e3 * v), ha="center", va="bottom",
-                    fontsize=8, xytext=(0, 2), textcoords="offset points")
+    sync = np.isfinite(result.expected_s)
+    ax.plot(x[sync] - 0.2, 1e3 * result.expected_s[sync], "_", color=THEORY, ms=30, mew=2.5,
+            label="the same with no delay + one round trip")
+    for xi, v, se in zip(x, result.median_s, result.median_se_s, strict=True):
+        ax.annotate(f"{1e3 * v:.1f}", (xi - 0.2, 1e3 * (v + se)), ha="center", va="bottom",
+                    fontsize=8, xytext=(0, 3), textcoords="offset points")
     ax.set(xticks=x, xticklabels=[f"{m}\n(model: {pg.MODEL_MODE[m]})" for m in result.modes],
            ylabel="commit latency (ms)", ylim=(0, 1.3e3 * max(result.median_s.max(),
                                                                result.model_mean_s.max())))
     ax.grid(False, axis="x")
     ax.legend(loc="upper left")
-    sync = [m for m in result.modes if m in pg.SYNC_MODES]
-    slow = max((result.of(m) for m in sync), default=0.0)
-    ax.set_title(f"With a {1e3 * result.delay_s:g} ms link, waiting for the standby costs "
-                 f"{1e3 * slow:.0f} ms a commit; local and off cost under "
-                 f"{1e3 * max(result.of(m) for m in result.modes if m not in sync):.1f} ms")
+    waiting = [m for m in result.modes if m in pg.SYNC_MODES]
+    slow = max((result.of(m) for m in waiting), default=0.0)
+    fast = max((result.of(m) for m in result.modes if m not in waiting), default=0.0)
+    ax.set_title(f"{1e3 * result.delay_s:g} ms link: waiting for the standby costs up to "
+                 f"{1e3 * slow:.0f} ms a commit, not waiting {1e3 * fast:.1f} ms")
     return fig
 
 
@@ -151,9 +155,10 @@ def plot_failover(results):
     ax.yaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
     ax.grid(False, axis="x")
     ax.legend(loc="upper right")
-    lossy = [r.commit for r in runs if r.lost_writes or r.model_lost_writes]
-    safe = [r.commit for r in runs if r.commit in pg.SYNC_MODES]
-    ax.set_title(f"Failover after {runs[0].failed_at_s:.1f} s at {runs[0].writes_per_s:g} "
-                 f"writes/s: {', '.join(lossy) or 'no mode'} lost acknowledged writes; "
-                 f"{', '.join(safe) or 'the synchronous modes'} lost none")
+    lost = sum(r.lost_writes for r in runs if r.commit not in pg.SYNC_MODES)
+    model = sum(r.model_lost_writes for r in runs if r.commit not in pg.SYNC_MODES)
+    sync_lost = sum(r.lost_writes + r.model_lost_writes for r in runs
+                    if r.commit in pg.SYNC_MODES)
+    ax.set_title(f"Primary fails at {runs[0].failed_at_s:.1f} s: asynchronous commits lose "
+                 f"{lost} acknowledged writes (model {model}); synchronous ones {sync_lost}")
     return fig
