@@ -1,7 +1,8 @@
 """Real servers beside the models: PostgreSQL now (and HAProxy, nginx, Valkey later), run on
 loopback for one experiment and never left behind.
 
-* :mod:`scalekit.engines.core` — the errors, free ports, work directories, the unprivileged
+* :mod:`scalekit.engines.errors` — the errors, one ladder; the "skipped: …" sentence;
+* :mod:`scalekit.engines.core` — free ports, work directories, the unprivileged
   user servers run as under root, and processes stopped at exit, on SIGTERM and when the
   Python that started them dies;
 * :mod:`scalekit.engines.relay` — a TCP relay on 127.0.0.1 with a one-way delay and a cut
@@ -18,19 +19,21 @@ starts with ``"skipped: "``. Importing this package starts nothing and needs no 
 from scalekit.engines.core import (
     OWNER_VARIABLE,
     SERVICE_USER,
-    CommandError,
-    DataDirectoryExistsError,
-    EngineError,
-    EngineUnavailable,
     ManagedProcess,
-    PortInUseError,
-    ServerStartError,
-    StandbyTimeoutError,
     check_port_free,
     free_port,
     owned_processes,
     service_user,
     stop_all,
+)
+from scalekit.engines.errors import (
+    CommandError,
+    DataDirectoryExistsError,
+    EngineError,
+    EngineUnavailable,
+    PortInUseError,
+    ServerStartError,
+    StandbyTimeoutError,
 )
 from scalekit.engines.pgserver import PostgresBinaries, PostgresServer, find_postgres
 from scalekit.engines.postgres import PostgresCluster, RejoinAttempt, RewindReport

@@ -25,8 +25,9 @@ import numpy as np
 
 from scalekit.engines.pgserver import PostgresServer, psycopg
 
-__all__ = ["Ack", "PacedWriter", "ReadBack", "LSN_SQL", "lsn_bytes", "median_se",
-           "poisson_schedule", "read_back", "relay_round_trip", "sample_lag"]
+__all__ = ["Ack", "PacedWriter", "ReadBack", "FailoverRun", "LSN_SQL", "COMMIT_LSN_SQL",
+           "lsn_bytes", "median_se", "poisson_schedule", "read_back", "relay_round_trip",
+           "run_failover", "sample_lag", "time_commits"]
 
 #: An LSN as a byte offset from 0/0 (SQL, to splice around an LSN expression).
 LSN_SQL = "pg_wal_lsn_diff({}, '0/0')::bigint"
@@ -256,3 +257,84 @@ def relay_round_trip(server: PostgresServer, delay_s: float, *, repeats: int = 3
     rng = np.random.default_rng(seed)
     se = float(np.hypot(median_se(times[0], rng), median_se(times[1], rng)))
     return float(np.median(times[0]) - np.median(times[1])), se
+
+
+@dataclass(frozen=True)
+class FailoverRun:
+    """What :func:`run_failover` saw: writes ``sent``, the ids the client had
+    ``acknowledged`` and the ids ``present`` on the promoted standby; when the primary
+    failed (``failed_at_s``, from the first write) and how long ``pg_promote`` took; the
+    timelines before and after; the old primary's return (``rejoin``, ``rewind`` and
+    whether it then held exactly the new primary's rows), when asked for."""
+
+    engine: str
+    sent: int
+    acknowledged: tuple[int, ...]
+    present: tuple[int, ...]
+    failed_at_s: float
+    promote_s: float
+    timelines: tuple[int, int]
+    rejoin: object = None
+    rewind: object = None
+    rewound_rows_match: bool | None = None
+
+
+def run_failover(mode: str, *, standby: str, synchronous: bool, delay_s: float,
+                 jitter_s: float, schedule: np.ndarray, fail_after_s: float, rejoin: bool,
+                 seed: int | None) -> FailoverRun:
+    """On a new one-standby cluster: write on ``schedule`` with ``synchronous_commit =
+    mode`` (``standby`` synchronous if ``synchronous``) over a link of ``delay_s``
+    (+ ``jitter_s``); after ``fail_after_s`` s fail the primary (links cut, processes
+    SIGKILLed), promote ``standby`` and read back what it holds. ``rejoin``: then let the
+    old primary try to follow without a rewind, rewind it, and compare its rows."""
+    from scalekit.engines.postgres import PostgresCluster
+
+    with PostgresCluster(1, delay_s=0.0, seed=seed) as c:
+        c.primary.query("CREATE TABLE acks(id bigint PRIMARY KEY)")
+        c.wait_caught_up()
+        c.set_delay(delay_s, jitter_s)
+        if synchronous:
+            c.set_synchronous([standby])
+        writer = PacedWriter(c.primary, "acks", schedule, mode=mode, with_lsn=False).start()
+        time.sleep(max(writer.started_at + fail_after_s - time.perf_counter(), 0.0))
+        failed_at = time.perf_counter() - writer.started_at
+        old = c.fail_primary()
+        writer.join(10.0)
+        writer.close()
+        promote_s = c.promote(standby)
+        present = tuple(sorted(r[0] for r in c.primary.query("SELECT id FROM acks")))
+        run = dict(engine=str(c.binaries), sent=writer.sent,
+                   acknowledged=tuple(a.id for a in writer.acks), present=present,
+                   failed_at_s=failed_at, promote_s=promote_s,
+                   timelines=(1, c.primary.timeline()))
+        if rejoin:
+            run["rejoin"] = c.try_rejoin(old)
+            run["rewind"] = c.rewind(old)
+            c.wait_caught_up()
+            mine = tuple(sorted(r[0] for r in c.server(old).query("SELECT id FROM acks")))
+            run["rewound_rows_match"] = mine == present
+    return FailoverRun(**run)
+
+
+def time_commits(cluster, table: str, modes, waiting, *, delay_s: float, commits: int,
+                 blocks: int, tick) -> tuple[np.ndarray, np.ndarray]:
+    """Time ``commits`` one-row commits per ``synchronous_commit`` mode on ``cluster``'s
+    primary: every mode of ``modes`` with the links at ``delay_s``, and those of ``waiting``
+    also with no delay — modes interleaved, the two delays alternating in ``blocks`` blocks
+    (a busy machine slows every measurement alike). Returns (modes × commits) arrays of
+    seconds: with the delay, and with none (NaN rows for the modes not in ``waiting``)."""
+    samples, zero = np.zeros((len(modes), commits)), np.full((len(modes), commits), np.nan)
+    with cluster.primary.connect() as conn:
+        key, parts = 0, np.array_split(np.arange(commits), blocks)
+        for b, part in enumerate(parts):
+            for d, into, which in ((0.0, zero, waiting), (delay_s, samples, modes)):
+                cluster.set_delay(d)
+                for i in part.tolist():
+                    for mode in which:
+                        conn.execute(f"SET synchronous_commit = {mode}")
+                        key += 1
+                        began = time.perf_counter()
+                        conn.execute(f"INSERT INTO {table}(id) VALUES (%s)", (key,))
+                        into[list(modes).index(mode), i] = time.perf_counter() - began
+            tick(b + 1, len(parts))
+    return samples, zero

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -35,12 +34,13 @@ import numpy as np
 from scalekit import _check, _html
 from scalekit.engines import PostgresCluster, RejoinAttempt, RewindReport
 from scalekit.engines.workload import (
-    PacedWriter,
     median_se,
     poisson_schedule,
     read_back,
     relay_round_trip,
+    run_failover,
     sample_lag,
+    time_commits,
 )
 from scalekit.replication import run_single_primary
 
@@ -400,24 +400,12 @@ def commit_latency(*, modes: Sequence[str] = PG_COMMIT_MODES, delay_s: float = 0
     seed = _check.seed(seed)
     tick = _progress(progress)
     sync = [m for m in modes if m in SYNC_MODES]
-    samples, zero = np.zeros((len(modes), n)), np.full((len(modes), n), np.nan)
     with _cluster(cluster, delay_s=delay, jitter_s=0.0, seed=seed) as (c, table):
         engine = str(c.binaries)
         c.set_synchronous([STANDBY])
         rtt, rtt_se = relay_round_trip(c.primary, delay, repeats=max(n, 20), seed=seed)
-        with c.primary.connect() as conn:
-            key, blocks = 0, np.array_split(np.arange(n), _BLOCKS)
-            for b, block in enumerate(blocks):
-                for d, into, which in ((0.0, zero, sync), (delay, samples, modes)):
-                    c.set_delay(d)
-                    for i in block.tolist():
-                        for mode in which:
-                            conn.execute(f"SET synchronous_commit = {mode}")
-                            key += 1
-                            began = time.perf_counter()
-                            conn.execute(f"INSERT INTO {table}(id) VALUES (%s)", (key,))
-                            into[modes.index(mode), i] = time.perf_counter() - began
-                tick(b + 1, len(blocks))
+        samples, zero = time_commits(c, table, modes, sync, delay_s=delay, commits=n,
+                                     blocks=_BLOCKS, tick=tick)
     rng = np.random.default_rng(seed)
     zero_median = np.array([np.median(z) if m in sync else np.nan
                             for m, z in zip(modes, zero, strict=True)])
@@ -513,45 +501,24 @@ def failover(commit: str = "local", *, writes_per_s: float = 200.0, delay_s: flo
     jitter = _check.number("jitter_s", jitter_s, low=0.0, high=1.0)
     rejoin = _check.boolean("rejoin", rejoin)
     seed = _check.seed(seed)
-    sync = [STANDBY] if commit in SYNC_MODES else []
-    schedule = poisson_schedule(rate, fail_at + 5.0, seed)
-    with PostgresCluster(1, delay_s=0.0, seed=seed) as c:
-        table = "acks"
-        c.primary.query(f"CREATE TABLE {table}(id bigint PRIMARY KEY)")
-        c.wait_caught_up()
-        c.set_delay(delay, jitter)
-        if sync:
-            c.set_synchronous(sync)
-        writer = PacedWriter(c.primary, table, schedule, mode=commit, with_lsn=False).start()
-        time.sleep(max(writer.started_at + fail_at - time.perf_counter(), 0.0))
-        failed_at = time.perf_counter() - writer.started_at
-        old = c.fail_primary()
-        writer.join(10.0)
-        writer.close()
-        promote_s = c.promote(STANDBY)
-        present = {r[0] for r in c.primary.query(f"SELECT id FROM {table}")}
-        acked = {a.id for a in writer.acks}
-        timelines = (1, c.primary.timeline())
-        attempt = report = match = None
-        if rejoin:
-            attempt = c.try_rejoin(old)
-            report = c.rewind(old)
-            c.wait_caught_up()
-            mine = {r[0] for r in c.server(old).query(f"SELECT id FROM {table}")}
-            match = mine == present
-        engine = str(c.binaries)
+    run = run_failover(commit, standby=STANDBY, synchronous=commit in SYNC_MODES,
+                       delay_s=delay, jitter_s=jitter,
+                       schedule=poisson_schedule(rate, fail_at + 5.0, seed),
+                       fail_after_s=fail_at, rejoin=rejoin, seed=seed)
     model = run_single_primary(replicas=1, commit=MODEL_MODE[commit], delay_s=delay,
                                jitter_s=jitter, apply_s=_MODEL_APPLY_S, writes_per_s=rate,
                                duration_s=fail_at + 0.5, read_share=0.0, fail_at=fail_at,
                                failover_s=0.1, down_s=10.0, stale_client_share=0.0, seed=seed)
+    acked, present = set(run.acknowledged), set(run.present)
     lost = sorted(acked - present)
     return FailoverComparison(
-        engine=engine, commit=commit, model_commit=MODEL_MODE[commit], writes_per_s=rate,
-        delay_s=delay, failed_at_s=failed_at, sent=writer.sent, acknowledged=len(acked),
+        engine=run.engine, commit=commit, model_commit=MODEL_MODE[commit], writes_per_s=rate,
+        delay_s=delay, failed_at_s=run.failed_at_s, sent=run.sent, acknowledged=len(acked),
         lost_writes=len(lost), unacknowledged_present=len(present - acked),
-        promote_s=promote_s, model_acknowledged=model.acknowledged,
-        model_lost_writes=model.lost_writes, rewound_rows_match=match, note=_FAILOVER_NOTE,
-        timelines=timelines, rejoin=attempt, rewind=report, lost_ids=tuple(lost))
+        promote_s=run.promote_s, model_acknowledged=model.acknowledged,
+        model_lost_writes=model.lost_writes, rewound_rows_match=run.rewound_rows_match,
+        note=_FAILOVER_NOTE, timelines=run.timelines, rejoin=run.rejoin, rewind=run.rewind,
+        lost_ids=tuple(lost))
 
 
 def compare_failover(modes: Sequence[str] = ("local", "on", "remote_apply"), *,
