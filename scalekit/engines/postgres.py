@@ -31,12 +31,12 @@ from pathlib import Path
 
 from scalekit import _check
 from scalekit.engines.core import (
-    StandbyTimeoutError,
     log_tail,
     make_workdir,
     remove_workdir,
     run_command,
 )
+from scalekit.engines.errors import StandbyTimeoutError
 from scalekit.engines.pgserver import (
     PostgresBinaries,
     PostgresServer,
