@@ -57,6 +57,8 @@ MODEL_MODE = {"off": "async", "local": "async", "remote_write": "remote_write",
               "on": "remote_write", "remote_apply": "remote_apply"}
 SYNC_MODES = ("remote_write", "on", "remote_apply")
 STANDBY = "standby1"
+#: Probes of PostgreSQL's own replay latency (no delay on the link) per run.
+_PROBES = 15
 MAX_WRITES = 20_000
 #: The model's replay time per entry (s): a one-row insert replays in well under 1 ms.
 _MODEL_APPLY_S = 0.0005
@@ -129,13 +131,18 @@ class LagComparison(_html.ScalarTable):
     standby), ``writes_behind`` (acknowledged writes the standby has not replayed),
     ``write_lag_s``/``flush_lag_s``/``replay_lag_s`` (``pg_stat_replication``, NaN while
     it reports none). Model: ``model_at_s``, ``model_writes_behind``. Scalars: their means;
-    ``expected_writes_behind`` = rate × (delay + mean jitter), Little's law.
+    ``expected_writes_behind`` = achieved rate × (delay + mean jitter + replay), Little's law.
+    The model runs at the rate the engine's client achieved (``achieved_writes_per_s``; a
+    busy machine cannot keep ``writes_per_s``) and replays in PostgreSQL's measured time
+    (``replay_latency_s``: acknowledgement to visible on the standby with no delay).
     """
 
     engine: str
     writes_per_s: float
+    achieved_writes_per_s: float
     delay_s: float
     jitter_s: float
+    replay_latency_s: float
     duration_s: float
     writes: int
     bytes_per_write: float
@@ -162,9 +169,10 @@ class LagComparison(_html.ScalarTable):
 
 
 _LAG_NOTE = ("The model counts lag in log positions and replays each entry in a fixed "
-             "apply time; PostgreSQL counts bytes of WAL, and its pg_stat_replication lags "
-             "are measured by the primary from the standby's replies, so they include the "
-             "way back (about one round trip) and go NULL when the standby is idle.")
+             "time (here PostgreSQL's measured one); PostgreSQL counts bytes of WAL, and "
+             "its pg_stat_replication lags are measured by the primary from the standby's "
+             "replies, so they include the way back (about one round trip) and go NULL "
+             "when the standby is idle.")
 
 
 def measure_lag(*, writes_per_s: float = 200.0, delay_s: float = 0.02, jitter_s: float = 0.0,
@@ -180,32 +188,46 @@ def measure_lag(*, writes_per_s: float = 200.0, delay_s: float = 0.02, jitter_s:
     every = _check.number("sample_every_s", sample_every_s, low=0.005, high=1.0)
     seed = _check.seed(seed)
     schedule = poisson_schedule(rate, duration, seed)
-    with _cluster(cluster, delay_s=delay, jitter_s=jitter, seed=seed) as (c, table):
+    with _cluster(cluster, delay_s=0.0, jitter_s=0.0, seed=seed) as (c, table):
+        replay_s = _replay_latency(c, table)[0]
+        c.set_delay(delay, jitter)
         s, writer = sample_lag(c, STANDBY, table, schedule, every, duration,
                                _progress(progress))
         engine = str(c.binaries)
+    achieved = len(writer.acks) / duration
     lsns = np.array([a.lsn for a in writer.acks], dtype=float)
     acked = np.array([a.acked_s for a in writer.acks], dtype=float)
     at, current, replayed = s[:, 0], s[:, 1], s[:, 2]
     # acknowledged by the sample's instant, not yet replayed by the standby
     behind = ((acked[None, :] <= at[:, None]) & (lsns[None, :] > replayed[:, None])).sum(axis=1)
     model = run_single_primary(replicas=1, commit="async", delay_s=delay, jitter_s=jitter,
-                               apply_s=_MODEL_APPLY_S, writes_per_s=rate, duration_s=duration,
-                               read_share=0.0, seed=seed)
+                               apply_s=replay_s, writes_per_s=max(achieved, 1e-3),
+                               duration_s=duration, read_share=0.0, seed=seed)
     return LagComparison(
-        engine=engine, writes_per_s=rate, delay_s=delay, jitter_s=jitter, duration_s=duration,
+        engine=engine, writes_per_s=rate, achieved_writes_per_s=achieved, delay_s=delay,
+        jitter_s=jitter, replay_latency_s=replay_s, duration_s=duration,
         writes=len(writer.acks),
         bytes_per_write=float(np.diff(lsns).mean()) if lsns.size > 1 else 0.0,
         mean_lsn_distance=float(np.mean(np.maximum(current - replayed, 0.0))),
         mean_writes_behind=float(behind.mean()),
         model_mean_writes_behind=float(model.lag.mean()) if model.lag.size else 0.0,
-        expected_writes_behind=rate * (delay + jitter / 2),
+        expected_writes_behind=achieved * (delay + jitter / 2 + replay_s),
         mean_write_lag_s=_nanmean(s[:, 3]), mean_flush_lag_s=_nanmean(s[:, 4]),
         mean_replay_lag_s=_nanmean(s[:, 5]), note=_LAG_NOTE,
         at_s=_frozen(at), lsn_distance=_frozen(np.maximum(current - replayed, 0.0)),
         writes_behind=_frozen(behind), write_lag_s=_frozen(s[:, 3]),
         flush_lag_s=_frozen(s[:, 4]), replay_lag_s=_frozen(s[:, 5]),
         model_at_s=_frozen(model.lag_at), model_writes_behind=_frozen(model.lag))
+
+
+def _replay_latency(c: PostgresCluster, table: str) -> tuple[float, float, float]:
+    """PostgreSQL's own time (s) from acknowledgement to visible on the standby, with no
+    delay on the link, over a few probes: its median (the model's apply time) and its 10th
+    and 90th percentiles (how much it varies, which a fixed apply time cannot)."""
+    probe = read_back(c.primary, c.server(STANDBY), table, reads=_PROBES, think_s=0.0,
+                      first_id=10_000_000)
+    lo, mid, hi = np.percentile(probe.visible_s, [10, 50, 90])
+    return float(mid), float(lo), float(hi)
 
 
 def _nanmean(a: np.ndarray) -> float:
@@ -226,7 +248,9 @@ class ReadYourWritesComparison(_html.ScalarTable):
     model's ``model_wait_s``; ``mean_think_s``: the think time the engine's client
     actually slept (a busy machine oversleeps). ``replay_latency_s``: PostgreSQL's own
     time from acknowledgement to visible on the standby with no delay on the link
-    (median of a few probes) — the model's apply time, so the model replays as fast."""
+    (median of a few probes) — the model's apply time, so the model replays as fast;
+    ``model_stale_low``/``model_stale_high``: the model with the probes' 10th and 90th
+    percentile instead (PostgreSQL's replay time varies; the model's is fixed)."""
 
     engine: str
     think_s: float
@@ -237,6 +261,8 @@ class ReadYourWritesComparison(_html.ScalarTable):
     reads: np.ndarray = field(repr=False)
     stale_rate: np.ndarray = field(repr=False)
     model_stale_rate: np.ndarray = field(repr=False)
+    model_stale_low: np.ndarray = field(repr=False)
+    model_stale_high: np.ndarray = field(repr=False)
     model_reads: np.ndarray = field(repr=False)
     primary_stale_rate: np.ndarray = field(repr=False)
     wait_stale_rate: np.ndarray = field(repr=False)
@@ -266,8 +292,7 @@ _RYW_NOTE = ("Both read the standby think_s after the acknowledgement; a read is
              "machine); the model replays in a fixed time, set to that path's measured "
              "median. The model's clients write as a Poisson stream, the engine's one after "
              "another.")
-#: Probes of PostgreSQL's own replay latency (no delay on the link) per run.
-_PROBES = 15
+
 #: The model's write rate in :func:`read_your_writes` (low: no queueing on the link).
 _MODEL_RATE = 50.0
 
@@ -294,9 +319,7 @@ def read_your_writes(*, delays_s: Sequence[float] = (0.0, 0.01, 0.015, 0.02, 0.0
     engine_runs = []
     with _cluster(cluster, delay_s=0.0, jitter_s=0.0, seed=seed) as (c, table):
         engine = str(c.binaries)
-        probe = read_back(c.primary, c.server(STANDBY), table, reads=_PROBES, think_s=0.0,
-                          first_id=1_000_000)
-        replay_s = float(np.median(probe.visible_s))
+        replay_s, replay_lo, replay_hi = _replay_latency(c, table)
         c.set_delay(0.0, jitter)
         for i, d in enumerate(delays.tolist()):
             c.set_delay(d)
@@ -304,11 +327,15 @@ def read_your_writes(*, delays_s: Sequence[float] = (0.0, 0.01, 0.015, 0.02, 0.0
             engine_runs.append(read_back(c.primary, c.server(STANDBY), table, reads=n,
                                          think_s=think, first_id=1 + i * n))
             tick(i + 1, len(delays))
-    model = [{p: run_single_primary(replicas=1, commit="async", delay_s=d, jitter_s=jitter,
-                                    apply_s=replay_s, writes_per_s=_MODEL_RATE,
-                                    duration_s=model_n / _MODEL_RATE, think_s=think,
-                                    read_share=1.0, read_policy=p, seed=seed)
-              for p in ("any", "wait_for_position")} for d in delays.tolist()]
+    def run(d: float, policy: str, apply_s: float):
+        return run_single_primary(replicas=1, commit="async", delay_s=d, jitter_s=jitter,
+                                  apply_s=apply_s, writes_per_s=_MODEL_RATE,
+                                  duration_s=model_n / _MODEL_RATE, think_s=think,
+                                  read_share=1.0, read_policy=policy, seed=seed)
+
+    model = [{"any": run(d, "any", replay_s), "wait": run(d, "wait_for_position", replay_s),
+              "low": run(d, "any", replay_lo), "high": run(d, "any", replay_hi)}
+             for d in delays.tolist()]
     return ReadYourWritesComparison(
         engine=engine, think_s=think, jitter_s=jitter, replay_latency_s=replay_s,
         note=_RYW_NOTE, delays_s=_frozen(delays), reads=_frozen([r.reads for r in engine_runs]),
@@ -320,7 +347,9 @@ def read_your_writes(*, delays_s: Sequence[float] = (0.0, 0.01, 0.015, 0.02, 0.0
         mean_wait_s=_frozen([np.mean(r.waits_s) for r in engine_runs]),
         wait_se_s=_frozen([np.std(r.waits_s, ddof=1) / np.sqrt(len(r.waits_s))
                            if len(r.waits_s) > 1 else 0.0 for r in engine_runs]),
-        model_wait_s=_frozen([m["wait_for_position"].mean_read_wait_s for m in model]),
+        model_wait_s=_frozen([m["wait"].mean_read_wait_s for m in model]),
+        model_stale_low=_frozen([m["low"].stale_read_rate for m in model]),
+        model_stale_high=_frozen([m["high"].stale_read_rate for m in model]),
         mean_think_s=_frozen([np.mean(r.thinks_s) for r in engine_runs]))
 
 

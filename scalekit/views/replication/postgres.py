@@ -75,6 +75,10 @@ def plot_read_your_writes(result: pg.ReadYourWritesComparison):
     ms = 1e3 * result.delays_s
     ax = axes["stale"]
     p, n = result.stale_rate, np.maximum(result.reads, 1)
+    ax.fill_between(ms, np.minimum(result.model_stale_low, result.model_stale_high),
+                    np.maximum(result.model_stale_low, result.model_stale_high),
+                    color=SIMULATED, alpha=0.15, lw=0,
+                    label="model, replay time 10th–90th percentile")
     ax.plot(ms, result.model_stale_rate, "-", color=SIMULATED, lw=2, label=MODEL_LABEL)
     ax.errorbar(ms, p, yerr=np.sqrt(p * (1 - p) / n), fmt="o", color=MEASURED, capsize=3,
                 label=f"{_engine(result.engine)}: read the standby")
