@@ -73,7 +73,8 @@ def test_every_round_trip_takes_at_least_twice_the_delay(echo_port):
             assert _recv_exactly(s, 4) == b"ping"
             rtts.append(time.perf_counter() - began)
     assert min(rtts) >= 2 * delay  # a chunk is never forwarded early, either way
-    assert statistics.median(rtts) < 2 * delay + 0.005
+    # nor held for the loop's 50 ms tick on each hop (+0.1 s); the slack is for a busy machine
+    assert statistics.median(rtts) < 2 * delay + 0.04
 
 
 def test_jitter_never_reorders_the_stream(echo_port):
