@@ -134,7 +134,8 @@ class LagComparison(_html.ScalarTable):
     ``expected_writes_behind`` = achieved rate × (delay + mean jitter + replay), Little's law.
     The model runs at the rate the engine's client achieved (``achieved_writes_per_s``; a
     busy machine cannot keep ``writes_per_s``) and replays in PostgreSQL's measured time
-    (``replay_latency_s``: acknowledgement to visible on the standby with no delay).
+    (``replay_latency_s``: acknowledgement to visible on the standby with no delay, the
+    mean of a few probes).
     """
 
     engine: str
@@ -189,7 +190,7 @@ def measure_lag(*, writes_per_s: float = 200.0, delay_s: float = 0.02, jitter_s:
     seed = _check.seed(seed)
     schedule = poisson_schedule(rate, duration, seed)
     with _cluster(cluster, delay_s=0.0, jitter_s=0.0, seed=seed) as (c, table):
-        replay_s = _replay_latency(c, table)[0]
+        replay_s = _replay_latency(c, table)["mean"]
         c.set_delay(delay, jitter)
         s, writer = sample_lag(c, STANDBY, table, schedule, every, duration,
                                _progress(progress))
@@ -220,14 +221,16 @@ def measure_lag(*, writes_per_s: float = 200.0, delay_s: float = 0.02, jitter_s:
         model_at_s=_frozen(model.lag_at), model_writes_behind=_frozen(model.lag))
 
 
-def _replay_latency(c: PostgresCluster, table: str) -> tuple[float, float, float]:
+def _replay_latency(c: PostgresCluster, table: str) -> dict[str, float]:
     """PostgreSQL's own time (s) from acknowledgement to visible on the standby, with no
-    delay on the link, over a few probes: its median (the model's apply time) and its 10th
-    and 90th percentiles (how much it varies, which a fixed apply time cannot)."""
-    probe = read_back(c.primary, c.server(STANDBY), table, reads=_PROBES, think_s=0.0,
-                      first_id=10_000_000)
-    lo, mid, hi = np.percentile(probe.visible_s, [10, 50, 90])
-    return float(mid), float(lo), float(hi)
+    delay on the link, over a few probes: its ``mean`` (what a wait or Little's law
+    averages over), ``median`` (the typical read) and 10th/90th percentiles ``low`` and
+    ``high`` (how much it varies, which the model's fixed apply time cannot)."""
+    probe = np.array(read_back(c.primary, c.server(STANDBY), table, reads=_PROBES,
+                               think_s=0.0, first_id=10_000_000).visible_s)
+    low, median, high = np.percentile(probe, [10, 50, 90])
+    return {"mean": float(probe.mean()), "median": float(median), "low": float(low),
+            "high": float(high)}
 
 
 def _nanmean(a: np.ndarray) -> float:
@@ -248,7 +251,8 @@ class ReadYourWritesComparison(_html.ScalarTable):
     model's ``model_wait_s``; ``mean_think_s``: the think time the engine's client
     actually slept (a busy machine oversleeps). ``replay_latency_s``: PostgreSQL's own
     time from acknowledgement to visible on the standby with no delay on the link
-    (median of a few probes) — the model's apply time, so the model replays as fast;
+    (median of a few probes) — the model's apply time for the stale reads (for the waits,
+    the probes' mean: a wait averages over it);
     ``model_stale_low``/``model_stale_high``: the model with the probes' 10th and 90th
     percentile instead (PostgreSQL's replay time varies; the model's is fixed)."""
 
@@ -319,7 +323,7 @@ def read_your_writes(*, delays_s: Sequence[float] = (0.0, 0.01, 0.015, 0.02, 0.0
     engine_runs = []
     with _cluster(cluster, delay_s=0.0, jitter_s=0.0, seed=seed) as (c, table):
         engine = str(c.binaries)
-        replay_s, replay_lo, replay_hi = _replay_latency(c, table)
+        replay = _replay_latency(c, table)
         c.set_delay(0.0, jitter)
         for i, d in enumerate(delays.tolist()):
             c.set_delay(d)
@@ -333,11 +337,12 @@ def read_your_writes(*, delays_s: Sequence[float] = (0.0, 0.01, 0.015, 0.02, 0.0
                                   duration_s=model_n / _MODEL_RATE, think_s=think,
                                   read_share=1.0, read_policy=policy, seed=seed)
 
-    model = [{"any": run(d, "any", replay_s), "wait": run(d, "wait_for_position", replay_s),
-              "low": run(d, "any", replay_lo), "high": run(d, "any", replay_hi)}
+    model = [{"any": run(d, "any", replay["median"]),
+              "wait": run(d, "wait_for_position", replay["mean"]),
+              "low": run(d, "any", replay["low"]), "high": run(d, "any", replay["high"])}
              for d in delays.tolist()]
     return ReadYourWritesComparison(
-        engine=engine, think_s=think, jitter_s=jitter, replay_latency_s=replay_s,
+        engine=engine, think_s=think, jitter_s=jitter, replay_latency_s=replay["median"],
         note=_RYW_NOTE, delays_s=_frozen(delays), reads=_frozen([r.reads for r in engine_runs]),
         stale_rate=_frozen([r.stale / r.reads for r in engine_runs]),
         model_stale_rate=_frozen([m["any"].stale_read_rate for m in model]),
