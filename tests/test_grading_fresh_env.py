@@ -32,9 +32,9 @@ SOURCE = "file:///autograder/source"  # where the zip's requirements expect it u
 
 def _clean_env() -> dict:
     drop = {"PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME", "JPY_SESSION_NAME"}
-    # PIP_NO_COMPILE: pip's --no-compile for every install here, the install cell's too
-    # (byte-compiling thousands of files is most of an install's time, and changes nothing)
-    return {**{k: v for k, v in os.environ.items() if k not in drop}, "PIP_NO_COMPILE": "1"}
+    # PIP_COMPILE=0 is pip's --no-compile for every install here, the install cell's too
+    # (byte-compiling thousands of files is much of an install's time, and changes nothing)
+    return {**{k: v for k, v in os.environ.items() if k not in drop}, "PIP_COMPILE": "0"}
 
 
 def _imports_of_masters() -> set[str]:
