@@ -13,10 +13,12 @@ MemoryError (getrlimit(2), Python docs resource.RLIMIT_AS).
 
 import csv
 import math
+import os
 import re
 import shutil
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import psutil
@@ -28,6 +30,7 @@ import _grading as g
 
 pytestmark = pytest.mark.slow
 
+MARK = "SCALEKIT_TEST_GRADING_RUN"
 TIMEOUT_S = 60  # a tiny notebook grades in 5–30 s on a loaded 2-core machine
 # (abe's infinite loop sorts first, so its wait overlaps the other submissions' grading)
 JOBS = 2
@@ -87,10 +90,20 @@ def graded(built, tmp_path_factory):
     subs = tmp / "submissions"
     _bad_folder(built, subs)
     before = {p: p.read_bytes() for p in subs.rglob("*") if p.is_file()}
-    scratch_before = set(Path(tempfile.gettempdir()).glob("scalekit-grade-*"))
-    elapsed = _grade(built, subs, tmp / "grades", JOBS)
+    # this run's own temp folder and environment mark, so other grading runs (another test
+    # worker's) neither hide nor fake a leftover
+    scratch, mark = tmp / "scratch", uuid.uuid4().hex
+    scratch.mkdir()
+    saved = tempfile.tempdir
+    os.environ[MARK] = mark
+    tempfile.tempdir = str(scratch)
+    try:
+        elapsed = _grade(built, subs, tmp / "grades", JOBS)
+    finally:
+        tempfile.tempdir = saved
+        del os.environ[MARK]
     return {"subs": subs, "out": tmp / "grades", "rows": _rows(tmp / "grades"),
-            "before": before, "elapsed": elapsed, "scratch_before": scratch_before}
+            "before": before, "elapsed": elapsed, "scratch": scratch, "mark": mark}
 
 
 EXPECTED = {
@@ -153,13 +166,12 @@ def test_grading_ends_in_bounded_time_and_leaves_no_process_or_scratch(graded):
     leftovers = []
     for proc in psutil.process_iter():
         try:
-            if "SCALEKIT_GRADING_JOB" in proc.environ():
+            if proc.environ().get(MARK) == graded["mark"]:
                 leftovers.append(proc.pid)
         except psutil.Error:
             continue
     assert leftovers == [], "a grading job's process outlived the run"
-    after = set(Path(tempfile.gettempdir()).glob("scalekit-grade-*"))
-    assert after <= graded["scratch_before"], "a scratch folder was left behind"
+    assert list(graded["scratch"].iterdir()) == [], "a scratch folder was left behind"
 
 
 def test_a_notebook_that_deletes_files_touches_only_its_scratch(graded):

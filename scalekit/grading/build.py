@@ -251,5 +251,7 @@ def _collect(master, result, assignment, out, instructor, remote, branch, hub, k
     zip_path = instructor / "autograder" / f"{master.stem}.zip"
     shutil.copy2(zips[-1], zip_path)
     solutions = instructor / "solutions" / master.name
-    shutil.copy2(result / "autograder" / master.name, solutions)
+    solved = nbformat.read(result / "autograder" / master.name, as_version=4)
+    prepare_student_notebook(solved, assignment)  # its grader too finds it under any name
+    nbformat.write(solved, solutions)
     return Built(assignment, out / "notebooks" / master.name, zip_path, solutions)

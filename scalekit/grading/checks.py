@@ -75,4 +75,9 @@ def notebook_grader(assignment: str, path: Path | str | None = None):
     import otter  # the students' environments have otter; the kit's models do not need it
 
     found = Path(path) if path is not None else notebook_path(assignment)
+    if found is not None:
+        try:  # relative where it can be: the export zip stores the notebook under this path
+            found = found.resolve().relative_to(Path.cwd().resolve())
+        except ValueError:
+            pass
     return otter.Notebook(str(found) if found is not None else None)
