@@ -58,9 +58,11 @@ def _questions(master: Path) -> list[str]:
 
 
 def _secrets(master: Path) -> tuple[list[str], list[str]]:
-    """The master's solution lines and hidden-test assert lines (long enough to be its own)."""
+    """The master's solution lines and hidden-test assert lines: long enough to be its own,
+    not an import, and not also in what students see (a public test that repeats an assert,
+    instructions that quote the call to make)."""
     nb = nbformat.read(master, as_version=4)
-    solutions, hidden, block = [], [], None
+    solutions, hidden, shown, block = [], [], [], None
     for cell in nb.cells:
         if cell.cell_type == "raw":
             text = cell.source.strip()
@@ -69,6 +71,7 @@ def _secrets(master: Path) -> tuple[list[str], list[str]]:
                      None if text.startswith(("# END SOLUTION", "# END TESTS")) else block)
             continue
         if cell.cell_type != "code":
+            shown.append(cell.source)  # markdown students read (instructions may quote code)
             continue
         lines = [line.split("#")[0].strip() for line in cell.source.splitlines()]
         if block == "solution":
@@ -81,7 +84,11 @@ def _secrets(master: Path) -> tuple[list[str], list[str]]:
                     solutions.append(line)
         elif block == "tests" and "hidden: true" in cell.source:
             hidden += [line for line in lines if line.startswith("assert") and len(line) >= 16]
-    return solutions, hidden
+        else:
+            shown.append(cell.source)  # public tests and ordinary cells: students see these
+    seen = "\n".join(shown)
+    return ([x for x in solutions if x not in seen and not x.startswith(("import ", "from "))],
+            [x for x in hidden if x not in seen])
 
 
 class StudentPipeline:
@@ -113,13 +120,27 @@ def _check_builds(out, master):
     assert any(re.fullmatch(r"files/scalekit_course-.*-py3-none-any\.whl", n) for n in names)
 
 
+def _strings(value) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    return [s for v in value for s in _strings(v)] if isinstance(value, list) else []
+
+
+def _text(path: Path) -> str:
+    """A file's text; for a notebook, every string in its JSON, decoded (so quotes match)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        return ""
+    return "\n".join(_strings(json.loads(text))) if path.suffix == ".ipynb" else text
+
+
 def _text_files(folder: Path):
     for path in folder.rglob("*"):
         if path.is_file():
-            try:
-                yield path, path.read_text(encoding="utf-8")
-            except UnicodeDecodeError:
-                yield path, ""
+            yield path, _text(path)
 
 
 def _check_student_side(out, master):
@@ -138,6 +159,8 @@ def _check_student_side(out, master):
     assert "grader.export(" in nb.cells[-2].source + nb.cells[-1].source, "no export cell"
     solutions, hidden = _secrets(master)
     assert solutions and hidden, f"{master.name}: no solution or hidden test found to look for"
+    solved = _text(built.solutions)  # the scan finds them where they are
+    assert all(line in solved for line in solutions)
     for path, text in _text_files(dist):
         rel = path.relative_to(dist)
         for line in hidden:
