@@ -70,7 +70,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="submissions graded at once (default: the number of cores)")
     d = Limits()
     g.add_argument("--timeout-s", type=float, default=d.timeout_s,
-                   help=f"wall-clock limit per submission (default {d.timeout_s:g} s)")
+                   help=f"wall-clock limit on a submission's run, from its first cell "
+                        f"(default {d.timeout_s:g} s)")
     g.add_argument("--memory-gib", type=float, default=d.memory_gib,
                    help=f"memory limit of a submission's kernel (default {d.memory_gib:g} GiB)")
     g.add_argument("--output-mib", type=float, default=d.output_mib,

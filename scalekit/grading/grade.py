@@ -67,6 +67,10 @@ def grade_outcome(sub: Submission, table: str, possible: float, outcome: Outcome
     row = dict(student=sub.student, submission=sub.relpath, assignment=table,
                possible=possible)
     where = f" while running `{outcome.last_cell}`" if outcome.last_cell else ""
+    if outcome.timed_out == "startup":
+        return Grade(**row, status="timeout", message=(
+            f"the notebook had not started after {limits.startup_s:g} s of grader start-up "
+            f"(a heavily loaded machine? try fewer jobs)"))
     if outcome.timed_out:
         return Grade(**row, status="timeout", message=(
             f"stopped after {limits.timeout_s:g} s (the --timeout-s limit){where}"))

@@ -6,8 +6,11 @@ child process (:mod:`scalekit.grading.worker`) that
 * runs in a fresh scratch folder (its working directory, ``HOME``, ``TMPDIR`` and Jupyter's
   and IPython's folders all point inside it; removed afterwards), so a notebook that deletes
   or writes files meets only its own copy;
-* is stopped after ``timeout_s`` of wall-clock time (default 300 s: a master runs in under
-  60 s, grading adds a kernel start and the tests);
+* is stopped after ``timeout_s`` of wall-clock time counted from the notebook's first cell
+  (default 300 s: a master runs in under 60 s, grading adds the tests), and after
+  ``startup_s`` (default 300 s) if its first cell has not started by then — starting Python,
+  otter and a kernel is the grader's cost, which a loaded machine stretches, not the
+  student's;
 * and whose kernel — where the student's code runs — may address at most ``memory_gib``
   (default 2 GiB, ``RLIMIT_AS``), print at most ``output_mib`` (default 16 MiB) and write no
   file over ``file_mib`` (default 1 GiB): see :mod:`scalekit.grading.kernel_limits`.
@@ -55,9 +58,11 @@ class Limits:
     memory_gib: float = 2.0
     output_mib: float = 16.0
     file_mib: float = 1024.0
+    startup_s: float = 300.0
 
     def __post_init__(self):
         _check.number("timeout_s", self.timeout_s, low=1.0, high=86400.0)
+        _check.number("startup_s", self.startup_s, low=1.0, high=86400.0)
         _check.number("memory_gib", self.memory_gib, low=0.25, high=1024.0)
         _check.number("output_mib", self.output_mib, low=0.01, high=4096.0)
         _check.number("file_mib", self.file_mib, low=1.0, high=2**20)
@@ -66,7 +71,7 @@ class Limits:
         """The JSON the worker and the kernel read (``SCALEKIT_GRADING_LIMITS``)."""
         memory = int(self.memory_gib * 2**30)
         return json.dumps({"memory_bytes": memory, "worker_memory_bytes": memory + 2 * 2**30,
-                           "cpu_s": int(2 * self.timeout_s) + 30,
+                           "cpu_s": int(2 * (self.timeout_s + self.startup_s)) + 30,
                            "output_bytes": int(self.output_mib * 2**20),
                            "file_bytes": int(self.file_mib * 2**20), "events": str(events)})
 
@@ -78,7 +83,7 @@ class Outcome:
     result: dict | None
     events: tuple[dict, ...]
     exit_code: int | None
-    timed_out: bool
+    timed_out: str  # "" (ended), "timeout" (the notebook ran too long), "startup" (never began)
     elapsed_s: float
     log_tail: str = ""
 
@@ -171,13 +176,10 @@ def run(submission: Path, autograder: Path, limits: Limits | None = None) -> Out
             with _live_lock:
                 _live[token] = proc
                 stopping = _stopping.is_set()
-            timed_out = False
             try:
                 if stopping:
                     _kill_job(token)
-                proc.wait(timeout=limits.timeout_s)
-            except subprocess.TimeoutExpired:
-                timed_out = True
+                timed_out = _wait(proc, scratch / "events.jsonl", limits)
             finally:
                 _kill_job(token)
                 proc.wait()
@@ -189,6 +191,37 @@ def run(submission: Path, autograder: Path, limits: Limits | None = None) -> Out
     finally:
         _kill_job(token)
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+_OTTER_SETUP = "from otter import Notebook as notebook_"  # the cell otter puts first
+
+
+def _started(events: Path) -> bool:
+    """True once the kernel has started a cell of the notebook (not otter's set-up cell)."""
+    try:
+        with events.open(encoding="utf-8", errors="replace") as fh:
+            return any('"cell"' in line and _OTTER_SETUP not in line for line in fh)
+    except OSError:
+        return False
+
+
+def _wait(proc: subprocess.Popen, events: Path, limits: Limits) -> str:
+    """Wait for the worker; "" if it ended, else which limit stopped it ("timeout"/"startup")."""
+    began = time.monotonic()
+    running_since = None
+    while True:
+        try:
+            proc.wait(timeout=0.25)
+            return ""
+        except subprocess.TimeoutExpired:
+            pass
+        now = time.monotonic()
+        if running_since is None and _started(events):
+            running_since = now
+        if running_since is not None and now - running_since > limits.timeout_s:
+            return "timeout"
+        if running_since is None and now - began > limits.startup_s:
+            return "startup"
 
 
 def _read_json(path: Path) -> dict | None:
