@@ -1,6 +1,8 @@
 # scalekit — the two commands a student or instructor needs are `make lab` and `make test`.
 # Everything else (venv, packages, student notebooks) is set up on demand; re-running is quick
 # because the install step only reruns when pyproject.toml changes.
+# `make lab` opens the student versions (built from the masters, no solutions);
+# `make lab-instructor` opens the masters in notebooks/. INSTRUCTORS.md has the whole course flow.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -9,27 +11,49 @@ STAMP  := $(VENV)/.scalekit-installed
 # Notebooks, tests and benchmarks never need a display.
 export MPLBACKEND := Agg
 
-.PHONY: help setup lab test lint unit notebooks student grade bench clean
+.PHONY: help setup lab lab-instructor test lint unit notebooks student publish links grade bench clean
+
+# The student branch and the git remote that hand-out links and the install cells point at,
+# and the course's JupyterHub (for nbgitpuller links): make student REMOTE=public HUB=https://…
+BRANCH ?= student
+REMOTE ?= origin
+HUB    ?=
+STUDENT_STAMP := build/.student-built
 
 help:
-	@echo "make lab      set everything up and open JupyterLab on notebooks/"
+	@echo "make lab      set everything up and open JupyterLab on the student notebooks (student/)"
+	@echo "make lab-instructor  open JupyterLab on the masters (notebooks/: solutions, hidden tests)"
 	@echo "make test     set everything up and run the whole suite (lint, tests, notebooks, student build)"
-	@echo "make student  build student notebooks and autograder zips into student/"
-	@echo "make grade SUBMISSIONS=dir [NOTEBOOK=01_servers]  grade a folder of submissions into grades/"
+	@echo "make student  build student/ (what students get) and instructor/autograder/NN_topic.zip"
+	@echo "make publish  commit student/ as branch $(BRANCH) (then: git push $(REMOTE) $(BRANCH))"
+	@echo "make links [HUB=https://hub.example.edu]  print each notebook's Binder and nbgitpuller links"
+	@echo "make grade SUBMISSIONS=dir [NOTEBOOK=01_servers] [JOBS=2] [TIMEOUT_S=300]  grade into grades/"
 	@echo "make bench    speed comparisons against peers (SimPy), printed as ratios"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	@$(BIN)/python -m pip uninstall --quiet --yes scalekit 2>/dev/null || true  # the old name
 	$(BIN)/python -m pip install --quiet -e '.[all]'
 	@touch $@
 
 setup: $(STAMP)
 
 # (--allow-root only when run as root, e.g. in a container: Jupyter refuses root otherwise.)
-lab: setup
+lab: $(STUDENT_STAMP)
+	$(BIN)/jupyter lab --notebook-dir=student/notebooks --ip=127.0.0.1 \
+		$(if $(filter 0,$(shell id -u)),--allow-root,)
+
+lab-instructor: setup
 	$(BIN)/jupyter lab --notebook-dir=notebooks --ip=127.0.0.1 \
 		$(if $(filter 0,$(shell id -u)),--allow-root,)
+
+# The student versions `make lab` opens, rebuilt when a master changes (without re-running
+# the masters' tests: `make student` does that).
+$(STUDENT_STAMP): $(STAMP) $(wildcard notebooks/*.ipynb)
+	$(BIN)/python -m scalekit.grading assign --no-run-tests --remote $(REMOTE) --branch $(BRANCH) \
+		$(if $(HUB),--hub "$(HUB)",)
+	@mkdir -p build && touch $@
 
 lint: setup
 	$(BIN)/ruff check scalekit tests benchmarks
@@ -50,14 +74,25 @@ test: setup lint
 		$(if $(CHROMIUM),,--ignore-glob='tests/test_browser_*.py')
 
 student: setup
-	$(BIN)/python -m scalekit.grading assign --out student
+	$(BIN)/python -m scalekit.grading assign --remote $(REMOTE) --branch $(BRANCH) \
+		$(if $(HUB),--hub "$(HUB)",)
+	@mkdir -p build && touch $(STUDENT_STAMP)
+
+publish: student
+	$(BIN)/python -m scalekit.grading publish --branch $(BRANCH) --remote $(REMOTE)
+
+links: setup
+	$(BIN)/python -m scalekit.grading links --remote $(REMOTE) --branch $(BRANCH) \
+		$(if $(HUB),--hub "$(HUB)",)
 
 grade: setup
-	@test -n "$(SUBMISSIONS)" || (echo "usage: make grade SUBMISSIONS=folder-of-notebooks [NOTEBOOK=01_servers]"; exit 2)
-	$(BIN)/python -m scalekit.grading grade "$(SUBMISSIONS)" --notebook $(or $(NOTEBOOK),01_servers) --out grades
+	@test -n "$(SUBMISSIONS)" || (echo "usage: make grade SUBMISSIONS=folder [NOTEBOOK=01_servers] [JOBS=2] [TIMEOUT_S=300]"; exit 2)
+	$(BIN)/python -m scalekit.grading grade "$(SUBMISSIONS)" --out grades \
+		$(if $(NOTEBOOK),--notebook $(NOTEBOOK),) $(if $(JOBS),-j $(JOBS),) \
+		$(if $(TIMEOUT_S),--timeout-s $(TIMEOUT_S),)
 
 bench: setup
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf student grades .pytest_cache .ruff_cache
+	rm -rf student instructor build grades .pytest_cache .ruff_cache

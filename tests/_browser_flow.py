@@ -13,14 +13,15 @@ from pathlib import Path
 #: as code, so that the notebook's kernel and a test process build the very same one.
 BIG_TRACE = ("flow.trace_results(sim.run(sim.Workload.poisson(rate_rps=12.8, "
              "service=sim.Exponential(1.0), n=1000, seed=1), servers=16, "
-             "policy='round_robin', seed=1))")
+             "policy=balancing.policy('round_robin'), seed=1))")
 FAILURE = ("balancing.simulate_backend_failure(sim.Workload.poisson(rate_rps=3.0, "
            "service=sim.Exponential(1.0), horizon_s=60.0, seed=2), crashed_at=20.0, "
            "recovered_at=40.0, servers=4, seed=3)")
 STICKY = ("sessions.simulate_sessions(strategy='sticky_cookie', users=50, "
           "server_fails_at=60.0, real_store=False, seed=1)")
 CACHED = ("flow.trace_results(sim.run(sim.Workload.poisson(rate_rps=3.0, "
-          "service=sim.Exponential(1.0), n=150, seed=4), servers=4, policy='round_robin', "
+          "service=sim.Exponential(1.0), n=150, seed=4), servers=4, "
+          "policy=balancing.policy('round_robin'), "
           "seed=4), cache_hits_at=sim.Workload.poisson(rate_rps=6.0, "
           "service=sim.Exponential(1.0), horizon_s=45.0, seed=3).arrivals_at)")
 #: The flow views of the test notebook, in the order they appear.

@@ -28,9 +28,14 @@ def policy(request):
 SPEEDS = (1.0, 2.0, 0.5, 1.0)
 
 
+def dispatch(name):
+    """What sim.run takes: "shared" (one queue) or a balancer policy, resolved by name."""
+    return name if name == "shared" else balancing.policy(name)
+
+
 def test_trace_keeps_the_runs_requests(policy):
     w = workload()
-    r = sim.run(w, speeds=SPEEDS, policy=policy, seed=3)
+    r = sim.run(w, speeds=SPEEDS, policy=dispatch(policy), seed=3)
     t = flow.trace_results(r)
     np.testing.assert_array_equal(t.arrivals_at, r.arrivals_at)
     np.testing.assert_array_equal(t.server_of, r.server_of)
@@ -43,7 +48,7 @@ def test_start_of_service_is_departure_less_the_work_the_model_drew(policy):
     """Lindley's recursion read backwards: the trace's start times, computed from arrivals
     and departures only, leave exactly each request's service time work ÷ speed."""
     w = workload()
-    r = sim.run(w, speeds=SPEEDS, policy=policy, seed=3)
+    r = sim.run(w, speeds=SPEEDS, policy=dispatch(policy), seed=3)
     t = flow.trace_results(r)
     service = w.work_s / np.asarray(SPEEDS)[r.server_of]
     np.testing.assert_allclose(t.departures_at - t.started_at, service, rtol=0, atol=1e-9)
@@ -51,7 +56,7 @@ def test_start_of_service_is_departure_less_the_work_the_model_drew(policy):
 
 
 def test_a_server_serves_one_request_at_a_time_in_arrival_order(policy):
-    t = flow.trace_results(sim.run(workload(), speeds=SPEEDS, policy=policy, seed=3))
+    t = flow.trace_results(sim.run(workload(), speeds=SPEEDS, policy=dispatch(policy), seed=3))
     for s in range(t.servers):
         mine = t.server_of == s
         start, end = t.started_at[mine], t.departures_at[mine]
@@ -60,7 +65,7 @@ def test_a_server_serves_one_request_at_a_time_in_arrival_order(policy):
 
 
 def test_requests_at_each_server_agree_with_the_results_count(policy):
-    r = sim.run(workload(), speeds=SPEEDS, policy=policy, seed=3)
+    r = sim.run(workload(), speeds=SPEEDS, policy=dispatch(policy), seed=3)
     t = flow.trace_results(r)
     grid = np.linspace(0.0, r.horizon_s, 997)
     theirs = r.queue_lengths(grid)
@@ -71,7 +76,8 @@ def test_requests_at_each_server_agree_with_the_results_count(policy):
 
 
 def test_dropped_requests_reach_no_server():
-    r = sim.run(workload(rate=6.0), servers=3, policy="round_robin", queue_limit=2, seed=1)
+    r = sim.run(workload(rate=6.0), servers=3, policy=dispatch("round_robin"), queue_limit=2,
+                seed=1)
     t = flow.trace_results(r)
     dropped = np.isnan(r.departures_at)
     assert dropped.any()
@@ -93,8 +99,8 @@ def test_cache_hits_join_in_arrival_order_answered_at_once():
 
 
 def test_same_seed_same_trace():
-    a = flow.trace_results(sim.run(workload(), servers=4, policy="random", seed=5))
-    b = flow.trace_results(sim.run(workload(), servers=4, policy="random", seed=5))
+    a = flow.trace_results(sim.run(workload(), servers=4, policy=dispatch("random"), seed=5))
+    b = flow.trace_results(sim.run(workload(), servers=4, policy=dispatch("random"), seed=5))
     assert json.dumps(a.to_json()) == json.dumps(b.to_json())
 
 
@@ -106,7 +112,7 @@ def failure():
     w = sim.Workload.poisson(rate_rps=3.5, service=sim.Exponential(1.0), horizon_s=200.0,
                              seed=11)
     r = balancing.simulate_backend_failure(w, crashed_at=60.0, recovered_at=120.0, servers=4,
-                                           policy="round_robin", seed=2)
+                                           policy=dispatch("round_robin"), seed=2)
     return w, r, flow.trace_backend_failure(r)
 
 

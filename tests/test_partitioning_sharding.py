@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import sqlite3
 import tempfile
 
@@ -27,6 +28,9 @@ from scalekit.partitioning.sharding import (
 )
 
 Z = 4.0  # standard errors allowed: a correct model fails about 1 run in 16,000
+# the property test's many small directories on tmpfs when there is one: it checks routing,
+# not durability, and a durable commit costs ~20 ms of fsync on a disk
+SCRATCH = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
 AIRLINES = ("AA", "BA", "LH", "AF")
 
 
@@ -79,10 +83,32 @@ class TestStrategyContract:
         assert all(0 <= s < n for s in first)
         assert first == [rule.shard_for(k) for k in keys]
 
+    @settings(max_examples=30, deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])  # a pure factory
+    @given(keys=st.lists(st.one_of(st.integers(0, 2**40), st.text(min_size=1, max_size=6)),
+                         max_size=60), n=st.integers(1, 40))
+    def test_bulk_placement_is_one_by_one_placement(self, make, keys, n):
+        rule = make(n)
+        if isinstance(rule, RangeShards):
+            keys = [str(k) for k in keys]
+        one_by_one = make(n)  # a directory places keys as it meets them: one rule each
+        assert list(rule.shards_for(keys)) == [one_by_one.shard_for(k) for k in keys]
+
     def test_factory_builds_each(self):
         assert isinstance(strategy("modulo", 3), ModuloHash)
         assert strategy("consistent", 3, vnodes=10).vnodes == 10
         assert strategy("range", 2, boundaries=[5]).shard_for(7) == 1
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 1000, 10_000])
+def test_bulk_jump_hash_is_the_reference_on_extreme_hashes(n):
+    """Lamping & Veach's loop, vectorised: the same buckets as the scalar reference
+    (scalekit.hashing.jump_hash) over the whole 64-bit range."""
+    rng = np.random.default_rng(n)
+    hashes = np.concatenate([np.array([0, 1, 2**63, 2**64 - 1], dtype=np.uint64),
+                             rng.integers(0, 2**64 - 1, 500, dtype=np.uint64, endpoint=True)])
+    got = JumpHash(n).shards_for([None] * len(hashes), hashes)
+    assert list(got) == [jump_hash(int(h), n) for h in hashes]
 
 
 def test_modulo_is_key_hash_mod_n():
@@ -214,7 +240,8 @@ def test_values_are_bound_not_spliced(tmp_path):
 def test_every_row_on_exactly_one_shard_and_found(keys, n, name):
     rows = make_rows(keys)
     kw = {"vnodes": 16} if name == "consistent" else {}
-    with tempfile.TemporaryDirectory() as tmp, ShardRouter(tmp, n, name, **kw) as router:
+    with tempfile.TemporaryDirectory(dir=SCRATCH) as tmp, \
+            ShardRouter(tmp, n, name, **kw) as router:
         router.insert_many(rows)
         assert sum(router.counts()) == len(rows)
         assert router.misplaced() == 0
@@ -440,17 +467,65 @@ def test_measured_costs(both):
 def test_reopening_a_directory_with_other_settings_is_refused(tmp_path):
     """A router opened on shard files written with another shard count or strategy would
     miss rows (they sit where the new rule does not look) — and a failed reshard from it
-    could delete a file full of rows. Refused, and nothing is touched."""
+    could delete a file full of rows. Refused, naming what the directory holds, and nothing
+    is touched; ShardRouter(directory) opens it with its own layout."""
     rows = [{"id": i, "origin": f"K{i % 97}"} for i in range(1, 3001)]
     with ShardRouter(tmp_path, 3, "jump") as r:
         r.insert_many(rows)
         before = r.snapshot()
+    for args, kw in [((2, "modulo"), {}), ((3, "modulo"), {}), ((3, "jump"), {"shard_key": "id"}),
+                     ((3, ConsistentHash(3)), {})]:
+        with pytest.raises(ValueError, match="written with jump over 3 shards"):
+            ShardRouter(tmp_path, *args, **kw)
+    with ShardRouter(tmp_path) as again:
+        assert again.snapshot() == before and again.misplaced() == 0
+        assert again.strategy.name == "jump" and again.n_shards == 3
+    with ShardRouter(tmp_path, 3, "jump") as same:
+        assert same.snapshot() == before
+
+
+def test_directory_without_a_layout_is_checked_before_one_is_written(tmp_path):
+    """Shard files from before layout files existed: opened with the settings they were
+    written with they get a layout; with others, refused and left without one."""
+    rows = [{"id": i, "origin": f"K{i % 97}"} for i in range(1, 601)]
+    with ShardRouter(tmp_path, 3, "modulo") as r:
+        r.insert_many(rows)
+    (tmp_path / "layout.json").unlink()
     with pytest.raises(ValueError, match="beyond it"):
         ShardRouter(tmp_path, 2, "modulo")
     with pytest.raises(ValueError, match="do not belong"):
-        ShardRouter(tmp_path, 3, "modulo")
-    with ShardRouter(tmp_path, 3, "jump") as again:
-        assert again.snapshot() == before and again.misplaced() == 0
+        ShardRouter(tmp_path, 3, "jump")
+    assert not (tmp_path / "layout.json").exists()
+    with pytest.raises(ValueError, match="n_shards is needed"):
+        ShardRouter(tmp_path)
+    with ShardRouter(tmp_path, 3, "modulo") as r:
+        assert sum(r.counts()) == 600
+    assert (tmp_path / "layout.json").exists()
+
+
+def test_a_directory_strategy_reopens_with_its_table(tmp_path):
+    """A directory strategy's table is state (keys placed as they arrive): it is stored in
+    the layout with each write and comes back when the directory is reopened."""
+    rows = make_rows(["HUB"] * 20 + unique_keys(40))
+    with ShardRouter(tmp_path, 3, "directory") as r:
+        r.insert_many(rows)
+        table = dict(r.strategy.table)
+    with ShardRouter(tmp_path) as again:
+        assert again.strategy.table == table and again.misplaced() == 0
+        for key in ("HUB", "K00007"):
+            assert [x[0] for x in again.get(key)] == [x["id"] for x in rows if x["origin"] == key]
+
+
+def test_busy_timeout_connect_and_on_step_are_checked(tmp_path):
+    for bad, error in ((-1, ValueError), (float("nan"), ValueError), ("5", TypeError)):
+        with pytest.raises(error, match="busy_timeout_s"):
+            ShardRouter(tmp_path / "a", 2, busy_timeout_s=bad)
+    with pytest.raises(TypeError, match="connect"):
+        ShardRouter(tmp_path / "b", 2, connect="sqlite3")
+    with pytest.raises(TypeError, match="on_step"):
+        ShardRouter(tmp_path / "c", 2, on_step=5)
+    with ShardRouter(tmp_path / "d", 2, busy_timeout_s=0.25) as r:
+        assert r.busy_timeout_s == 0.25
 
 
 def test_fail_after_and_real_shard_keys_are_checked(tmp_path):

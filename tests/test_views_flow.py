@@ -16,7 +16,8 @@ from scalekit.views import flow as view
 @pytest.fixture(scope="module")
 def timed():
     w = sim.Workload.poisson(rate_rps=12.8, service=sim.Exponential(1.0), n=1000, seed=1)
-    return flow.trace_results(sim.run(w, servers=16, policy="round_robin", seed=1))
+    rule = balancing.policy("round_robin")
+    return flow.trace_results(sim.run(w, servers=16, policy=rule, seed=1))
 
 
 @pytest.fixture(scope="module")

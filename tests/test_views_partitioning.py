@@ -2,6 +2,7 @@
 what each figure must show a student (checked against the strategies' own rule and theory)."""
 
 import math
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +54,7 @@ def test_layouts_figure_states_size_and_join_cost(layouts):
 
 
 def test_shard_load_figure_shows_every_row_once_and_names_the_hottest_share():
-    keys = view.origin_keys(KEYS, 1.0)
+    keys = partitioning.origin_keys(KEYS, 1.0)
     fig = view.plot_shard_load(keys, shards=8)
     assert_labelled(fig)
     _save(fig, "shard_load")
@@ -125,6 +126,65 @@ def test_panel_refresh_is_fast_at_defaults():
     _save(p.figure, "panel")
 
 
+@pytest.fixture(scope="module")
+def by_key():
+    ids = list(range(1, 5_001))
+    origins = partitioning.origin_keys(KEYS)
+    names = ("modulo", "consistent", "jump")
+    return ids, origins, view.plot_moved_by_key(
+        [partitioning.resharding_curve(n, ids, 8) for n in names],
+        [partitioning.resharding_curve(n, origins, 8) for n in names])
+
+
+def test_moved_by_key_draws_each_strategys_own_moves(by_key):
+    """The id dots and the origin squares are the fraction of rows whose shard changes,
+    recounted here from each strategy's shard_for; the band is p ± 2√(p(1−p)Σw²)."""
+    ids, origins, fig = by_key
+    assert_labelled(fig)
+    _save(fig, "moved_by_key")
+    counts = Counter(origins)
+    sum_w2 = sum((c / len(origins)) ** 2 for c in counts.values())
+    assert f"only {1 / sum_w2:.0f} equal keys" in fig._suptitle.get_text()
+    for ax, name in zip(fig.axes, ("modulo", "consistent", "jump"), strict=True):
+        lines = {ln.get_gid(): ln for ln in ax.lines}
+        for gid, keys in ((f"id-{name}", ids), (f"origin-{name}", origins)):
+            moved = np.asarray(lines[gid].get_ydata())
+            distinct = list(dict.fromkeys(keys))
+            rules = [partitioning.strategy(name, n) for n in range(1, 10)]
+            for n in (2, 4, 7):
+                before, after = rules[n - 1], rules[n]
+                moving = {k for k in distinct if before.shard_for(k) != after.shard_for(k)}
+                assert moved[n - 1] == pytest.approx(sum(k in moving for k in keys) / len(keys))
+        p = 4 / 5 if name == "modulo" else 1 / 5
+        band = ax.collections[0].get_paths()[0].vertices[:, 1]
+        assert max(band) >= p + 2 * math.sqrt(p * (1 - p) * sum_w2) - 1e-9
+
+
+def test_crash_matrix_figure_draws_the_census_it_is_given():
+    from scalekit.partitioning.faults import CrashMatrix, DiskCensus
+    from scalekit.partitioning.twophase import Recovery
+
+    def census(live, dup, staged, n):
+        return DiskCensus(("shard-00.sqlite3",), (live,), (staged,), live - dup, dup, n, "jump")
+
+    steps = ("locked", "staged shard 0", "layout written", "decided", "published shard 0")
+    before = tuple(census(100 + d, d, s, 4) for d, s in ((0, 0), (0, 30), (0, 30), (0, 30),
+                                                         (30, 0)))
+    after = tuple(census(100, 0, 0, 4 if k < 3 else 5) for k in range(5))
+    good = CrashMatrix("reshard", 100, 0, steps, before, (Recovery(),) * 5, after)
+    fig = view.plot_crash_matrix(good)
+    assert_labelled(fig)
+    ax = fig.axes[0]
+    heights = [p.get_height() for p in ax.patches]
+    assert heights[:5] == [100] * 5 and heights[5:10] == [0, 0, 0, 0, 30]
+    assert heights[10:15] == [0, 30, 30, 30, 0]
+    assert "every row exactly once" in ax.get_title()
+    lost = CrashMatrix("reshard", 100, 0, steps, before, (Recovery(),) * 5,
+                       after[:4] + (census(90, 0, 0, 5),))
+    assert "LOST OR DUPLICATED" in view.plot_crash_matrix(lost).axes[0].get_title()
+    _save(fig, "crash_matrix")
+
+
 def test_plots_refuse_what_is_not_a_result():
     with pytest.raises(TypeError, match="must be a scalekit"):
         view.plot_layouts("not a result")
@@ -134,3 +194,10 @@ def test_plots_refuse_what_is_not_a_result():
         view.plot_shard_load(["ATL"], strategies=["bogus"])
     with pytest.raises(ValueError, match="hash strategies"):
         view.plot_resharding([1, 2, 3], strategies=["range"])
+    with pytest.raises(TypeError, match="must be a scalekit"):
+        view.plot_crash_matrix("not a result")
+    with pytest.raises(TypeError, match="ReshardingCurve"):
+        view.plot_moved_by_key([], [])
+    curve = partitioning.resharding_curve("jump", [1, 2, 3], 2)
+    with pytest.raises(ValueError, match="same strategies"):
+        view.plot_moved_by_key([curve], [partitioning.resharding_curve("modulo", [1, 2], 2)])

@@ -10,8 +10,15 @@
   every partition in one transaction;
 * :mod:`scalekit.partitioning.shards` — which shard a key lives on: modulo, range,
   directory, consistent hashing, jump hash;
-* :mod:`scalekit.partitioning.sharding` — N real SQLite files behind a router: single-shard
-  and scatter-gather queries, a join in the router, resharding that never loses a row.
+* :mod:`scalekit.partitioning.growth` — what adding a shard moves, for a key set (no
+  SQLite): against theory, and why a skewed key misses it;
+* :mod:`scalekit.partitioning.sharding` — N real SQLite files behind a router (reads in
+  :mod:`~scalekit.partitioning.queries`): single-shard and scatter-gather queries, a join
+  in the router, resharding;
+* :mod:`scalekit.partitioning.twophase` and :mod:`~scalekit.partitioning.layout` — every
+  multi-shard write as a two-phase commit decided by one atomic rename of ``layout.json``,
+  and recovery on open;
+* :mod:`scalekit.partitioning.faults` — a write SIGKILLed after any step, and what it left.
 
 The entry points and result types are re-exported here:
 ``from scalekit import partitioning; partitioning.compare_layouts(fl, ports)``.
@@ -32,6 +39,27 @@ from scalekit.partitioning.data import (
     hub_weights,
     load_flights,
 )
+from scalekit.partitioning.faults import (
+    Crash,
+    CrashMatrix,
+    DiskCensus,
+    census,
+    crash,
+    crash_every_step,
+    crash_matrix,
+    operation_steps,
+)
+from scalekit.partitioning.growth import (
+    ReshardingCurve,
+    ShardGrowth,
+    add_shard,
+    effective_keys,
+    expected_moved,
+    origin_keys,
+    resharding_curve,
+    shard_growth,
+    strategy_for_keys,
+)
 from scalekit.partitioning.horizontal import (
     FlightRouter,
     HorizontalResult,
@@ -40,6 +68,7 @@ from scalekit.partitioning.horizontal import (
     compare_partitioning,
     load_partitioned,
 )
+from scalekit.partitioning.layout import Layout, read_layout
 from scalekit.partitioning.sharding import (
     InjectedFailure,
     QueryCost,
@@ -54,9 +83,12 @@ from scalekit.partitioning.shards import (
     JumpHash,
     ModuloHash,
     RangeShards,
+    Strategy,
+    from_spec,
     shard_load,
     strategy,
 )
+from scalekit.partitioning.twophase import DEFAULT_BUSY_TIMEOUT_S, Recovery, ShardLockedError
 from scalekit.partitioning.vertical import VerticalResult, compare_layouts
 
 __all__ = [
@@ -81,6 +113,8 @@ __all__ = [
     "compare_partitioning",
     "load_partitioned",
     "STRATEGIES",
+    "Strategy",
+    "from_spec",
     "ModuloHash",
     "RangeShards",
     "DirectoryShards",
@@ -93,5 +127,27 @@ __all__ = [
     "QueryCost",
     "InjectedFailure",
     "measure_query_costs",
+    "ShardLockedError",
+    "Recovery",
+    "DEFAULT_BUSY_TIMEOUT_S",
+    "Layout",
+    "read_layout",
+    "ShardGrowth",
+    "ReshardingCurve",
+    "strategy_for_keys",
+    "add_shard",
+    "expected_moved",
+    "effective_keys",
+    "shard_growth",
+    "resharding_curve",
+    "origin_keys",
+    "DiskCensus",
+    "Crash",
+    "CrashMatrix",
+    "census",
+    "operation_steps",
+    "crash",
+    "crash_every_step",
+    "crash_matrix",
     "key_hash",
 ]

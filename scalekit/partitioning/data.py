@@ -35,7 +35,7 @@ import numpy as np
 from scalekit import _check, _html
 
 __all__ = ["Airports", "Flights", "LoadResult", "PartitionError", "LAYOUTS", "AIRLINES",
-           "flight_rows",
+           "flight_rows", "flight_tuples", "check_pair", "database_path", "write_transaction",
            "COUNTRIES", "YEAR_START_AT", "airports", "flights", "hub_weights", "load_flights"]
 
 LAYOUTS = ("wide", "normalized")
@@ -278,7 +278,7 @@ def flight_rows(fl: Flights, ports: Airports) -> list[dict]:
     """Every flight as a dict of the wide table's core columns — id, origin and destination
     (airport codes), airline, departs_at, duration_min, domestic (0/1) — the rows a
     :class:`~scalekit.partitioning.sharding.ShardRouter` stores."""
-    _check_pair(fl, ports)
+    check_pair(fl, ports)
     code = ports.code.tolist()
     return [{"id": i, "origin": code[o], "destination": code[d], "airline": a,
              "departs_at": t, "duration_min": m, "domestic": dom}
@@ -288,7 +288,9 @@ def flight_rows(fl: Flights, ports: Airports) -> list[dict]:
                 fl.domestic.astype(int).tolist(), strict=True)]
 
 
-def _path(path) -> Path:
+def database_path(path) -> Path:
+    """``path`` as a :class:`~pathlib.Path` for an SQLite file: in an existing directory, not
+    itself a directory (ValueError/TypeError naming ``path`` otherwise)."""
     if not isinstance(path, str | os.PathLike):
         raise TypeError(f"path must be a file path, got {type(path).__name__}")
     p = Path(path)
@@ -299,7 +301,12 @@ def _path(path) -> Path:
     return p
 
 
-def _check_pair(fl, ports) -> None:
+_path = database_path  # the name scalekit.caching.aside still uses
+
+
+def check_pair(fl, ports) -> None:
+    """Refuse ``fl`` and ``ports`` unless they are Flights and the Airports they were drawn
+    from (TypeError/ValueError naming which)."""
     if not isinstance(fl, Flights):
         raise TypeError(f"flights must be Flights (from flights()), got {type(fl).__name__}")
     if not isinstance(ports, Airports):
@@ -311,7 +318,9 @@ def _check_pair(fl, ports) -> None:
                          f"airport index {top}: pass the airports the flights were drawn from")
 
 
-def _batch(fl: Flights, ports: Airports, layout: str, lo: int, hi: int) -> list[tuple]:
+def flight_tuples(fl: Flights, ports: Airports, layout: str, lo: int, hi: int) -> list[tuple]:
+    """Flights ``lo`` … ``hi − 1`` as the value tuples of the ``layout`` table's rows (wide:
+    codes, cities and countries inline; normalized: location ids)."""
     o, d = fl.origin[lo:hi], fl.destination[lo:hi]
     tail = [fl.airline[lo:hi].tolist(), fl.departs_at[lo:hi].tolist(),
             fl.duration_min[lo:hi].tolist(), fl.domestic[lo:hi].astype(int).tolist()]
@@ -340,7 +349,7 @@ def _write(db: sqlite3.Connection, fl: Flights, ports: Airports, layout: str,
     insert = _NORMALIZED_INSERT if layout == "normalized" else _WIDE_INSERT
     for lo in range(0, fl.count, PROGRESS_EVERY):
         hi = min(lo + PROGRESS_EVERY, fl.count)
-        db.executemany(insert, _batch(fl, ports, layout, lo, hi))
+        db.executemany(insert, flight_tuples(fl, ports, layout, lo, hi))
         if progress is not None:
             progress(hi, fl.count)
 
@@ -357,9 +366,9 @@ def load_flights(path: str | os.PathLike, fl: Flights, ports: Airports, *,
     is called every 50,000 rows; an exception from it (or anything else) rolls back, and the
     file is left as it was (a file that did not exist is removed). ``timer`` returns seconds.
     """
-    target = _path(path)
+    target = database_path(path)
     layout = _check.choice("layout", layout, LAYOUTS)
-    _check_pair(fl, ports)
+    check_pair(fl, ports)
     if progress is not None and not callable(progress):
         raise TypeError(f"progress must be None or a callable(done, total), got {progress!r}")
     existed = target.exists()

@@ -40,14 +40,14 @@ from scalekit.partitioning.data import (
     Airports,
     Flights,
     PartitionError,
-    _batch,
-    _check_pair,
-    _path,
+    check_pair,
+    database_path,
+    flight_tuples,
     load_flights,
     write_transaction,
 )
 from scalekit.partitioning.sharding import InjectedFailure
-from scalekit.partitioning.vertical import _median_ms, _plan
+from scalekit.partitioning.vertical import query_plan, time_query
 
 __all__ = ["COLUMNS", "PARTITIONS", "SQL_TYPES", "FlightRouter", "HorizontalResult",
            "PartitionLoad", "add_column", "compare_partitioning", "load_partitioned"]
@@ -102,8 +102,8 @@ def load_partitioned(path: str | os.PathLike, fl: Flights, ports: Airports, *,
     called every 50,000 rows; any exception rolls back and leaves the file as it was (a
     file that did not exist is removed). ``timer`` returns seconds.
     """
-    target = _path(path)
-    _check_pair(fl, ports)
+    target = database_path(path)
+    check_pair(fl, ports)
     if progress is not None and not callable(progress):
         raise TypeError(f"progress must be None or a callable(done, total), got {progress!r}")
     if not callable(timer):
@@ -129,7 +129,7 @@ def _write_partitions(db: sqlite3.Connection, fl: Flights, ports: Airports, prog
         db.execute(_ddl(table))
     for lo in range(0, fl.count, PROGRESS_EVERY):
         hi = min(lo + PROGRESS_EVERY, fl.count)
-        rows = _batch(fl, ports, "wide", lo, hi)
+        rows = flight_tuples(fl, ports, "wide", lo, hi)
         home = fl.domestic[lo:hi].tolist()
         for table, keep in ((DOMESTIC, True), (INTERNATIONAL, False)):
             db.executemany(f"INSERT INTO {_quote(table)} VALUES ({marks})",
@@ -278,7 +278,7 @@ def add_column(path: str | os.PathLike, name: str, sql_type: str, default: objec
     column. On any failure — SQLite's, or :class:`InjectedFailure` raised once ``fail_after``
     tables are altered — every partition keeps exactly the schema it had.
     """
-    target = _path(path)
+    target = database_path(path)
     if not target.exists():
         raise ValueError(f"path {str(path)!r} does not exist; load_partitioned() first")
     if not isinstance(name, str):
@@ -358,7 +358,7 @@ def compare_partitioning(fl: Flights, ports: Airports, *,
     for name, value in (("origin", origin), ("airline", airline)):
         if value is not None and not isinstance(value, str):
             raise TypeError(f"{name} must be a str, got {value!r}")
-    _check_pair(fl, ports)
+    check_pair(fl, ports)
     if origin is None:
         origin = str(ports.code[int(np.bincount(fl.origin, minlength=ports.count).argmax())])
     if folder is None:
@@ -385,8 +385,8 @@ def _measure(folder: Path, fl, ports, repeats, origin, airline, timer) -> Horizo
             key = f"{q}_{kind}"
             try:
                 with closing(sqlite3.connect(file)) as db:
-                    med[key], times[key], rows = _median_ms(db, sql, params, repeats, timer)
-                    plans[key] = _plan(db, sql, params)
+                    med[key], times[key], rows = time_query(db, sql, params, repeats, timer)
+                    plans[key] = query_plan(db, sql, params)
             except sqlite3.Error as exc:
                 raise PartitionError(f"measuring {key} failed: {exc}") from exc
             answers.append(rows)

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import bisect
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -22,15 +23,18 @@ import numpy as np
 from scalekit import _check
 from scalekit.hashing import DEFAULT_VNODES, HashRing, jump_hash, key_hash
 
-__all__ = ["ModuloHash", "RangeShards", "DirectoryShards", "ConsistentHash", "JumpHash",
-           "strategy", "STRATEGIES", "shard_load"]
+__all__ = ["Strategy", "ModuloHash", "RangeShards", "DirectoryShards", "ConsistentHash",
+           "JumpHash", "strategy", "from_spec", "key_hashes", "STRATEGIES", "shard_load"]
 
 
 # --------------------------------------------------------------------------- strategies
 
 
-class _Strategy:
-    """A rule mapping a shard key to one of ``n`` shards (0 .. n−1)."""
+class Strategy:
+    """A rule mapping a shard key to one of ``n`` shards (0 .. n−1): the one decision
+    :meth:`shard_for`; :meth:`resized` is the same rule over another count, and
+    :meth:`spec` the rule as plain data (what a router writes into its layout file, and
+    :func:`from_spec` reads back)."""
 
     name = ""
 
@@ -40,15 +44,27 @@ class _Strategy:
     def shard_for(self, key) -> int:
         raise NotImplementedError
 
-    def resized(self, n: int) -> _Strategy:
+    def shards_for(self, keys: Sequence, hashes: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`shard_for` of every key, as an int array — the bulk form a key set's
+        analysis uses. ``hashes``: the keys' :func:`key_hash` values, if the caller has
+        them (:func:`key_hashes`), so that several rules over the same keys hash them once;
+        the hash strategies vectorise it."""
+        return np.fromiter((self.shard_for(k) for k in keys), dtype=np.int64,
+                           count=len(keys))
+
+    def resized(self, n: int) -> Strategy:
         """The same rule over ``n`` shards."""
         return type(self)(n)
+
+    def spec(self) -> dict:
+        """The rule as JSON-ready data: ``{"name": …, "n": …}`` plus its parameters."""
+        return {"name": self.name, "n": self.n}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(n={self.n})"
 
 
-class ModuloHash(_Strategy):
+class ModuloHash(Strategy):
     """``key_hash(key) mod n`` — simple and balanced; resizing moves almost every key."""
 
     name = "modulo"
@@ -56,8 +72,12 @@ class ModuloHash(_Strategy):
     def shard_for(self, key) -> int:
         return key_hash(key) % self.n
 
+    def shards_for(self, keys: Sequence, hashes: np.ndarray | None = None) -> np.ndarray:
+        h = key_hashes(keys) if hashes is None else hashes
+        return (h % np.uint64(self.n)).astype(np.int64)
 
-class JumpHash(_Strategy):
+
+class JumpHash(Strategy):
     """Lamping–Veach jump consistent hash of ``key_hash(key)``: balanced, no memory."""
 
     name = "jump"
@@ -65,8 +85,11 @@ class JumpHash(_Strategy):
     def shard_for(self, key) -> int:
         return jump_hash(key_hash(key), self.n)
 
+    def shards_for(self, keys: Sequence, hashes: np.ndarray | None = None) -> np.ndarray:
+        return _jump_many(key_hashes(keys) if hashes is None else hashes, self.n)
 
-class ConsistentHash(_Strategy):
+
+class ConsistentHash(Strategy):
     """A ketama ring with ``vnodes`` points per shard; shard i is named ``shard-ii``, so a
     grown ring keeps every old point and the new shard only captures arcs."""
 
@@ -80,11 +103,17 @@ class ConsistentHash(_Strategy):
     def shard_for(self, key) -> int:
         return self.ring.index_for(key)
 
+    def shards_for(self, keys: Sequence, hashes: np.ndarray | None = None) -> np.ndarray:
+        return self.ring.indices_for(list(keys))
+
     def resized(self, n: int) -> ConsistentHash:
         return ConsistentHash(n, self.vnodes)
 
+    def spec(self) -> dict:
+        return {**super().spec(), "vnodes": self.vnodes}
 
-class RangeShards(_Strategy):
+
+class RangeShards(Strategy):
     """Sorted ``boundaries`` (n−1 of them, numbers or strings): shard i holds the keys in
     [boundaries[i−1], boundaries[i]). Range queries touch few shards; a hot range, one."""
 
@@ -119,8 +148,11 @@ class RangeShards(_Strategy):
         raise ValueError("a range strategy cannot guess new boundaries: reshard to a new "
                          "RangeShards(n, boundaries) instead of a shard count")
 
+    def spec(self) -> dict:
+        return {**super().spec(), "boundaries": list(self.boundaries)}
 
-class DirectoryShards(_Strategy):
+
+class DirectoryShards(Strategy):
     """An explicit lookup table ``key → shard`` (a dict here; a real system keeps it in its
     own small database). A key not yet in the table is placed by ``rule``: ``"least"`` (the
     shard holding fewest keys, lowest index on ties) or ``"hash"`` (``key_hash mod n``)."""
@@ -160,12 +192,17 @@ class DirectoryShards(_Strategy):
                              f"assign them elsewhere first")
         return DirectoryShards(n, self.table, self.rule)
 
+    def spec(self) -> dict:
+        """The table as a list of [key, shard] pairs (a key may be a number or a string)."""
+        return {**super().spec(), "rule": self.rule,
+                "table": [[k, s] for k, s in self.table.items()]}
+
 
 STRATEGIES = {"modulo": ModuloHash, "range": RangeShards, "directory": DirectoryShards,
               "consistent": ConsistentHash, "jump": JumpHash}
 
 
-def strategy(name: str, n: int, **kw) -> _Strategy:
+def strategy(name: str, n: int, **kw) -> Strategy:
     """The strategy called ``name`` over ``n`` shards (``kw``: ``vnodes`` for consistent,
     ``boundaries`` for range, ``table``/``rule`` for directory)."""
     _check.choice("strategy", name, STRATEGIES)
@@ -173,7 +210,54 @@ def strategy(name: str, n: int, **kw) -> _Strategy:
     return STRATEGIES[name](n, **kw)
 
 
-def shard_load(rule: _Strategy, keys: Iterable) -> np.ndarray:
+def key_hashes(keys: Sequence) -> np.ndarray:
+    """:func:`scalekit.hashing.key_hash` of every key, as a uint64 array."""
+    return np.fromiter((key_hash(k) for k in keys), dtype=np.uint64, count=len(keys))
+
+
+def _jump_many(hashes: np.ndarray, n: int) -> np.ndarray:
+    """:func:`scalekit.hashing.jump_hash` of many 64-bit keys at once: the same
+    linear-congruential steps and float64 division, run for every key still jumping."""
+    k = np.asarray(hashes, dtype=np.uint64).copy()
+    b = np.full(k.shape, -1, dtype=np.int64)
+    j = np.zeros(k.shape, dtype=np.int64)
+    active = j < n
+    with np.errstate(over="ignore"):
+        while active.any():
+            b[active] = j[active]
+            k[active] = k[active] * np.uint64(2862933555777941757) + np.uint64(1)
+            step = (b[active] + 1) * (float(1 << 31) / ((k[active] >> np.uint64(33)) + 1)
+                                      .astype(np.float64))
+            j[active] = step.astype(np.int64)
+            active = j < n
+    return b
+
+
+def from_spec(spec: Mapping) -> Strategy:
+    """The strategy that :meth:`Strategy.spec` described (a router's layout file)."""
+    if not isinstance(spec, Mapping) or "name" not in spec or "n" not in spec:
+        raise ValueError(f"a strategy spec is a mapping with a 'name' and an 'n', "
+                         f"got {spec!r}")
+    kw = {k: v for k, v in spec.items() if k not in ("name", "n")}
+    if spec["name"] == "directory" and "table" in kw:
+        kw["table"] = {key: shard for key, shard in kw["table"]}
+    try:
+        return strategy(spec["name"], spec["n"], **kw)
+    except TypeError as exc:
+        raise ValueError(f"cannot rebuild a strategy from {spec!r}: {exc}") from exc
+
+
+def shard_load(rule: Strategy, keys: Iterable) -> np.ndarray:
     """How many of ``keys`` (one per row; repeats are a hot key's many rows) each shard
-    gets under ``rule`` — the per-shard load of a skewed key set."""
-    return np.bincount([rule.shard_for(k) for k in keys], minlength=rule.n)
+    gets under ``rule`` — the per-shard load of a skewed key set. Each distinct key is
+    looked up once, in order of first appearance (a directory places new keys in that
+    order)."""
+    if not isinstance(rule, Strategy):
+        raise TypeError(f"rule must be a strategy, got {type(rule).__name__}")
+    if isinstance(keys, str | bytes) or not isinstance(keys, Iterable):
+        raise TypeError(f"keys must be a list of shard keys (one per row), got "
+                        f"{type(keys).__name__}")
+    load = np.zeros(rule.n, dtype=np.int64)
+    for key, count in Counter(keys).items():
+        load[rule.shard_for(key)] += count
+    return load

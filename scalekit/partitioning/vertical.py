@@ -31,7 +31,8 @@ from scalekit.partitioning.data import (
     load_flights,
 )
 
-__all__ = ["VerticalResult", "compare_layouts", "SCAN_SQL", "LOOKUP_SQL"]
+__all__ = ["VerticalResult", "compare_layouts", "query_plan", "time_query", "SCAN_SQL",
+           "LOOKUP_SQL"]
 
 # the narrow scan needs no location column: the same SQL runs on both layouts
 SCAN_SQL = ("SELECT airline, AVG(duration_min), COUNT(*) FROM flights "
@@ -88,12 +89,18 @@ class VerticalResult(_html.ScalarTable):
         return _html.rows_table(rows, note=note)
 
 
-def _plan(db: sqlite3.Connection, sql: str, params: tuple) -> str:
+def query_plan(db: sqlite3.Connection, sql: str, params: tuple = ()) -> str:
+    """SQLite's ``EXPLAIN QUERY PLAN`` for ``sql`` on ``db``, one step per line (``SCAN``
+    reads a whole table, ``SEARCH … USING INDEX`` jumps to the rows)."""
     rows = db.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()
     return "\n".join(row[-1] for row in rows)
 
 
-def _median_ms(db, sql, params, repeats, timer) -> tuple[float, np.ndarray, list]:
+def time_query(db: sqlite3.Connection, sql: str, params: tuple, repeats: int,
+               timer: Callable[[], float] = time.perf_counter
+               ) -> tuple[float, np.ndarray, list]:
+    """Run ``sql`` on ``db`` ``repeats`` times, fetching every row: the median time (ms),
+    each run's time (ms) and the rows of the last run. ``timer`` returns seconds."""
     times = np.empty(repeats)
     for k in range(repeats):
         start = timer()
@@ -151,9 +158,9 @@ def _measure(folder: Path, fl, ports, repeats, city, country, timer) -> Vertical
                 for query, sql, args in (("scan", SCAN_SQL, ()),
                                          ("lookup", LOOKUP_SQL[layout], params)):
                     key = f"{query}_{layout}"
-                    med[key], times[key], results[key] = _median_ms(db, sql, args, repeats,
+                    med[key], times[key], results[key] = time_query(db, sql, args, repeats,
                                                                     timer)
-                plans[layout] = _plan(db, LOOKUP_SQL[layout], params)
+                plans[layout] = query_plan(db, LOOKUP_SQL[layout], params)
             finally:
                 db.close()
         except sqlite3.Error as exc:

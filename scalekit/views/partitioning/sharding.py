@@ -1,17 +1,13 @@
-"""Sharding strategies side by side: where skewed keys land, and how many move when a shard
-is added — views of :mod:`scalekit.partitioning.shards`.
-
-Everything here is computed from the strategies' public rule, ``shard_for(key)`` and
-``resized(n)``, over a list of keys (no SQLite): cheap enough for a live panel. The skewed key
-set is the origin airport code of each flight from :func:`scalekit.partitioning.flights` —
-a hub's code repeats once per flight, so a hub is a hot key that no hash can split.
+"""Sharding flights: where skewed keys land under each strategy, and what adding a shard
+moves — views of :mod:`scalekit.partitioning.growth` (the model counts; these only draw).
+The skewed key set is the origin airport code of each flight
+(:func:`scalekit.partitioning.origin_keys`) — a hub's code repeats once per flight, so a hub
+is a hot key that no hash can split.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import ipywidgets as widgets
 import numpy as np
@@ -19,11 +15,14 @@ from matplotlib.ticker import MaxNLocator
 
 from scalekit import _check
 from scalekit.hashing import DEFAULT_VNODES
-from scalekit.partitioning import data, shards
+from scalekit.partitioning import growth
+from scalekit.partitioning.growth import ReshardingCurve, ShardGrowth
+from scalekit.partitioning.shards import shard_load
+from scalekit.views._common import expect
 from scalekit.views.panel import Panel
 from scalekit.views.style import CYCLE, LIMIT, THEORY, figure, styled
 
-__all__ = ["plot_shard_load", "plot_resharding", "explore_sharding", "origin_keys",
+__all__ = ["plot_shard_load", "plot_resharding", "plot_moved_by_key", "explore_sharding",
            "STRATEGY_NAMES"]
 
 #: The strategies the views compare, in the order they are drawn.
@@ -31,97 +30,13 @@ STRATEGY_NAMES = ("modulo", "range", "directory", "consistent", "jump")
 _LABEL = {"modulo": "modulo hash", "range": "range (A–Z split)", "directory": "directory",
           "consistent": "consistent hash", "jump": "jump hash"}
 _PANEL_ROWS = 20_000  # flights behind the panel's key set
-_AIRPORTS = 200  # data.airports() default
-
-
-@functools.lru_cache(maxsize=16)
-def origin_keys(rows: int = _PANEL_ROWS, skew: float = 1.0, seed: int = 0) -> tuple:
-    """The shard key of ``rows`` flights: each flight's origin airport code (a tuple of
-    str, one per row; hubs repeat, ``skew`` as in :func:`scalekit.partitioning.flights`)."""
-    ports = data.airports(_AIRPORTS, seed=seed)
-    fl = data.flights(rows, ports, seed=seed, skew=skew)
-    return tuple(ports.code[fl.origin].tolist())
-
-
-@functools.lru_cache(maxsize=1)
-def _all_codes() -> tuple:
-    return tuple(sorted(data.airports(_AIRPORTS, seed=0).code.tolist()))
-
-
-def _rule(name: str, n: int, vnodes: int = DEFAULT_VNODES, codes: Sequence | None = None):
-    """A fresh strategy over ``n`` shards. Range splits the sorted airport codes into ``n``
-    runs of equal length (A… to Z…); directory places each new key on the shard with the
-    fewest keys so far."""
-    if name == "range":
-        codes = sorted(codes) if codes is not None else _all_codes()
-        if len(codes) < n:
-            raise ValueError(f"a range split into {n} shards needs at least {n} distinct keys, "
-                             f"got {len(codes)}")
-        return shards.strategy("range", n, boundaries=[codes[len(codes) * i // n]
-                                                       for i in range(1, n)])
-    if name == "consistent":
-        return _ring(n, vnodes)
-    return shards.strategy(name, n)
-
-
-@functools.lru_cache(maxsize=64)
-def _ring(n: int, vnodes: int) -> shards.ConsistentHash:
-    return shards.strategy("consistent", n, vnodes=vnodes)  # immutable: safe to share
-
-
-def _grown(rule, name: str, vnodes: int, codes: Sequence | None = None):
-    """The same strategy with one more shard (range: the same A–Z rule over n + 1)."""
-    if name == "range":
-        return _rule("range", rule.n + 1, vnodes, codes)
-    if name == "consistent":
-        return _ring(rule.n + 1, vnodes)
-    return rule.resized(rule.n + 1)
 
 
 # --------------------------------------------------------------------------- the panel
 
 
-@dataclass(frozen=True, eq=False)
-class _Snapshot:
-    """Rows per shard under one setting, and what adding a shard does to them."""
-
-    strategy: str
-    shards: int
-    skew: float
-    vnodes: int
-    rows: int
-    load: np.ndarray  # rows per shard, n
-    moving: np.ndarray  # of those, rows that move when shard n+1 is added
-    new_shard_rows: int  # rows the added shard ends up with
-
-    @property
-    def moved(self) -> float:
-        return float(self.moving.sum()) / self.rows
-
-    @property
-    def hottest(self) -> int:
-        return int(self.load.argmax())
-
-    @property
-    def hottest_share(self) -> float:
-        return float(self.load.max()) / self.rows
-
-
-def _snapshot(name: str, n: int, skew: float, vnodes: int) -> _Snapshot:
-    keys = origin_keys(_PANEL_ROWS, skew)
-    distinct, counts = np.unique(np.asarray(keys), return_counts=True)  # a hot key: one lookup
-    rule = _rule(name, n, vnodes)
-    before = np.array([rule.shard_for(k) for k in distinct.tolist()])
-    after_rule = _grown(rule, name, vnodes)
-    after = np.array([after_rule.shard_for(k) for k in distinct.tolist()])
-    load = np.bincount(before, weights=counts, minlength=n)
-    moving = np.bincount(before, weights=counts * (after != before), minlength=n)
-    return _Snapshot(strategy=name, shards=n, skew=skew, vnodes=vnodes, rows=len(keys),
-                     load=load, moving=moving, new_shard_rows=int(counts[after == n].sum()))
-
-
 @styled
-def _draw_snapshot(s: _Snapshot):
+def _draw_growth(s: ShardGrowth):
     fig, ax = figure(height=3.8, left=0.08, right=0.98, top=0.83, bottom=0.14)
     n = s.shards
     x = np.arange(n)
@@ -138,19 +53,25 @@ def _draw_snapshot(s: _Snapshot):
     ax.set(xlabel="shard", ylabel="rows on the shard (% of all rows)",
            ylim=(0, max(100.0 / n, float(s.load.max()) * scale) * 1.12))
     ax.legend(loc="upper right", ncols=2)
-    theory = n / (n + 1) if s.strategy == "modulo" else 1 / (n + 1)
-    ref = "n/(n+1)" if s.strategy == "modulo" else "1/(n+1)"
+    if s.strategy == "directory":
+        theory = "a directory keeps placed keys where they are"
+    elif s.expected is None:
+        theory = "no closed form for a range split"
+    else:
+        ref = "n/(n+1)" if s.strategy == "modulo" else "1/(n+1)"
+        theory = f"theory {ref} = {s.expected:.0%}"
     ax.set_title(f"{_LABEL[s.strategy]}, {n} shards: shard {s.hottest} holds "
                  f"{s.hottest_share:.0%} of the rows (even share {1 / n:.0%})\n"
-                 f"Adding shard {n} moves {s.moved:.0%} of the rows (theory {ref} = "
-                 f"{theory:.0%})")
+                 f"Adding shard {n} moves {s.moved:.0%} of the rows ({theory})")
     return fig
 
 
-def _describe(s: _Snapshot) -> str:
-    return (f"{s.rows:,} flights keyed by origin airport (skew {s.skew:g}) · hottest shard "
-            f"{s.hottest}: {s.hottest_share:.1%} of rows · adding shard {s.shards} moves "
-            f"{s.moved:.1%} of rows; {s.new_shard_rows / s.rows:.1%} land on the new shard")
+def _describe(s: ShardGrowth) -> str:
+    spread = f" (±{s.spread:.1%} by chance)" if s.spread is not None else ""
+    return (f"{s.rows:,} flights keyed by origin airport: {s.keys} airports, as uneven as "
+            f"{s.effective_keys:.0f} equal keys · hottest shard {s.hottest}: "
+            f"{s.hottest_share:.1%} of rows · adding shard {s.shards} moves {s.moved:.1%} of "
+            f"rows{spread}; {s.new_shard_rows / s.rows:.1%} land on the new shard")
 
 
 def explore_sharding() -> Panel:
@@ -167,23 +88,14 @@ def explore_sharding() -> Panel:
     }
 
     def compute(strategy, shards, skew, vnodes):
-        return _snapshot(strategy, shards, skew, vnodes)
+        return growth.shard_growth(strategy, shards, growth.origin_keys(_PANEL_ROWS, skew),
+                                   vnodes=vnodes)
 
-    return Panel(controls, compute, _draw_snapshot, title="Sharding flights by origin airport",
+    return Panel(controls, compute, _draw_growth, title="Sharding flights by origin airport",
                  describe=_describe, columns=2)
 
 
 # --------------------------------------------------------------------------- static figures
-
-
-def _keys(keys) -> list:
-    if isinstance(keys, str | bytes) or not isinstance(keys, Sequence | np.ndarray):
-        raise TypeError(f"keys must be a list of shard keys (one per row), got "
-                        f"{type(keys).__name__}")
-    keys = list(keys.tolist() if isinstance(keys, np.ndarray) else keys)
-    if not keys:
-        raise ValueError("keys must hold at least one shard key, got an empty list")
-    return keys
 
 
 def _names(strategies) -> tuple:
@@ -197,77 +109,111 @@ def plot_shard_load(keys: Sequence | None = None, shards: int = 8,
                     strategies: Sequence[str] = STRATEGY_NAMES, *,
                     vnodes: int = DEFAULT_VNODES):
     """Rows per shard under each strategy, for ``keys`` — one shard key per row (default:
-    :func:`origin_keys`, 20,000 flights keyed by origin airport, hub skew 1). The dashed line
-    is an even share; the title names the hottest shard's share."""
-    keys = _keys(origin_keys() if keys is None else keys)
+    :func:`~scalekit.partitioning.origin_keys`, 20,000 flights keyed by origin airport, hub
+    skew 1). The dashed line is an even share; the title names the hottest shard's share."""
+    keys = growth.origin_keys() if keys is None else keys
     n = _check.integer("shards", shards, low=2, high=64)
     names = _names(strategies)
-    distinct, counts = np.unique(np.asarray(keys, dtype=object), return_counts=True)
-    distinct = distinct.tolist()
+    loads = {name: shard_load(growth.strategy_for_keys(name, n, keys, vnodes=vnodes), keys)
+             for name in names}
+    rows = int(next(iter(loads.values())).sum())
+    if rows == 0:
+        raise ValueError("keys must hold at least one shard key, got an empty list")
     fig, ax = figure(height=4.0, left=0.08, top=0.83, bottom=0.14)
     width = 0.84 / len(names)
-    worst = (0.0, "", 0)
-    for i, name in enumerate(names):
-        rule = _rule(name, n, vnodes, distinct if name == "range" else None)
-        where = np.array([rule.shard_for(k) for k in distinct])
-        share = np.bincount(where, weights=counts, minlength=n) / len(keys)
-        ax.bar(np.arange(n) + (i - (len(names) - 1) / 2) * width, share * 100, width=width,
-               color=CYCLE[i % len(CYCLE)], label=_LABEL[name])
-        if share.max() > worst[0]:
-            worst = (float(share.max()), name, int(share.argmax()))
+    for i, (name, load) in enumerate(loads.items()):
+        ax.bar(np.arange(n) + (i - (len(names) - 1) / 2) * width, load / rows * 100,
+               width=width, color=CYCLE[i % len(CYCLE)], label=_LABEL[name])
+    worst = max(loads, key=lambda name: loads[name].max())
     ax.axhline(100 / n, color=THEORY, ls="--", lw=1, label=f"even share (1/{n})")
     ax.xaxis.set_major_locator(MaxNLocator(nbins=n, integer=True))
     ax.set(xlabel="shard", ylabel="rows on the shard (% of all rows)")
     ax.legend(loc="upper right", ncols=2)
-    ax.set_title(f"A hot key beats every strategy: the hottest shard holds {worst[0]:.0%} of "
-                 f"the rows\n(shard {worst[2]} under {_LABEL[worst[1]]}; an even share is "
-                 f"{1 / n:.0%} of {len(keys):,} rows)")
+    ax.set_title(f"A hot key beats every strategy: the hottest shard holds "
+                 f"{loads[worst].max() / rows:.0%} of the rows\n(shard "
+                 f"{int(loads[worst].argmax())} under {_LABEL[worst]}; an even share is "
+                 f"{1 / n:.0%} of {rows:,} rows)")
     return fig
+
+
+def _theory_lines(ax, top: int) -> None:
+    grid = np.linspace(1, top, 200)
+    ax.plot(grid, grid / (grid + 1), color=THEORY, lw=1.5, ls="--",
+            label="theory, modulo: n/(n+1)")
+    ax.plot(grid, 1 / (grid + 1), color=LIMIT, lw=1.5, ls="--",
+            label="theory, consistent/jump: 1/(n+1)")
 
 
 @styled
 def plot_resharding(keys: Sequence | None = None, max_shards: int = 16,
                     strategies: Sequence[str] = ("modulo", "consistent", "jump"), *,
                     vnodes: int = DEFAULT_VNODES):
-    """Fraction of ``keys`` that change shard going from n to n + 1 shards, for
-    n = 1 .. ``max_shards``, measured with each strategy's ``shard_for`` and ``resized``,
-    against the theory n/(n+1) (modulo hash) and 1/(n+1) (consistent and jump hash).
-    Default keys: 20,000 distinct flight ids."""
-    keys = _keys(list(range(1, 20_001)) if keys is None else keys)
-    top = _check.integer("max_shards", max_shards, low=1, high=64)
+    """Fraction of ``keys`` (one per row) that change shard going from n to n + 1 shards,
+    for n = 1 .. ``max_shards`` (:func:`~scalekit.partitioning.resharding_curve`), against
+    the theory n/(n+1) (modulo hash) and 1/(n+1) (consistent and jump hash). Default keys:
+    20,000 distinct flight ids."""
+    keys = list(range(1, 20_001)) if keys is None else keys
     names = _names(strategies)
     if "range" in names or "directory" in names:
         raise ValueError("plot_resharding compares hash strategies (modulo, consistent, "
                          "jump); range and directory move only what the operator moves")
-    ns = np.arange(1, top + 1)
+    curves = [growth.resharding_curve(name, keys, max_shards, vnodes=vnodes) for name in names]
+    top = len(curves[0].shards)
     fig, ax = figure(height=4.0, left=0.08, top=0.83, bottom=0.14)
-    grid = np.linspace(1, top, 200)
-    ax.plot(grid, grid / (grid + 1), color=THEORY, lw=1.5, ls="--",
-            label="theory, modulo: n/(n+1)")
-    ax.plot(grid, 1 / (grid + 1), color=LIMIT, lw=1.5, ls="--",
-            label="theory, consistent/jump: 1/(n+1)")
-    measured = {}
-    for i, name in enumerate(names):
-        rule = _rule(name, 1, vnodes)
-        now = np.array([rule.shard_for(k) for k in keys])
-        fractions = []
-        for _n in ns:
-            rule = _grown(rule, name, vnodes)
-            nxt = np.array([rule.shard_for(k) for k in keys])
-            fractions.append(float(np.mean(nxt != now)))
-            now = nxt
-        measured[name] = fractions
-        ax.plot(ns, fractions, "os^D"[i % 4], color=CYCLE[i % len(CYCLE)], ms=7,
-                mec="white", mew=0.6,
-                label=f"{_LABEL[name]} (measured)", gid=f"measured-{name}")
+    _theory_lines(ax, top)
+    for i, c in enumerate(curves):
+        ax.plot(c.shards, c.moved, "os^D"[i % 4], color=CYCLE[i % len(CYCLE)], ms=7,
+                mec="white", mew=0.6, label=f"{_LABEL[c.strategy]} (measured)",
+                gid=f"measured-{c.strategy}")
     ax.xaxis.set_major_locator(MaxNLocator(nbins=top, integer=True))
     ax.set(xlabel="shards before adding one (n)", ylabel="fraction of keys that move",
            ylim=(0, 1.02), xlim=(0.5, top + 0.5))
     ax.legend(loc="center right")
     k = min(8, top)
-    parts = [f"{nm} {measured[nm][k - 1]:.0%}" for nm in names]
+    parts = [f"{c.strategy} {c.moved[k - 1]:.0%}" for c in curves]
     ax.set_title(f"Adding a shard: modulo moves n/(n+1) of the keys, consistent and jump "
                  f"hashing 1/(n+1)\n{k} → {k + 1} shards moves " + ", ".join(parts)
-                 + f" of {len(keys):,} keys")
+                 + f" of {curves[0].rows:,} keys")
     return fig
 
+
+@styled
+def plot_moved_by_key(by_id: Sequence[ReshardingCurve], by_origin: Sequence[ReshardingCurve]):
+    """One panel per strategy: the fraction of rows that move from n to n + 1 shards when
+    the rows are keyed by a unique id (``by_id``) and by a skewed key (``by_origin``), with
+    the band theory ± 2 standard deviations √(p(1−p)/K_eff) for the skewed key — results of
+    :func:`~scalekit.partitioning.resharding_curve`, in the same strategy order."""
+    for name, curves in (("by_id", by_id), ("by_origin", by_origin)):
+        if isinstance(curves, ReshardingCurve) or not isinstance(curves, Sequence) \
+                or not curves:
+            raise TypeError(f"{name} must be a non-empty list of ReshardingCurve results")
+        for c in curves:
+            expect(name, c, ReshardingCurve)
+    if [c.strategy for c in by_id] != [c.strategy for c in by_origin]:
+        raise ValueError("by_id and by_origin must hold the same strategies in the same order")
+    fig, axes = figure(len(by_id), height=3.6, top=0.78, bottom=0.15, left=0.07, wspace=0.25)
+    axes = np.atleast_1d(axes)
+    worst = 0.0
+    for ax, ids, skewed in zip(axes, by_id, by_origin, strict=True):
+        ns, exp = np.asarray(skewed.shards), np.asarray(skewed.expected)
+        band = 2 * np.asarray(skewed.spread)
+        ax.fill_between(ns, exp - band, exp + band, color=CYCLE[1], alpha=0.18, lw=0,
+                        label=f"theory ± 2σ for {skewed.effective_keys:.0f} effective keys")
+        ax.plot(ns, exp, color=THEORY, ls="--", lw=1.2, label="theory")
+        ax.plot(ids.shards, ids.moved, "o", color=CYCLE[0], ms=5, mec="white", mew=0.5,
+                label=f"keyed by id ({ids.keys:,} keys)", gid=f"id-{ids.strategy}")
+        ax.plot(ns, skewed.moved, "s", color=CYCLE[1], ms=5, mec="white", mew=0.5,
+                label=f"keyed by origin ({skewed.keys} airports)",
+                gid=f"origin-{skewed.strategy}")
+        worst = max(worst, float(np.max(np.abs(np.asarray(skewed.moved) - exp))))
+        ax.set(title=_LABEL[ids.strategy], xlabel="shards before adding one (n)",
+               ylim=(0, 1.02), xlim=(0.5, ns[-1] + 0.5))
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
+    axes[0].set_ylabel("fraction of rows that move")
+    axes[min(1, len(axes) - 1)].legend(loc="upper right", fontsize=8)
+    skewed = by_origin[0]
+    fig.suptitle(f"Keyed by id, the rows that move follow theory; keyed by origin they miss "
+                 f"it by up to {worst:.0%}:\n{skewed.keys} airports with hubs count as only "
+                 f"{skewed.effective_keys:.0f} equal keys, and a hub moves or stays as one "
+                 f"block", x=0.02, ha="left", fontsize=11, fontweight="bold")
+    return fig

@@ -1,0 +1,5 @@
+"""``python -m scalekit.grading``: see :mod:`scalekit.grading.cli`."""
+
+from .cli import main
+
+raise SystemExit(main())
