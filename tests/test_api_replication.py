@@ -230,5 +230,20 @@ SKIP = {
 }
 
 
+# scalekit.replication.postgres (issue 13, written by the PostgreSQL helper) runs the same
+# experiments on a real PostgreSQL cluster: every valid call starts one (seconds — past the
+# walk's 5 s a call), so one bad value at a time would start hundreds. Not walked here; its
+# refusals are the engine work's to walk (found meanwhile: failover(fail_after_s=-1) names
+# duration_s, not fail_after_s; failover(seed=None) is accepted, undocumented).
+PG = f"{R}.postgres"
+SKIP |= {f"{PG}.{name}": "runs a real PostgreSQL cluster per call (issue 13's module)"
+         for name in ("measure_lag", "read_your_writes", "commit_latency", "failover",
+                      "compare_failover")}
+SKIP |= {f"{PG}.{name}": "a result dataclass built only by a real-PostgreSQL run"
+         for name in ("LagComparison", "ReadYourWritesComparison", "CommitLatencyComparison",
+                      "FailoverComparison")}
+SKIP[f"{PG}.CommitLatencyComparison.of"] = "a result's method; the result needs a real run"
+
+
 def test_walk_api():
     _walk.assert_clean(__file__)
