@@ -99,6 +99,50 @@ def seed(value: Any) -> int | None:
     return integer("seed", value, low=0)
 
 
+def text(name: str, value: Any, *, min_len: int = 1, max_len: int | None = None) -> str:
+    """A str of ``min_len`` (default 1: not empty) to ``max_len`` characters — a name, a key,
+    a value — never a number or None turned into one by ``str()``."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, got {_shown(value)} ({type(value).__name__})")
+    if len(value) < min_len:
+        raise ValueError(f"{name} must hold at least {min_len} character(s), "
+                         f"got {_shown(value)}")
+    if max_len is not None and len(value) > max_len:
+        raise ValueError(f"{name} must hold at most {max_len:,} characters, got "
+                         f"{len(value):,}")
+    return value
+
+
+def function(name: str, value: Any) -> Any:
+    """A callable (a callback, a clock), returned as it is."""
+    if not callable(value):
+        raise TypeError(f"{name} must be callable (a function), got {_shown(value)} "
+                        f"({type(value).__name__})")
+    return value
+
+
+def instance(name: str, value: Any, cls: type | tuple[type, ...]) -> Any:
+    """``value`` if it is an instance of ``cls`` (a class or a tuple of them)."""
+    if not isinstance(value, cls):
+        classes = cls if isinstance(cls, tuple) else (cls,)
+        wanted = " or ".join(f"{c.__module__}.{c.__qualname__}".removeprefix("builtins.")
+                             for c in classes)
+        raise TypeError(f"{name} must be a {wanted}, got {_shown(value)} "
+                        f"({type(value).__name__})")
+    return value
+
+
+def optional(check, name: str, value: Any, *args: Any, meaning: str, **kwargs: Any) -> Any:
+    """None (which means ``meaning``), or ``value`` checked by ``check(name, value, *args,
+    **kwargs)`` — one of the helpers above — whose message then adds that None is accepted."""
+    if value is None:
+        return None
+    try:
+        return check(name, value, *args, **kwargs)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{exc}; or None ({meaning})") from None
+
+
 def array(
     name: str,
     values: Any,
@@ -147,10 +191,23 @@ def array(
 def _describe(low, high, low_open=False, high_open=False, noun="a finite number") -> str:
     parts = []
     if low is not None:
-        parts.append(f"{'>' if low_open else '>='} {low:g}")
+        parts.append(f"{'>' if low_open else '>='} {_bound(low)}")
     if high is not None:
-        parts.append(f"{'<' if high_open else '<='} {high:g}")
+        parts.append(f"{'<' if high_open else '<='} {_bound(high)}")
     return " ".join([noun, " and ".join(parts)]) if parts else noun
+
+
+def _bound(x: float) -> str:
+    """A bound as a reader writes it: 1,000,000 rather than 1e+06 for a whole number."""
+    if float(x).is_integer() and abs(x) >= 1e4:
+        return f"{int(x):,}"
+    return f"{x:g}"
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    """``repr(value)``, cut to ``limit`` characters: a message quotes, it does not dump."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _quoted(options: Sequence[str]) -> str:
@@ -165,7 +222,7 @@ def settings(cls: type, given: Any, overrides: dict) -> Any:
     if given is None:
         given = cls()
     elif not isinstance(given, cls):
-        raise TypeError(f"settings must be a {cls.__name__} or None, got {given!r}")
+        raise TypeError(f"settings must be a {cls.__name__} or None, got {_shown(given)}")
     fields = [f.name for f in dataclasses.fields(cls)]
     unknown = sorted(set(overrides) - set(fields))
     if unknown:

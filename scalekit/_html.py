@@ -13,7 +13,7 @@ import html
 import numbers
 from collections.abc import Iterable, Mapping, Sequence
 
-__all__ = ["cell", "key_value_table", "rows_table"]
+__all__ = ["cell", "key_value_table", "rows_table", "Table"]
 
 
 def cell(value: object) -> str:
@@ -60,6 +60,22 @@ def rows_table(rows: Iterable[Mapping[str, object] | Sequence[object]],
     return f"<table><tr>{head}</tr>{body}</table>{_note(note)}"
 
 
+class Table:
+    """A two-column table to show in a notebook (``_repr_html_``) or a console (repr): what
+    a result's ``table()`` returns, so a cell ending in ``result.table()`` shows every field."""
+
+    def __init__(self, mapping: Mapping[str, object], note: str = "") -> None:
+        self.mapping, self.note = dict(mapping), note
+
+    def __repr__(self) -> str:
+        width = max((len(str(k)) for k in self.mapping), default=0)
+        lines = [f"{str(k):<{width}}  {v!r}" for k, v in self.mapping.items()]
+        return "\n".join(lines + ([self.note] if self.note else []))
+
+    def _repr_html_(self) -> str:
+        return key_value_table(self.mapping, self.note)
+
+
 class ScalarTable:
     """Mixin for a result dataclass: a readable repr (floats to 6 digits) and a notebook
     table of its scalar fields (those shown in the repr; arrays are declared repr=False)."""
@@ -67,6 +83,11 @@ class ScalarTable:
     def summary(self) -> dict:
         """The scalar fields, in order."""
         return {k: getattr(self, k) for k, f in self.__dataclass_fields__.items() if f.repr}
+
+    def table(self) -> Table:
+        """Every scalar field as a table (a result whose notebook view is a short summary
+        shows its full table this way)."""
+        return Table(self.summary())
 
     def __repr__(self) -> str:
         shown = (f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v!r}"

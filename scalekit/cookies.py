@@ -158,6 +158,8 @@ def _bytes(name: str, value) -> bytes:
 def b64encode(data: bytes) -> str:
     """URL-safe base64 (``-`` and ``_`` for ``+`` and ``/``) with the ``=`` padding dropped:
     the text can go in a cookie or a URL as it is."""
+    if not isinstance(data, bytes | bytearray):
+        raise TypeError(f"data must be bytes, got {type(data).__name__}")
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
@@ -167,9 +169,11 @@ def b64decode(text: str) -> bytes:
     if not isinstance(text, str):
         raise TypeError(f"text must be a str of URL-safe base64, got {type(text).__name__}")
     if not _B64URL.fullmatch(text):
-        raise ValueError(f"not URL-safe base64: {text[:40]!r}")
+        raise ValueError(f"text is not URL-safe base64 (A–Z, a–z, 0–9, - and _): "
+                         f"{text[:40]!r}")
     if len(text) % 4 == 1:
-        raise ValueError(f"not URL-safe base64: {len(text)} characters cannot be a length")
+        raise ValueError(f"text is not URL-safe base64: {len(text)} characters cannot encode "
+                         f"whole bytes (never one past a multiple of four)")
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
@@ -553,9 +557,9 @@ class SessionSigner:
         payload, timestamp, _ = _split(_check_cookie(cookie))
         if self.key_index(cookie) is None:
             keys = "the key" if len(self._keys) == 1 else f"any of the {len(self._keys)} keys"
-            raise BadSignature(f"the signature does not match: the cookie was changed, or "
-                               f"signed with a key other than {keys} this signer holds",
-                               payload=payload)
+            raise BadSignature(f"the cookie's signature does not match {keys} in "
+                               f"secret_keys: the cookie was changed, or signed with "
+                               f"another key", payload=payload)
         try:
             signed_at = decode_timestamp(timestamp)
         except ValueError as exc:
@@ -600,9 +604,9 @@ class SessionSigner:
 # --------------------------------------------------------------------------- shortcuts
 
 
-def dumps(session: Mapping, secret_key, **kw) -> str:
-    """``SessionSigner(secret_key, **kw).dumps(session)``."""
-    return SessionSigner(secret_key, **kw).dumps(session)
+def dumps(session: Mapping, secret_keys, **kw) -> str:
+    """``SessionSigner(secret_keys, **kw).dumps(session)``: signed with the newest key."""
+    return SessionSigner(secret_keys, **kw).dumps(session)
 
 
 def loads(cookie: str, secret_keys, **kw) -> dict:
@@ -617,8 +621,10 @@ def tamper(cookie: str, index: int, new_char: str) -> str:
         raise TypeError(f"cookie must be a str, got {type(cookie).__name__}")
     if not cookie:
         raise ValueError("cookie is empty: there is no character to change")
-    if not isinstance(new_char, str) or len(new_char) != 1:
-        raise ValueError(f"new_char must be a single character, got {new_char!r}")
+    if not isinstance(new_char, str):
+        raise TypeError(f"new_char must be a str of one character, got {new_char!r}")
+    if len(new_char) != 1:
+        raise ValueError(f"new_char must be a single character, got {new_char[:40]!r}")
     i = _check.integer("index", index, low=-len(cookie), high=len(cookie) - 1)
     i %= len(cookie)
     if cookie[i] == new_char:

@@ -5,11 +5,14 @@ function, class and method, builds one valid call for each (from its defaults, f
 ``VALID`` — valid values by parameter name — and from the topic's own table), then replaces one
 parameter at a time with each value of ``BAD``. Each call must either
 
-* raise ``TypeError`` or ``ValueError`` whose message names the parameter, or
+* raise ``TypeError`` or ``ValueError`` whose message names the parameter (as a word: ``n``
+  is not named by "unknown"), or
 * succeed, where the topic's table (or a rule below) lists that value as legitimately accepted,
   with the reason.
 
-Anything else is a finding: another exception (AttributeError, MemoryError, OverflowError …
+Positional-only parameters are walked too (passed by position), and so is each extra
+keyword a callable taking ``**kwargs`` gets in its ``EXAMPLES`` baseline. Anything else is a
+finding: another exception (AttributeError, MemoryError, OverflowError …
 from deep inside), a clear error that does not name the parameter, a call that runs past
 ``TIME_LIMIT_S``, a value accepted silently. The walk runs in a subprocess of its own with an
 address-space cap (``MEMORY_CAP``), so a size that is not bounded before allocating fails
@@ -40,6 +43,7 @@ import json
 import math
 import os
 import pkgutil
+import re
 import resource
 import signal
 import sys
@@ -186,15 +190,51 @@ def targets(package: str, instances: dict[str, Callable]) -> tuple[list[Target],
 
 
 def _bound(factory: Callable, name: str) -> Callable:
-    def call(**kwargs):
-        return getattr(factory(), name)(**kwargs)
+    """A fresh instance per call, closed afterwards (an instance that started a server or
+    opened a database must not outlive its call: the walk makes thousands)."""
+    def call(*args, **kwargs):
+        instance = factory()
+        try:
+            return getattr(instance, name)(*args, **kwargs)
+        finally:
+            close(instance)
     return call
 
 
 def params(sig: inspect.Signature) -> list[inspect.Parameter]:
-    """The parameters a caller passes by keyword (no *args/**kwargs)."""
+    """The named parameters a caller passes (no *args/**kwargs); positional-only ones
+    included — :func:`invoke` passes those by position."""
     return [p for p in sig.parameters.values()
-            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+
+def walked(sig: inspect.Signature, kwargs: dict) -> list[inspect.Parameter]:
+    """The parameters to try bad values on: the signature's, and — for a callable taking
+    ``**kwargs`` (settings passed as overrides, say) — each extra name its baseline passes."""
+    found = params(sig)
+    if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
+        named = {p.name for p in found}
+        found += [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY)
+                  for name in kwargs if name not in named]
+    return found
+
+
+def invoke(target: Target, kwargs: dict):
+    """Call ``target`` with ``kwargs``, its positional-only parameters by position (a
+    missing one takes its default, so a later one can still be given)."""
+    args = []
+    for p in target.signature.parameters.values():
+        if p.kind is not p.POSITIONAL_ONLY:
+            break
+        if p.name in kwargs:
+            args.append(kwargs[p.name])
+        elif p.default is not p.empty:
+            args.append(p.default)
+        else:
+            break
+    positional = {p.name for p in target.signature.parameters.values()
+                  if p.kind is p.POSITIONAL_ONLY}
+    return target.call(*args, **{k: v for k, v in kwargs.items() if k not in positional})
 
 
 # --------------------------------------------------------------------------- calling
@@ -235,18 +275,23 @@ def close(result) -> None:
             return
 
 
-def attempt(call: Callable, kwargs: dict) -> tuple[str, str]:
-    """(outcome, detail): outcome is "ok", "TypeError", "ValueError", "timeout" or the name of
-    another exception; detail is the message (and, for other exceptions, where it came from)."""
+def attempt(target: Target, kwargs: dict) -> tuple[str, str]:
+    """(outcome, detail): outcome is "ok", "TypeError", "ValueError" (subclasses included),
+    "timeout" or the name of another exception; detail is the message (and, for other
+    exceptions, where it came from)."""
     result = None
     try:
         with time_limit(TIME_LIMIT_S):
-            result = call(**kwargs)
+            result = invoke(target, kwargs)
         return "ok", ""
     except WalkTimeout as exc:
         return "timeout", str(exc)
     except (TypeError, ValueError) as exc:
-        return type(exc).__name__, str(exc)
+        # A subclass (a model's own error ladder: BadCookie(ValueError) …) is a clear refusal
+        # too: judged as its base, its own name kept in the detail.
+        base = "TypeError" if isinstance(exc, TypeError) else "ValueError"
+        name = type(exc).__name__
+        return base, str(exc) if name == base else f"{name}: {exc}"
     except Exception as exc:  # noqa: BLE001 — a finding, reported
         frame = traceback.extract_tb(exc.__traceback__)[-1]
         where = f"{Path(frame.filename).name}:{frame.lineno}"
@@ -296,16 +341,16 @@ def walk(table) -> dict:
         if kwargs is None:
             report["no_baseline"].append(target.qualname)
             continue
-        outcome, detail = attempt(target.call, kwargs)
+        outcome, detail = attempt(target, kwargs)
         report["callables"] += 1
         if outcome != "ok":
             report["no_baseline"].append(f"{target.qualname}: the valid call fails: "
                                          f"{outcome}: {detail}")
             continue
-        for param in params(target.signature):
+        for param in walked(target.signature, kwargs):
             for label, make in BAD.items():
                 value = make()
-                outcome, detail = attempt(target.call, {**kwargs, param.name: value})
+                outcome, detail = attempt(target, {**kwargs, param.name: value})
                 report["calls"] += 1
                 finding = judge(outcome, detail, param, label, value, target, accepts)
                 if finding is None:
@@ -323,10 +368,17 @@ def judge(outcome, detail, param, label, value, target, accepts) -> str | None:
             return None
         return f"{where}: accepted silently (list it in ACCEPTED with the reason, or refuse it)"
     if outcome in ("TypeError", "ValueError"):
-        if param.name in detail:
+        if names(detail, param.name):
             return None
         return f"{where}: {outcome} without naming {param.name!r}: {detail[:160]}"
     return f"{where}: {outcome}: {detail[:200]}"
+
+
+def names(message: str, name: str) -> bool:
+    """True if ``message`` names the parameter ``name`` as a word: a parameter ``n`` is not
+    named by "unknown", nor ``key`` by "keys" or "monkey" (a bare substring test passed
+    them); ``secret_keys[0]`` and ``clock()`` do name ``secret_keys`` and ``clock``."""
+    return re.search(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])", message) is not None
 
 
 def load_table(path: str):

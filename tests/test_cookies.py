@@ -826,3 +826,41 @@ def test_parts_show_as_a_table_that_says_nothing_is_verified():
     page = cookies.parts(signer().dumps({"x": "<b>"}))._repr_html_()
     assert "nothing here is verified" in page and "2023-11-14 22:13:20+00:00" in page
     assert "&lt;b&gt;" in page and "<b>" not in page
+
+
+# ------------------------------------------------------------------ any value (issue 18)
+
+NUMBERS = st.one_of(
+    st.sampled_from([1e308, -1e308, 5e-324, 2**63, 2**64, 10**400, float("inf"), float("nan"),
+                     0, -0.0, -1]),
+    st.integers(), st.floats(), st.none(), st.booleans(), st.text(max_size=3),
+    st.just([]), st.just({}))
+
+
+def _names(message: str, name: str) -> bool:
+    import _walk
+    return _walk.names(message, name)
+
+
+@settings(max_examples=80, deadline=None)
+@given(name=st.sampled_from(["max_age_s", "clock_skew_s", "clock()", "seconds", "index"]),
+       value=NUMBERS)
+def test_every_number_is_taken_or_refused_naming_its_parameter(name, value):
+    """Each numeric parameter of the signer — the ages, the clock's reading, a timestamp's
+    seconds, tamper's index — with any value: a cookie round trip works, or a TypeError /
+    ValueError names the parameter (never an OverflowError from deep inside)."""
+    def call():
+        if name == "seconds":
+            return cookies.encode_timestamp(value)
+        if name == "index":
+            return cookies.tamper(signer().dumps(SMALL), value, "~")
+        kwargs = {"clock": lambda: value} if name == "clock()" else {name: value}
+        made = SessionSigner(KEY, **({"clock": lambda: T} | kwargs))
+        return made.loads(made.dumps(SMALL))
+    try:
+        got = call()
+    except (TypeError, ValueError) as exc:
+        assert _names(str(exc), name.rstrip("()")), f"{type(exc).__name__}: {exc}"
+        return
+    if name in ("max_age_s", "clock_skew_s", "clock()"):
+        assert got == SMALL

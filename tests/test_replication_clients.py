@@ -52,9 +52,11 @@ def test_overrides_apply_to_given_settings_and_keywords_alone_still_work():
     assert a.settings == b.settings == dataclasses.replace(base, delay_s=0.02)
     assert repr(a) == repr(b) and np.array_equal(a.commit_s, b.commit_s)
     assert base.delay_s == 0.05  # the settings given are not changed
-    modes = compare_commit_modes(base, commit="ignored", seed=3)
+    modes = compare_commit_modes(base, seed=3)  # the commit of ``base`` is replaced
     assert [r.commit for r in modes] == list(COMMIT_MODES)
     assert {r.settings.seed for r in modes} == {3}
+    with pytest.raises(TypeError, match="commit='async': compare_commit_modes runs every"):
+        compare_commit_modes(commit="async")  # one mode asked of a comparison of all
 
 
 @pytest.mark.parametrize(("call", "exc", "match"), [
@@ -163,9 +165,28 @@ def test_same_seed_same_result():
 def test_result_is_frozen_with_an_html_table():
     res = run_single_primary(duration_s=0.5)
     assert isinstance(res, SinglePrimaryResult)
-    assert "lost_writes" in res._repr_html_() and "lag_at" not in repr(res)
+    assert "lag_at" not in repr(res)
     with pytest.raises(AttributeError):
         res.lost_writes = 1
+
+
+def test_a_result_shows_a_short_summary_and_its_full_table_on_request():
+    """Issue 19 §5: a notebook shows six readable lines, not 21 internal fields; every field
+    is one call away (``table()``), and the summary's figures are the result's own."""
+    res = run_single_primary(fail_at=1.0, duration_s=3.0, seed=1)  # old primary back at 2.2 s
+    shown = res._repr_html_()
+    assert shown.count("<tr>") == 6 and "mean_read_wait_s" not in shown
+    lines = res.headline()
+    assert lines["reads of one's own write"].startswith(f"{res.stale_reads} of {res.reads} ")
+    assert lines["acknowledged writes lost"] == str(res.lost_writes)
+    assert lines["writes acknowledged"].startswith(f"{res.acknowledged} of {res.writes} (")
+    assert f"{res.refused_writes} refused by the fenced old primary" in lines[
+        "writes acknowledged"]
+    assert "a failover" in lines["run"] and "restart" in run_single_primary(
+        fail_at=1.0, failover_s=None, duration_s=2.0).headline()["run"]
+    table = res.table()
+    assert table.mapping == res.summary() and len(table.mapping) == 21
+    assert "mean_read_wait_s" in table._repr_html_() and "lost_writes" in repr(table)
 
 
 # --------------------------------------------------------------------------- property

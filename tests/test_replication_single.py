@@ -210,7 +210,7 @@ def test_illegal_transitions_and_bad_hooks_are_refused():
     cluster.fail("n1")
     with pytest.raises(RuntimeError, match="'n1' is down already"):
         cluster.fail("n1")
-    with pytest.raises(ValueError, match="node must be one of"):
+    with pytest.raises(ValueError, match="unknown name 'n9'; choose one of 'n0', 'n1', 'n2'"):
         cluster.fail("n9")
     with pytest.raises(ValueError, match="event"):
         cluster.subscribe("sent", print)

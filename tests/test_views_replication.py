@@ -1,12 +1,26 @@
 """Notebook 05's panels and figures: the shared panel contract, then what each figure must
-show a student."""
+show a student — and that a student can read it on a small screen (issue 19 §5: figure text
+at least 9 px in JupyterLab at 1024×768 with the file browser open)."""
 
+import functools
+
+import matplotlib.text as mtext
 import numpy as np
 import pytest
 from _panels import PanelContract, assert_labelled
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from scalekit import replication
 from scalekit.views import replication as view
+from scalekit.views.style import PNG_DPI
+
+#: Width (CSS px) JupyterLab 4 gives an output at a 1024×768 window with the file browser
+#: open, measured in Chromium: a static PNG is shown 592 px wide, a panel's SVG 588 (wider
+#: images are scaled down to fit, narrower ones are shown at their own size).
+SHOWN_PX = 588
+#: A panel's SVG is sized in points (1 pt = 4/3 CSS px): 96 CSS px per figure inch.
+SVG_PX_PER_IN = 96
+SMALLEST_TEXT_PX = 9.0
 
 PANELS = ["explore_replication", "explore_conflicts"]
 
@@ -48,7 +62,8 @@ def test_lag_figure_marks_the_failover(modes):
     fig = view.plot_lag(r, fail_at=1.0, failover_s=0.2)
     assert_labelled(fig)
     ax = fig.axes[0]
-    np.testing.assert_array_equal(ax.lines[0].get_ydata(), r.lag)
+    drawn = np.asarray(ax.lines[0].get_ydata(), dtype=float)
+    np.testing.assert_array_equal(drawn[~np.isnan(drawn)], r.lag)  # every sample, in order
     assert any(list(line.get_xdata()) == [1.0, 1.0] for line in ax.lines)
 
 
@@ -74,9 +89,43 @@ def test_write_timeline_follows_one_write(commit):
     for name in trace.received_at:  # one network delay, then the replay
         assert trace.received_at[name] == pytest.approx(0.05)
         assert trace.applied_at[name] == pytest.approx(0.055)
+    # a synchronous ack is the replica's report crossing back: one more network delay
     expected = {"async": 0.0, "remote_write": 0.1, "remote_apply": 0.105}[commit]
     assert trace.acked_at == pytest.approx(expected)
+    if commit == "async":
+        assert trace.reported_by is None
+    else:
+        sent = {"remote_write": 0.05, "remote_apply": 0.055}[commit]
+        assert trace.reported_by in trace.received_at
+        assert trace.reported_at == pytest.approx(sent)
+        assert trace.acked_at - trace.reported_at == pytest.approx(trace.delay_s)
     assert_labelled(view.plot_write_timeline(trace))
+
+
+def test_the_timeline_draws_the_acknowledgements_return_trip_in_every_mode():
+    """Issue 19 §3: "the client waits 111 ms" while the replicas had the write at ~60 ms —
+    the figure must show where the rest went: the report's arrow from the replica (at its
+    received/applied instant) to the primary (at the ack), one panel per commit mode."""
+    traces = [view.trace_write(commit=m, seed=4) for m in replication.COMMIT_MODES]
+    fig = view.plot_write_timeline()
+    assert [ax.get_ylabel() for ax in fig.axes] == list(replication.COMMIT_MODES)
+    fig = view.plot_write_timeline(traces)
+    for ax, t in zip(fig.axes, traces, strict=True):
+        arrows = [a for a in ax.texts if getattr(a, "arrow_patch", None) is not None]
+        rows = {label.get_text().split()[0]: y for label, y in
+                zip(ax.get_yticklabels(), ax.get_yticks(), strict=True)}
+        title = ax.get_title("left")
+        assert f"\"committed\" at {1e3 * t.acked_at:.0f} ms" in title
+        if t.reported_by is None:
+            assert not arrows and "before any replica" in title
+            continue
+        (arrow,) = arrows
+        assert arrow.xyann == pytest.approx((1e3 * t.reported_at, rows[t.reported_by]))
+        assert arrow.xy == pytest.approx((1e3 * t.acked_at, rows[t.primary]))
+        took = 1e3 * (t.acked_at - t.reported_at)
+        assert f"its report took {took:.0f} ms back" in title
+        assert t.delay_s * 1e3 <= took <= (t.delay_s + 0.02) * 1e3  # delay + jitter
+
 
 
 def test_conflicts_bars_are_the_results_numbers(conflicts):
@@ -115,3 +164,79 @@ def test_replication_panel_reports_lost_writes_only_in_async_failovers():
     p.controls["then"].value = "failover"
     p.controls["commit"].value = "remote_apply"
     assert p.error == "" and p.result[0].lost_writes == 0
+
+
+# ------------------------------------------------------------------ readable on a small screen
+
+
+def _undrawn_tick_labels(fig) -> set[int]:
+    """Tick labels matplotlib keeps but does not draw (their tick lies outside the view)."""
+    out = set()
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            lo, hi = sorted(axis.get_view_interval())
+            pad = 1e-9 * (hi - lo)
+            for tick in axis.get_major_ticks() + axis.get_minor_ticks():
+                if not lo - pad <= tick.get_loc() <= hi + pad:
+                    out |= {id(tick.label1), id(tick.label2)}
+    return out
+
+
+def shown_text(fig, dpi: float):
+    """(text, size in CSS px as shown SHOWN_PX wide, inside the figure) of every visible
+    text. ``dpi``: CSS px per figure inch before scaling (PNG_DPI for a still, SVG_PX_PER_IN
+    for a panel's SVG)."""
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    scale = min(1.0, SHOWN_PX / (fig.get_figwidth() * dpi))
+    width, height = fig.get_figwidth() * fig.dpi, fig.get_figheight() * fig.dpi
+    hidden = _undrawn_tick_labels(fig)
+    for text in fig.findobj(mtext.Text):
+        if not text.get_visible() or not text.get_text().strip() or id(text) in hidden:
+            continue
+        box = text.get_window_extent(renderer)
+        inside = (box.x0 >= -1 and box.y0 >= -1 and box.x1 <= width + 1
+                  and box.y1 <= height + 1)
+        yield text.get_text(), text.get_fontsize() * dpi / 72 * scale, inside
+
+
+@functools.cache
+def _figures():
+    modes = replication.compare_commit_modes(fail_at=2.0, seed=0)
+    restart = replication.run_single_primary(fail_at=2.0, failover_s=None, seed=0)
+    return {
+        "commit modes": view.plot_commit_modes(modes),
+        "lag": view.plot_lag(replication.run_single_primary(seed=0)),
+        "lag, restart": view.plot_lag(restart),
+        "write timeline": view.plot_write_timeline(),
+        "conflicts": view.plot_conflicts(replication.simulate_conflicts(seed=0)),
+    }
+
+
+@pytest.mark.parametrize(("kind", "name"), [("figure", n) for n in (
+    "commit modes", "lag", "lag, restart", "write timeline", "conflicts")]
+    + [("panel", p) for p in PANELS])
+def test_every_text_is_at_least_9_px_and_inside_the_figure_at_1024_by_768(kind, name):
+    if kind == "figure":
+        fig, dpi = _figures()[name], PNG_DPI
+    else:
+        fig, dpi = getattr(view, name)().figure, SVG_PX_PER_IN
+    texts = list(shown_text(fig, dpi))
+    assert len(texts) > 10
+    small = [(t, round(px, 1)) for t, px, _ in texts if px < SMALLEST_TEXT_PX]
+    cut = [t for t, _, inside in texts if not inside]
+    assert not small, f"{name}: text under {SMALLEST_TEXT_PX} px at 1024×768: {small}"
+    assert not cut, f"{name}: text cut off at the figure's edge: {cut}"
+
+
+def test_the_size_check_catches_the_old_9_5_inch_figures():
+    """The check itself: the same legend at the former width (9.5 in, 950 px shown 588 px
+    wide) falls to 7.3 px."""
+    from scalekit.views.style import figure
+    fig, ax = figure(width=9.5, height=3.0)
+    ax.plot([0, 1], label="a legend entry")
+    ax.legend(fontsize=8.5)
+    sizes = {t: px for t, px, _ in shown_text(fig, PNG_DPI)}
+    assert sizes["a legend entry"] == pytest.approx(8.5 * 588 / 950 * 100 / 72)
+    assert sizes["a legend entry"] < SMALLEST_TEXT_PX

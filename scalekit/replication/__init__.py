@@ -13,9 +13,11 @@
 * :mod:`scalekit.replication.scaling` — read scaling: replicas multiply read capacity, but
   every write still runs on the one primary (and is replayed everywhere);
 * :mod:`scalekit.replication.multi` — several primaries: auto-increment keys colliding on a
-  real UNIQUE constraint (and the fixes: increment/offset, UUIDs), and concurrent updates
+  real UNIQUE constraint (and the fixes: increment/offset, UUIDs — in
+  :mod:`scalekit.replication.keys`, re-exported by ``multi``), and concurrent updates
   resolved by last-writer-wins, first-committer-wins certification or a counter that loses
-  nothing.
+  nothing; :mod:`scalekit.replication.databases` holds what both halves share (a transaction
+  over several SQLite databases, a content checksum).
 
 ``from scalekit import replication; replication.run_single_primary(commit="remote_apply")``.
 """

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from scalekit import _check, _html, _seeds
-from scalekit.replication.log import LogEntry, Node, NotPrimaryError
+from scalekit.replication.log import MAX_TIME_S, LogEntry, Node, NotPrimaryError
 from scalekit.replication.single import (
     ARRIVALS_STREAM,
     CLIENTS_STREAM,
@@ -43,11 +43,20 @@ from scalekit.replication.single import (
     SinglePrimary,
 )
 
-__all__ = ["MAX_WRITES", "SinglePrimarySettings", "SinglePrimaryResult", "run_single_primary",
-           "compare_commit_modes"]
+__all__ = ["MAX_WRITES", "MAX_KEYS", "SinglePrimarySettings", "SinglePrimaryResult",
+           "run_single_primary", "compare_commit_modes"]
 
-#: Most writes one run may simulate (each is a real SQLite transaction on every node).
-MAX_WRITES = 200_000
+#: Most writes one run may simulate (each is a real SQLite transaction on every node; 20,000
+#: take about 15 s).
+MAX_WRITES = 20_000
+#: Most distinct keys the clients write.
+MAX_KEYS = 1_000_000
+
+
+def _time(name: str, value, *, positive: bool = False) -> float:
+    """A simulated instant or span (s): finite, >= 0 (> 0 if ``positive``), at most
+    :data:`~scalekit.replication.log.MAX_TIME_S`."""
+    return _check.number(name, value, low=0.0, low_open=positive, high=MAX_TIME_S)
 
 
 @dataclass(frozen=True)
@@ -91,18 +100,20 @@ class SinglePrimarySettings:
         checked = {
             "replicas": _check.integer("replicas", self.replicas, low=1, high=100),
             "commit": _check.choice("commit", self.commit, COMMIT_MODES),
-            "delay_s": _check.non_negative("delay_s", self.delay_s),
-            "jitter_s": _check.non_negative("jitter_s", self.jitter_s),
-            "apply_s": _check.non_negative("apply_s", self.apply_s),
+            "delay_s": _time("delay_s", self.delay_s),
+            "jitter_s": _time("jitter_s", self.jitter_s),
+            "apply_s": _time("apply_s", self.apply_s),
             "writes_per_s": _check.positive("writes_per_s", self.writes_per_s),
-            "duration_s": _check.positive("duration_s", self.duration_s),
-            "keys": _check.integer("keys", self.keys, low=1),
-            "think_s": _check.non_negative("think_s", self.think_s),
+            "duration_s": _time("duration_s", self.duration_s, positive=True),
+            "keys": _check.integer("keys", self.keys, low=1, high=MAX_KEYS),
+            "think_s": _time("think_s", self.think_s),
             "read_share": _check.probability("read_share", self.read_share),
             "read_policy": _check.choice("read_policy", self.read_policy, READ_POLICIES),
-            "fail_at": _optional("fail_at", self.fail_at),
-            "failover_s": _optional("failover_s", self.failover_s),
-            "down_s": _check.non_negative("down_s", self.down_s),
+            "fail_at": _check.optional(_time, "fail_at", self.fail_at,
+                                       meaning="the primary never fails"),
+            "failover_s": _check.optional(_time, "failover_s", self.failover_s,
+                                          meaning="nobody is promoted: the primary restarts"),
+            "down_s": _time("down_s", self.down_s),
             "fencing": _check.boolean("fencing", self.fencing),
             "stale_client_share": _check.probability("stale_client_share",
                                                      self.stale_client_share),
@@ -110,34 +121,15 @@ class SinglePrimarySettings:
         }
         writes = checked["writes_per_s"] * checked["duration_s"]
         if writes > MAX_WRITES:
-            raise ValueError(f"writes_per_s × duration_s = {writes:.3g} writes, more than the "
-                             f"{MAX_WRITES:,} one run allows; shorten duration_s")
+            shown = f"{writes:,.0f}" if writes < 1e15 else f"{writes:.3g}"
+            raise ValueError(f"writes_per_s × duration_s = {shown} writes, more than the "
+                             f"{MAX_WRITES:,} one run allows; lower writes_per_s or shorten "
+                             f"duration_s")
         for name, value in checked.items():
             object.__setattr__(self, name, value)
 
     def _repr_html_(self) -> str:
         return _html.key_value_table(dataclasses.asdict(self))
-
-
-def _optional(name: str, value) -> float | None:
-    return None if value is None else _check.non_negative(name, value)
-
-
-_FIELDS = tuple(f.name for f in dataclasses.fields(SinglePrimarySettings))
-
-
-def _settings(settings: SinglePrimarySettings | None, overrides: dict) -> SinglePrimarySettings:
-    """``settings`` (default: the defaults) with ``overrides`` applied, checked."""
-    if settings is None:
-        settings = SinglePrimarySettings()
-    elif not isinstance(settings, SinglePrimarySettings):
-        raise TypeError(f"settings must be a SinglePrimarySettings or None, "
-                        f"got {type(settings).__name__}")
-    unknown = sorted(set(overrides) - set(_FIELDS))
-    if unknown:
-        raise TypeError(f"unknown setting(s) {', '.join(map(repr, unknown))}; the settings "
-                        f"are {', '.join(_FIELDS)}")
-    return dataclasses.replace(settings, **overrides)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -182,6 +174,38 @@ class SinglePrimaryResult(_html.ScalarTable):
     commit_s: np.ndarray = field(repr=False)
     settings: SinglePrimarySettings = field(repr=False)
 
+    def headline(self) -> dict[str, str]:
+        """The run in six lines, as a reader asks about it (the notebook's view of a result;
+        :meth:`table` has every field)."""
+        s = self.settings
+        failure = ("no failure" if s.fail_at is None or s.fail_at >= s.duration_s else
+                   f"primary fails at {s.fail_at:g} s, then "
+                   + ("a restart" if s.failover_s is None else "a failover"))
+        return {
+            "run": f"{self.commit}, {self.replicas} replica{'s' * (self.replicas > 1)}, "
+                   f"{1e3 * self.delay_s:.0f} ms delay, {failure}",
+            "writes acknowledged": f"{self.acknowledged} of {self.writes}" + _aside(
+                [(self.unavailable, "refused with no primary up"),
+                 (self.refused_writes, "refused by the fenced old primary"),
+                 (self.divergent_writes, "taken by the unfenced old primary: split brain")]),
+            "commit latency": f"{1e3 * self.mean_commit_s:.0f} ms mean, "
+                              f"{1e3 * self.max_commit_s:.0f} ms worst",
+            "reads of one's own write": f"{self.stale_reads} of {self.reads} stale "
+                                        f"({self.stale_read_rate:.0%})",
+            "acknowledged writes lost": str(self.lost_writes),
+            "nodes converged": "yes" if self.converged else "NO",
+        }
+
+    def _repr_html_(self) -> str:
+        return _html.key_value_table(self.headline(), note="result.table(): every field; "
+                                                           "result.settings: what was run")
+
+
+def _aside(counts: list[tuple[int, str]]) -> str:
+    """" (3 refused …, 2 …)" for the non-zero counts, "" when all are zero."""
+    shown = [f"{n} {what}" for n, what in counts if n]
+    return f" ({'; '.join(shown)})" if shown else ""
+
 
 def run_single_primary(settings: SinglePrimarySettings | None = None, /,
                        **overrides) -> SinglePrimaryResult:
@@ -192,7 +216,7 @@ def run_single_primary(settings: SinglePrimarySettings | None = None, /,
     ``run_single_primary(commit="remote_apply", fail_at=2.0)`` works as it reads). Bad values
     raise ValueError or TypeError naming the setting.
     """
-    s = _settings(settings, overrides)
+    s = _check.settings(SinglePrimarySettings, settings, overrides)
     cluster = SinglePrimary(s.replicas, commit=s.commit, delay_s=s.delay_s,
                             jitter_s=s.jitter_s, apply_s=s.apply_s, fencing=s.fencing,
                             seed=s.seed)
@@ -200,16 +224,21 @@ def run_single_primary(settings: SinglePrimarySettings | None = None, /,
     arrivals = randomness[ARRIVALS_STREAM]
     gaps = arrivals.exponential(1.0 / s.writes_per_s,
                                 size=int(s.writes_per_s * s.duration_s * 2) + 10)
-    times = np.cumsum(gaps)
+    with np.errstate(over="ignore"):  # a rate near 0: gaps near the float maximum sum to
+        times = np.cumsum(gaps)        # inf, past the run's end and dropped just below
     times = times[times < s.duration_s]
     return _Run(cluster, randomness[CLIENTS_STREAM], s).go(times)
 
 
 def compare_commit_modes(settings: SinglePrimarySettings | None = None, /,
                          **overrides) -> list[SinglePrimaryResult]:
-    """:func:`run_single_primary` once per commit mode, same seed and workload."""
-    overrides.pop("commit", None)
-    base = _settings(settings, overrides)
+    """:func:`run_single_primary` once per commit mode, same seed and workload (any
+    ``commit`` in ``settings`` is replaced; passing ``commit`` here is refused)."""
+    if "commit" in overrides:
+        raise TypeError(f"commit={overrides['commit']!r}: compare_commit_modes runs every "
+                        f"commit mode ({', '.join(COMMIT_MODES)}); leave commit out, or call "
+                        f"run_single_primary(commit=...) for one")
+    base = _check.settings(SinglePrimarySettings, settings, overrides)
     return [run_single_primary(base, commit=mode) for mode in COMMIT_MODES]
 
 

@@ -37,7 +37,12 @@ import numpy as np
 from scalekit import _check, _seeds
 
 __all__ = ["Clock", "LogEntry", "Network", "Node", "NodeDownError", "NotPrimaryError",
-           "ReplicationError"]
+           "ReplicationError", "MAX_NAME", "MAX_TEXT", "MAX_TIME_S"]
+
+
+#: Longest simulated delay or span a model takes (s; about 32 years): far beyond any real
+#: network or outage, and small enough that sums of a few never overflow to infinity.
+MAX_TIME_S = 1e9
 
 
 class ReplicationError(RuntimeError):
@@ -77,11 +82,15 @@ class Clock:
         self._seq = itertools.count()
 
     def at(self, instant: float, callback: Callable[[], None]) -> None:
-        """Run ``callback`` at simulated ``instant`` (s); never earlier than now."""
+        """Run ``callback`` at simulated ``instant`` (s); never earlier than now (an instant
+        in the past runs at once, after what is already due)."""
+        instant = _check.number("instant", instant)
+        _check.function("callback", callback)
         heapq.heappush(self._heap, (max(instant, self.now), next(self._seq), callback))
 
     def run(self, until: float | None = None) -> None:
         """Process events up to ``until`` (s), or until none are left (quiescence)."""
+        until = _check.optional(_check.number, "until", until, meaning="until no event is left")
         while self._heap and (until is None or self._heap[0][0] <= until):
             self.now, _, callback = heapq.heappop(self._heap)
             callback()
@@ -112,9 +121,9 @@ class Network:
 
     def __init__(self, clock: Clock, delay_s: float = 0.05, jitter_s: float = 0.0, *,
                  seed: int | None | np.random.Generator = 0) -> None:
-        self.clock = clock
-        self.delay_s = _check.non_negative("delay_s", delay_s)
-        self.jitter_s = _check.non_negative("jitter_s", jitter_s)
+        self.clock = _check.instance("clock", clock, Clock)
+        self.delay_s = _check.number("delay_s", delay_s, low=0.0, high=MAX_TIME_S)
+        self.jitter_s = _check.number("jitter_s", jitter_s, low=0.0, high=MAX_TIME_S)
         self._rng = _seeds.generator(seed)
         self._last_at: dict[tuple[str, str], float] = {}
         self._epoch: dict[str, int] = {}
@@ -127,16 +136,18 @@ class Network:
 
     def reachable(self, node: str) -> bool:
         """False while ``node`` is down (:meth:`take_down` … :meth:`bring_up`)."""
-        return node not in self._down
+        return _check.text("node", node) not in self._down
 
     def link(self, src: str, dst: str) -> tuple[int, int]:
         """Which connection between ``src`` and ``dst`` is current: it changes each time
         either end is cut, so a receiver can tell a new stream from the old one."""
-        return self._epoch.get(src, 0), self._epoch.get(dst, 0)
+        return self._epoch.get(_check.text("src", src), 0), self._epoch.get(
+            _check.text("dst", dst), 0)
 
     def send(self, src: str, dst: str, deliver: Callable[[], None]) -> float | None:
         """Deliver ``deliver()`` at ``dst`` later, in order on the link; returns the instant,
         or None when either end is down (the message is lost at once)."""
+        _check.text("src", src), _check.text("dst", dst), _check.function("deliver", deliver)
         if src in self._down or dst in self._down:
             return None
         link = (src, dst)
@@ -154,15 +165,14 @@ class Network:
     def cut(self, node: str) -> None:
         """Break every connection of ``node``: messages in flight to or from it are lost;
         then every :meth:`on_cut` callback is called with ``node``."""
+        _check.text("node", node)
         self._epoch[node] = self._epoch.get(node, 0) + 1
         for callback in self._cut_listeners:
             callback(node)
 
     def on_cut(self, callback: Callable[[str], None]) -> None:
         """Call ``callback(node)`` after each :meth:`cut` (and :meth:`take_down`)."""
-        if not callable(callback):
-            raise TypeError(f"callback must be callable, got {type(callback).__name__}")
-        self._cut_listeners.append(callback)
+        self._cut_listeners.append(_check.function("callback", callback))
 
     def take_down(self, node: str) -> None:
         """``node`` is down: cut, and unreachable until :meth:`bring_up`."""
@@ -171,7 +181,7 @@ class Network:
 
     def bring_up(self, node: str) -> None:
         """``node`` is up again; messages sent from now on reach it."""
-        self._down.discard(node)
+        self._down.discard(_check.text("node", node))
 
 
 _SCHEMA = """
@@ -181,16 +191,25 @@ CREATE TABLE log (lsn INTEGER PRIMARY KEY, term INTEGER NOT NULL, key TEXT NOT N
 """
 
 
+#: Longest node name, and longest key or value a log entry holds (characters).
+MAX_NAME, MAX_TEXT = 100, 100_000
+ROLES = ("primary", "replica")
+
+
+def _position(**given: int) -> None:
+    """A log position or a term: an int >= 0 (what SQLite's INTEGER column can hold)."""
+    for name, value in given.items():
+        _check.integer(name, value, low=0, high=2**63 - 1)
+
+
 class Node:
     """One database server: a real (in-memory) SQLite database with a ``kv`` table and its
     change ``log``. ``role`` is ``"primary"`` or ``"replica"``; ``up`` is False while it is
     down. Received entries wait in ``pending`` until :meth:`apply_pending` replays them."""
 
     def __init__(self, name: str, role: str = "replica") -> None:
-        if not isinstance(name, str) or not name:
-            raise TypeError(f"name must be a non-empty string, got {name!r}")
-        self.name = name
-        self.role = _check.choice("role", role, ("primary", "replica"))
+        self.name = _check.text("name", name, max_len=MAX_NAME)
+        self.role = _check.choice("role", role, ROLES)
         self.up = True
         self.term = 1
         self.demoted = False
@@ -220,22 +239,26 @@ class Node:
     def holds(self, term: int, lsn: int) -> bool:
         """True if this node has received position ``lsn`` written in ``term`` (applied, or
         waiting to be applied)."""
+        _position(term=term, lsn=lsn)
         return self.has_entry(term, lsn) or any(e.term == term and e.lsn == lsn
                                                 for e in self.pending)
 
     def read(self, key: str) -> tuple[str, int] | None:
         """``(value, lsn)`` of ``key`` as this node has applied it, or None if absent."""
+        _check.text("key", key, min_len=0, max_len=MAX_TEXT)
         self._require_up()
         return self.db.execute("SELECT value, lsn FROM kv WHERE key = ?", (key,)).fetchone()
 
     def entries_after(self, lsn: int) -> list[LogEntry]:
         """The applied log entries after position ``lsn``, in order."""
+        _position(lsn=lsn)
         rows = self.db.execute("SELECT term, lsn, key, value, written_at FROM log "
                                "WHERE lsn > ? ORDER BY lsn", (lsn,))
         return [LogEntry(*row) for row in rows]
 
     def has_entry(self, term: int, lsn: int) -> bool:
         """True if this node's log holds position ``lsn`` written in ``term``."""
+        _position(term=term, lsn=lsn)
         row = self.db.execute("SELECT 1 FROM log WHERE lsn = ? AND term = ?", (lsn, term))
         return row.fetchone() is not None
 
@@ -249,9 +272,13 @@ class Node:
     # ------------------------------------------------------------------ writing
     def append(self, key: str, value: str, written_at: float) -> LogEntry:
         """Write ``key = value`` as the next log position (no role check: the cluster does
-        that); one transaction."""
+        that); one transaction. ``key`` and ``value`` are strings of at most
+        :data:`MAX_TEXT` characters; ``written_at`` (s) a finite instant >= 0."""
+        key = _check.text("key", key, min_len=0, max_len=MAX_TEXT)
+        value = _check.text("value", value, min_len=0, max_len=MAX_TEXT)
+        written_at = _check.non_negative("written_at", written_at)
         self._require_up()
-        entry = LogEntry(self.term, self.applied_lsn + 1, str(key), str(value), written_at)
+        entry = LogEntry(self.term, self.applied_lsn + 1, key, value, written_at)
         self._apply(entry)
         return entry
 
@@ -262,6 +289,7 @@ class Node:
         :attr:`received_lsn`), and an entry after a gap (beyond ``received_lsn + 1``: its
         predecessor was lost). After a gap the caller asks for the log again from
         ``received_lsn`` (see :meth:`gap`)."""
+        _check.instance("entry", entry, LogEntry)
         if not self.up or entry.lsn != self.received_lsn + 1:
             return False
         self.pending.append(entry)
@@ -269,6 +297,7 @@ class Node:
 
     def gap(self, entry: LogEntry) -> bool:
         """True if ``entry`` lies beyond the next position: something before it was lost."""
+        _check.instance("entry", entry, LogEntry)
         return entry.lsn > self.received_lsn + 1
 
     def apply_pending(self) -> list[LogEntry]:
@@ -283,6 +312,7 @@ class Node:
         """Drop every log entry after ``lsn`` and rebuild ``kv`` from the log that is left
         (what ``pg_rewind`` does for a failed primary); one transaction. Returns how many
         entries were dropped."""
+        _position(lsn=lsn)
         with self._transaction(f"rewinding to lsn {lsn}"):
             dropped = self.db.execute("DELETE FROM log WHERE lsn > ?", (lsn,)).rowcount
             self.db.execute("DELETE FROM kv")
@@ -300,6 +330,7 @@ class Node:
         An entry is named by (term, lsn): one primary per term writes each position once, so
         two logs that share an entry share everything before it (Raft's log matching
         property) and the shared part is a prefix — found by bisection, ~log2(n) lookups."""
+        _check.instance("other", other, Node)
         rows = self.db.execute("SELECT lsn, term FROM log ORDER BY lsn").fetchall()
         low, high = 0, len(rows)  # rows[:low] are shared, rows[high:] are not
         while low < high:

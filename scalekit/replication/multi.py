@@ -6,10 +6,9 @@ wrong, and both are shown here on real SQLite databases (``sqlite3.connect(":mem
 
 * **Keys collide.** Each primary hands out ``INTEGER PRIMARY KEY AUTOINCREMENT`` ids 1, 2,
   3 ... on its own, so merging one node's ``orders`` into another raises SQLite's real
-  ``IntegrityError: UNIQUE constraint failed: orders.id`` (re-raised here as
-  :class:`KeyCollisionError`, the cause chained). Fixes: MySQL's ``auto_increment_increment``
-  / ``auto_increment_offset`` (:class:`IncrementOffset`: node ``i`` of ``n`` hands out ``i,
-  i+n, i+2n`` ...; InnoDB Cluster uses increment 7) and random UUIDs (:class:`UuidKeys`).
+  ``IntegrityError: UNIQUE constraint failed: orders.id``. Fixes: MySQL's
+  ``auto_increment_increment`` / ``auto_increment_offset`` and random UUIDs. That half lives
+  in :mod:`scalekit.replication.keys`, re-exported here.
 * **Updates conflict.** Two primaries change the same row concurrently. A resolution rule
   decides, and every rule but one throws updates away:
 
@@ -29,10 +28,7 @@ only: a timestamp is a tick of the simulated clock, never the wall clock.
 from __future__ import annotations
 
 import functools
-import hashlib
 import sqlite3
-import uuid
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -40,9 +36,27 @@ from types import MappingProxyType
 import numpy as np
 
 from scalekit import _check, _html
+from scalekit.replication.databases import all_or_nothing, checksum
+from scalekit.replication.keys import (
+    KEY_SCHEMES,
+    MAX_PRIMARIES,
+    MAX_ROWS,
+    AutoIncrement,
+    IncrementOffset,
+    KeyCollisionError,
+    KeyMergeResult,
+    Primary,
+    UuidKeys,
+    collide_keys,
+    exchange_orders,
+    key_scheme,
+)
 
 __all__ = [
     "KEY_SCHEMES",
+    "MAX_PRIMARIES",
+    "MAX_ROWS",
+    "MAX_UPDATES",
     "RULES",
     "AutoIncrement",
     "Certification",
@@ -65,174 +79,10 @@ __all__ = [
     "simulate_conflicts",
 ]
 
-KEY_SCHEMES = ("autoincrement", "offset", "uuid")
 RULES = ("lww", "fcw", "counter")
-
-
-class KeyCollisionError(RuntimeError):
-    """Merging primaries hit a duplicate primary key (the :mod:`sqlite3` IntegrityError is
-    chained as the cause). ``ids`` are the keys handed out by more than one primary."""
-
-    def __init__(self, message: str, ids: Sequence[object]):
-        super().__init__(message)
-        self.ids = tuple(ids)
-
-
-# --------------------------------------------------------------------------- keys
-
-
-class AutoIncrement:
-    """SQLite's own ``AUTOINCREMENT``: every primary counts 1, 2, 3 ... independently."""
-
-    schema = "CREATE TABLE orders (id INTEGER PRIMARY KEY AUTOINCREMENT, item TEXT)"
-
-    def next_id(self, conn: sqlite3.Connection) -> int | str | None:
-        """The id for the next row; None lets SQLite choose."""
-        return None
-
-
-class IncrementOffset(AutoIncrement):
-    """MySQL's ``auto_increment_increment`` / ``auto_increment_offset``.
-
-    The next id is the smallest ``offset + k * increment`` above the largest id in the table
-    (as InnoDB does), so node ``offset`` of ``increment`` nodes never reuses another's id.
-    """
-
-    def __init__(self, increment: int, offset: int):
-        self.increment = _check.integer("increment", increment, low=1)
-        self.offset = _check.integer("offset", offset, low=1, high=self.increment)
-
-    def next_id(self, conn: sqlite3.Connection) -> int:
-        (top,) = conn.execute("SELECT COALESCE(MAX(id), 0) FROM orders").fetchone()
-        steps = max(0, -(-(top - self.offset + 1) // self.increment))  # ceil division
-        return self.offset + steps * self.increment
-
-
-class UuidKeys(AutoIncrement):
-    """Random version-4 UUIDs (122 random bits) from a seeded generator: no coordination."""
-
-    schema = "CREATE TABLE orders (id TEXT PRIMARY KEY, item TEXT)"
-
-    def __init__(self, seed: int | Sequence[int] | None = None):
-        self._rng = np.random.default_rng(seed)
-
-    def next_id(self, conn: sqlite3.Connection) -> str:
-        return str(uuid.UUID(bytes=self._rng.bytes(16), version=4))
-
-
-def key_scheme(name: str, node: int, n_nodes: int, seed: int | None = 0) -> AutoIncrement:
-    """The key scheme called ``name`` (one of :data:`KEY_SCHEMES`) for primary ``node``
-    (0-based) of ``n_nodes``."""
-    _check.choice("scheme", name, KEY_SCHEMES)
-    if name == "offset":
-        return IncrementOffset(n_nodes, node + 1)
-    if name == "uuid":
-        return UuidKeys(None if seed is None else [seed, node])
-    return AutoIncrement()
-
-
-class Primary:
-    """One primary: a real SQLite database holding ``orders``, keys from a key scheme."""
-
-    def __init__(self, name: str, keys: AutoIncrement, path: str = ":memory:"):
-        self.name = name
-        self.keys = keys
-        self.conn = sqlite3.connect(path, isolation_level=None)  # we issue BEGIN/COMMIT
-        self.conn.execute(keys.schema)
-
-    def insert(self, item: str) -> int | str:
-        """Insert one order in its own transaction and return its id."""
-        with _transaction([self.conn]):
-            key = self.keys.next_id(self.conn)
-            if key is None:
-                return self.conn.execute("INSERT INTO orders (item) VALUES (?)",
-                                         (item,)).lastrowid
-            self.conn.execute("INSERT INTO orders (id, item) VALUES (?, ?)", (key, item))
-            return key
-
-    def rows(self) -> list[tuple]:
-        """Every order as ``(id, item)``, by id."""
-        return self.conn.execute("SELECT id, item FROM orders ORDER BY id").fetchall()
-
-    def ids(self) -> list:
-        return [row[0] for row in self.rows()]
-
-    def close(self) -> None:
-        self.conn.close()
-
-
-def exchange_orders(primaries: Sequence[Primary]) -> None:
-    """Copy every primary's orders into every other primary, all or nothing.
-
-    Each primary receives the others' rows (as they were before the exchange) with plain
-    ``INSERT``. If any insert violates the primary key, every database is rolled back and
-    :class:`KeyCollisionError` is raised from SQLite's ``IntegrityError``.
-    """
-    snapshots = [p.rows() for p in primaries]
-    conns = [p.conn for p in primaries]
-    try:
-        with _transaction(conns):
-            for i, target in enumerate(primaries):
-                for j, rows in enumerate(snapshots):
-                    if i != j:
-                        target.conn.executemany(
-                            "INSERT INTO orders (id, item) VALUES (?, ?)", rows)
-    except sqlite3.IntegrityError as exc:
-        seen = Counter(row[0] for rows in snapshots for row in rows)
-        ids = sorted(key for key, times in seen.items() if times > 1)
-        raise KeyCollisionError(f"merging primaries failed: {exc} (ids handed out by more "
-                                f"than one primary: {ids})", ids) from exc
-
-
-@dataclass(frozen=True, eq=False, repr=False)
-class KeyMergeResult(_html.ScalarTable):
-    """What happened when ``n_primaries`` primaries, each having inserted
-    ``rows_per_primary`` orders while apart, swapped their orders."""
-
-    scheme: str
-    n_primaries: int
-    rows_per_primary: int
-    collided: bool
-    error: str  # SQLite's message, "" when the merge succeeded
-    rows_per_node: tuple[int, ...]
-    ids_disjoint: bool
-    identical_nodes: bool
-    colliding_ids: tuple = field(repr=False)
-    ids_by_primary: tuple[tuple, ...] = field(repr=False)
-
-
-def collide_keys(n_primaries: int = 2, rows_per_primary: int = 3,
-                 scheme: str = "autoincrement", seed: int | None = 0) -> KeyMergeResult:
-    """Insert ``rows_per_primary`` orders on each of ``n_primaries`` partitioned primaries
-    using key ``scheme`` (``"autoincrement"``, ``"offset"`` or ``"uuid"``), then merge.
-
-    With ``"autoincrement"`` and two or more primaries the merge fails with SQLite's UNIQUE
-    constraint and every database is left as it was; with the fixes it succeeds and every
-    node ends with ``n_primaries * rows_per_primary`` rows.
-    """
-    n = _check.integer("n_primaries", n_primaries, low=1, high=100)
-    rows = _check.integer("rows_per_primary", rows_per_primary, low=0, high=100_000)
-    _check.choice("scheme", scheme, KEY_SCHEMES)
-    seed = _check.seed(seed)
-    primaries = [Primary(f"primary{i + 1}", key_scheme(scheme, i, n, seed)) for i in range(n)]
-    try:
-        ids = tuple(tuple(p.insert(f"order {k + 1} on {p.name}") for k in range(rows))
-                    for p in primaries)
-        error, colliding = "", ()
-        try:
-            exchange_orders(primaries)
-        except KeyCollisionError as exc:
-            error, colliding = str(exc.__cause__), exc.ids
-        all_ids = [key for node_ids in ids for key in node_ids]
-        return KeyMergeResult(
-            scheme=scheme, n_primaries=n, rows_per_primary=rows, collided=bool(error),
-            error=error, rows_per_node=tuple(len(p.rows()) for p in primaries),
-            ids_disjoint=len(set(all_ids)) == len(all_ids),
-            identical_nodes=len({checksum(p.conn) for p in primaries}) == 1,
-            colliding_ids=tuple(colliding), ids_by_primary=ids)
-    finally:
-        for p in primaries:
-            p.close()
+#: Most updates one :func:`simulate_conflicts` run applies (each is a real SQLite
+#: transaction — per rule — so 100,000 take seconds, not minutes).
+MAX_UPDATES = 100_000
 
 
 # --------------------------------------------------------------------------- rules
@@ -240,12 +90,18 @@ def collide_keys(n_primaries: int = 2, rows_per_primary: int = 3,
 
 @dataclass(frozen=True)
 class Write:
-    """One version of a row under last-writer-wins: its ``value``, the simulated clock tick
-    it was written at (``written_at``, Cassandra's write timestamp) and the ``node``."""
+    """One version of a row under last-writer-wins: its ``value`` (any int), the simulated
+    clock tick it was written at (``written_at`` >= 0, Cassandra's write timestamp) and the
+    ``node`` (>= 0)."""
 
     value: int
     written_at: int
     node: int = 0
+
+    def __post_init__(self) -> None:
+        _check.integer("value", self.value)
+        _check.integer("written_at", self.written_at, low=0)
+        _check.integer("node", self.node, low=0, high=MAX_PRIMARIES - 1)
 
 
 class LastWriterWins:
@@ -258,6 +114,8 @@ class LastWriterWins:
     """
 
     def resolve(self, a: Write, b: Write) -> Write:
+        """The winner of two versions ``a`` and ``b`` (the same whichever comes first)."""
+        _check.instance("a", a, Write), _check.instance("b", b, Write)
         return a if (a.written_at, a.value, a.node) >= (b.written_at, b.value, b.node) else b
 
 
@@ -272,6 +130,13 @@ class Transaction:
     read_version: str
     value: int
     written_at: int = 0
+
+    def __post_init__(self) -> None:
+        _check.text("txn_id", self.txn_id, max_len=100)
+        _check.integer("node", self.node, low=0, high=MAX_PRIMARIES - 1)
+        _check.text("read_version", self.read_version, max_len=100)
+        _check.integer("value", self.value)
+        _check.integer("written_at", self.written_at, low=0)
 
 
 @dataclass(frozen=True)
@@ -296,10 +161,17 @@ class FirstCommitterWins:
 
     def certifies(self, txn: Transaction, row_version: str) -> bool:
         """Whether ``txn`` may commit on a row now at ``row_version``."""
+        _check.instance("txn", txn, Transaction)
+        _check.text("row_version", row_version, max_len=100)
         return txn.read_version == row_version
 
     def certify(self, txns: Iterable[Transaction], row_version: str) -> Certification:
-        """Certify ``txns`` in delivery order against a row at ``row_version``."""
+        """Certify ``txns`` (Transactions, in delivery order) against a row at
+        ``row_version``."""
+        if isinstance(txns, str | Mapping) or not isinstance(txns, Iterable):
+            raise TypeError(f"txns must be a list of Transaction, got {type(txns).__name__}")
+        txns = [_check.instance(f"txns[{i}]", t, Transaction) for i, t in enumerate(txns)]
+        _check.text("row_version", row_version, max_len=100)
         committed, aborted, value = [], [], None
         for txn in txns:
             if self.certifies(txn, row_version):
@@ -319,18 +191,33 @@ class CounterMerge:
     """
 
     def resolve(self, a: Sequence[int], b: Sequence[int]) -> tuple[int, ...]:
+        """Merge two states ``a`` and ``b`` (one count per node each): element-wise max."""
+        a, b = _counts("a", a), _counts("b", b)
         if len(a) != len(b):
-            raise ValueError(f"counters must have one count per node, got {len(a)} and {len(b)}")
+            raise ValueError(f"a and b must hold one count per node each, got {len(a)} and "
+                             f"{len(b)} counts")
         return tuple(max(x, y) for x, y in zip(a, b, strict=True))
 
     @staticmethod
     def value(counts: Sequence[int]) -> int:
-        return int(sum(counts))
+        """The counter's value: the sum of the per-node ``counts``."""
+        return sum(_counts("counts", counts))
+
+
+def _counts(name: str, counts) -> tuple[int, ...]:
+    """A G-Counter state: one count >= 0 per node, 1 to :data:`MAX_PRIMARIES` nodes."""
+    if isinstance(counts, str) or not isinstance(counts, Sequence | np.ndarray):
+        raise TypeError(f"{name} must be a sequence of counts (one int per node), "
+                        f"got {type(counts).__name__}")
+    if not 1 <= len(counts) <= MAX_PRIMARIES:
+        raise ValueError(f"{name} must hold 1 to {MAX_PRIMARIES} counts (one per node), "
+                         f"got {len(counts)}")
+    return tuple(_check.integer(f"{name}[{i}]", c, low=0) for i, c in enumerate(counts))
 
 
 def rule(name: str) -> LastWriterWins | FirstCommitterWins | CounterMerge:
     """The resolution rule called ``name``: ``"lww"``, ``"fcw"`` or ``"counter"``."""
-    _check.choice("rule", name, RULES)
+    _check.choice("rule name", name, RULES)
     return {"lww": LastWriterWins, "fcw": FirstCommitterWins, "counter": CounterMerge}[name]()
 
 
@@ -376,12 +263,15 @@ def simulate_conflicts(n_nodes: int = 3, updates: int = 60, window: int = 10,
     gets a timestamp (simulated clock tick) drawn at random, non-decreasing, ties possible.
     ``window=1`` means no concurrency at all, and no rule discards anything.
     """
-    n = _check.integer("n_nodes", n_nodes, low=1, high=100)
-    count = _check.integer("updates", updates, low=0, high=1_000_000)
-    size = _check.integer("window", window, low=1)
+    n = _check.integer("n_nodes", n_nodes, low=1, high=MAX_PRIMARIES)
+    count = _check.integer("updates", updates, low=0, high=MAX_UPDATES)
+    size = _check.integer("window", window, low=1, high=MAX_UPDATES)
     seed = _check.seed(seed)
     if isinstance(rules, str) or not isinstance(rules, Sequence):
         raise TypeError(f"rules must be a sequence of rule names, got {rules!r}")
+    if not rules:
+        raise ValueError(f"rules must name at least one of {', '.join(map(repr, RULES))}, "
+                         f"got none")
     for name in rules:
         _check.choice("rules", name, RULES)
     rng = np.random.default_rng(seed)
@@ -419,7 +309,7 @@ def _run_lww(schedule: list, n: int) -> tuple[int, tuple[str, ...]]:
     lww, conns = LastWriterWins(), _row_nodes(n)
     for window in schedule:
         for i, node, tick in window:  # each node writes its own copy, unseen by the others
-            with _transaction([conns[node]]):
+            with all_or_nothing([conns[node]]):
                 conns[node].execute("UPDATE counter SET value = value + 1, written_at = ?, "
                                     "node = ?, version = ? WHERE id = 1", (tick, node, f"t{i}"))
         rows = [c.execute(_GET_ROW).fetchone() for c in conns]
@@ -436,7 +326,7 @@ def _run_fcw(schedule: list, n: int) -> tuple[int, tuple[str, ...]]:
         for i, node, tick in window:  # optimistic local execution on the node's own copy
             value, _, _, version = conns[node].execute(_GET_ROW).fetchone()
             txn = Transaction(f"t{i}", node, version, value + 1, tick)
-            with _transaction([conns[node]]):
+            with all_or_nothing([conns[node]]):
                 conns[node].execute(_SET_ROW, (txn.value, tick, node, txn.txn_id))
             txns.append(txn)
         cert = fcw.certify(txns, row[3])  # delivery order = commit order = schedule order
@@ -456,7 +346,7 @@ def _run_counter(schedule: list, n: int) -> tuple[int, tuple[str, ...]]:
         conn.executemany("INSERT INTO counter_parts VALUES (?, 0)", [(k,) for k in range(n)])
     for window in schedule:
         for _, node, _ in window:  # a node increments only its own count
-            with _transaction([conns[node]]):
+            with all_or_nothing([conns[node]]):
                 conns[node].execute("UPDATE counter_parts SET count = count + 1 "
                                     "WHERE node = ?", (node,))
         states = [tuple(c for (c,) in conn.execute(
@@ -468,7 +358,7 @@ def _run_counter(schedule: list, n: int) -> tuple[int, tuple[str, ...]]:
 
 
 def _set_everywhere(conns: list[sqlite3.Connection], sql: str, *params: tuple) -> None:
-    with _transaction(conns):
+    with all_or_nothing(conns):
         for conn in conns:
             conn.executemany(sql, params)
 
@@ -480,39 +370,3 @@ def _finish(conns: list[sqlite3.Connection], sql: str) -> tuple[int, tuple[str, 
     finally:
         for conn in conns:
             conn.close()
-
-
-def checksum(conn: sqlite3.Connection) -> str:
-    """SHA-256 of every user table's rows, tables by name and rows sorted: two databases
-    with the same contents have the same checksum whatever order the rows arrived in."""
-    digest = hashlib.sha256()
-    tables = [t for (t,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"
-                                         " AND name NOT LIKE 'sqlite_%' ORDER BY name")]
-    for table in tables:
-        digest.update(table.encode())
-        for row in sorted(conn.execute(f'SELECT * FROM "{table}"'), key=repr):
-            digest.update(repr(row).encode())
-    return digest.hexdigest()
-
-
-class _transaction:
-    """BEGIN on every connection; COMMIT all if the block succeeds, else ROLLBACK all."""
-
-    def __init__(self, conns: Sequence[sqlite3.Connection]):
-        self.conns = conns
-
-    def __enter__(self) -> None:
-        begun = []
-        try:
-            for conn in self.conns:
-                conn.execute("BEGIN")
-                begun.append(conn)
-        except BaseException:
-            for conn in begun:  # leave no connection half-way into the transaction
-                conn.execute("ROLLBACK")
-            raise
-
-    def __exit__(self, exc_type, exc, tb) -> bool:
-        for conn in self.conns:
-            conn.execute("ROLLBACK" if exc_type else "COMMIT")
-        return False

@@ -23,9 +23,12 @@ import numpy as np
 
 from scalekit import _check, _html
 
-__all__ = ["ReadScaling", "read_scaling", "MAX_REPLICAS"]
+__all__ = ["ReadScaling", "read_scaling", "MAX_REPLICAS", "MAX_CAPACITY_RPS"]
 
 MAX_REPLICAS = 1000
+#: Highest node capacity (requests/s) — far above any real database, low enough that no
+#: throughput overflows a float.
+MAX_CAPACITY_RPS = 1e12
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -48,7 +51,8 @@ def read_scaling(max_replicas: int = 10, *, write_share: float = 0.1,
     """The cluster's capacity for each replica count 0 … ``max_replicas`` (see the module)."""
     k_max = _check.integer("max_replicas", max_replicas, low=0, high=MAX_REPLICAS)
     w = _check.probability("write_share", write_share)
-    c = _check.positive("node_capacity_rps", node_capacity_rps)
+    c = _check.number("node_capacity_rps", node_capacity_rps, low=0.0, low_open=True,
+                      high=MAX_CAPACITY_RPS)
     a = _check.number("apply_cost", apply_cost, low=0.0, high=1.0)
     k = np.arange(k_max + 1)
     reads = (1.0 - w) / (k + 1)

@@ -30,7 +30,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from scalekit import _check, _seeds
-from scalekit.replication.log import Clock, LogEntry, Network, Node, NotPrimaryError
+from scalekit.replication.log import (
+    MAX_TEXT,
+    MAX_TIME_S,
+    Clock,
+    LogEntry,
+    Network,
+    Node,
+    NotPrimaryError,
+)
 
 __all__ = ["COMMIT_MODES", "READ_POLICIES", "EVENTS", "SinglePrimary"]
 
@@ -78,7 +86,7 @@ class SinglePrimary:
                  seed: int | None = 0) -> None:
         self.replicas = _check.integer("replicas", replicas, low=1, high=100)
         self.commit = _check.choice("commit", commit, COMMIT_MODES)
-        self.apply_s = _check.non_negative("apply_s", apply_s)
+        self.apply_s = _check.number("apply_s", apply_s, low=0.0, high=MAX_TIME_S)
         self.fencing = _check.boolean("fencing", fencing)
         self.clock = Clock()
         network_stream = _seeds.streams(seed, 1)[NETWORK_STREAM]
@@ -95,10 +103,13 @@ class SinglePrimary:
     # ------------------------------------------------------------------ lookup
     def node(self, name: str) -> Node:
         """The node called ``name``."""
-        for n in self.nodes:
-            if n.name == name:
-                return n
-        raise ValueError(f"node must be one of {[n.name for n in self.nodes]}, got {name!r}")
+        return self._named("name", name)
+
+    def _named(self, param: str, name) -> Node:
+        """The node called ``name``, passed as the parameter ``param``."""
+        names = [n.name for n in self.nodes]
+        _check.choice(param, name, names)
+        return self.nodes[names.index(name)]
 
     def followers(self) -> list[Node]:
         """The nodes that replicate from the current primary."""
@@ -108,9 +119,7 @@ class SinglePrimary:
         """Call ``callback(node, entry)`` each time a follower has ``"received"`` an entry
         or ``"applied"`` it (one of :data:`EVENTS`), at that simulated instant."""
         _check.choice("event", event, EVENTS)
-        if not callable(callback):
-            raise TypeError(f"callback must be callable, got {type(callback).__name__}")
-        self._hooks[event].append(callback)
+        self._hooks[event].append(_check.function("callback", callback))
 
     # ------------------------------------------------------------------ writes
     def write(self, key: str, value: str, *, node: str | None = None,
@@ -119,7 +128,11 @@ class SinglePrimary:
         followers; ``on_ack(entry, at)`` runs when the commit mode acknowledges it. Raises
         :class:`NotPrimaryError` on a replica or a fenced (demoted) old primary, and when no
         primary is up; :class:`NodeDownError` when ``node`` is down."""
-        target = self.primary if node is None else self.node(node)
+        key = _check.text("key", key, min_len=0, max_len=MAX_TEXT)
+        value = _check.text("value", value, min_len=0, max_len=MAX_TEXT)
+        target = self.primary if node is None else self._named("node", node)
+        if on_ack is not None:
+            _check.function("on_ack", on_ack)
         if target is None:
             raise NotPrimaryError("no primary is up (it is down, or a failover is in "
                                   "progress); retry later", "")

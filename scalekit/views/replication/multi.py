@@ -25,8 +25,8 @@ def plot_conflicts(result: multi.ConflictResult):
     and the updates the rule discarded (right)."""
     expect("result", result, multi.ConflictResult)
     rules = list(result.final_value)
-    fig, axes = figure(mosaic=[["final", "discarded"]], width=9.5, height=3.6, bottom=0.2,
-                       top=0.86)
+    fig, axes = figure(mosaic=[["final", "discarded"]], width=7.0, height=3.8, bottom=0.2,
+                       top=0.8, wspace=0.35)
     x = np.arange(len(rules))
     names = [RULE_LABELS.get(k, k) for k in rules]
     colours = [RULE_COLORS.get(k, CYCLE[i]) for i, k in enumerate(rules)]
@@ -53,7 +53,7 @@ def plot_conflicts(result: multi.ConflictResult):
     if result.discarded[worst] == 0:
         text = f"No concurrency (window {result.window}): no rule discards anything"
     else:
-        text = (f"{result.n_nodes} nodes, {result.updates} updates, {result.window} concurrent: "
+        text = (f"{result.n_nodes} nodes, {result.updates} updates, {result.window} concurrent:\n"
                 f"{RULE_LABELS.get(worst, worst).replace(chr(10), ' ')} discards "
                 f"{result.discarded[worst]}")
         if kept:
@@ -79,5 +79,9 @@ def explore_conflicts() -> Panel:
         return (f"true total {r.true_total} · " + " · ".join(parts)
                 + f" · replicas identical: {r.identical_nodes}")
 
+    # two columns of controls, each filling its column (three clip at 1024 px with the file
+    # browser open, and a slider's default 300 px would too)
+    for control in controls.values():
+        control.layout = widgets.Layout(width="98%")
     return Panel(controls, compute, plot_conflicts, title="Multi-primary conflicts",
-                 describe=describe)
+                 describe=describe, columns=2)

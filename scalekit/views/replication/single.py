@@ -1,25 +1,21 @@
 """Single-primary replication: what each commit mode costs and risks, replication lag around
-a failover, and one write travelling through the nodes. Views of
-:mod:`scalekit.replication.single` and :mod:`scalekit.replication.clients`.
+a failover, and the panel that explores both. Views of :mod:`scalekit.replication.clients`
+(one write through the nodes: :mod:`~scalekit.views.replication.timeline`).
 """
 
 from __future__ import annotations
-
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from types import MappingProxyType
 
 import ipywidgets as widgets
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
+from scalekit import _check
 from scalekit.replication import clients, single
 from scalekit.views._common import expect, results_list
 from scalekit.views.panel import Panel
 from scalekit.views.style import COLORS, CYCLE, LIMIT, MEASURED, SIMULATED, THEORY, figure, styled
 
-__all__ = ["WriteTrace", "trace_write", "plot_commit_modes", "plot_lag", "plot_write_timeline",
-           "explore_replication"]
+__all__ = ["plot_commit_modes", "plot_lag", "explore_replication"]
 
 MODE_LABELS = {"async": "async", "remote_write": "remote_write\n(received)",
                "remote_apply": "remote_apply\n(applied)"}
@@ -32,6 +28,10 @@ def _results(results) -> list[clients.SinglePrimaryResult]:
     return results_list("results", results, clients.SinglePrimaryResult)
 
 
+def _writes(n: int) -> str:
+    return f"{n} acknowledged write{'s' * (n != 1)}"
+
+
 def _bar_labels(ax, bars, fmt: str) -> None:
     ax.bar_label(bars, labels=[fmt.format(b.get_height()) for b in bars], fontsize=9, padding=2)
 
@@ -42,8 +42,8 @@ def plot_commit_modes(results):
     and the acknowledged writes lost when the primary failed. ``results``: mode → result (or
     the list :func:`~scalekit.replication.compare_commit_modes` returns)."""
     runs = _results(results)
-    fig, axes = figure(mosaic=[["latency", "lost"]], width=9.5, height=3.8, bottom=0.19,
-                       top=0.83)
+    fig, axes = figure(mosaic=[["latency", "lost"]], width=7.0, height=3.9, bottom=0.19,
+                       top=0.78, left=0.1, wspace=0.35)
     x = np.arange(len(runs))
     names = [MODE_LABELS.get(r.commit, r.commit) for r in runs]
     colours = [MODE_COLORS.get(r.commit, CYCLE[i]) for i, r in enumerate(runs)]
@@ -68,32 +68,52 @@ def plot_commit_modes(results):
         worst = max(sync, key=lambda r: r.lost_writes)
         slow = max(r.mean_commit_s for r in sync)
         text = (f"Waiting for a replica adds {1e3 * (slow - a.mean_commit_s):.0f} ms per "
-                f"commit; at failover async lost {a.lost_writes} acked writes, "
-                f"sync {worst.lost_writes}")
+                f"commit;\nat failover async lost {_writes(a.lost_writes)}, the synchronous "
+                f"modes {worst.lost_writes}")
     else:
         best = min(runs, key=lambda r: (r.lost_writes, r.mean_commit_s))
-        text = (f"{best.commit}: {1e3 * best.mean_commit_s:.0f} ms per commit, "
-                f"{best.lost_writes} acknowledged writes lost at failover")
+        text = (f"{best.commit}: {1e3 * best.mean_commit_s:.0f} ms per commit,\n"
+                f"{_writes(best.lost_writes)} lost at failover")
     fig.suptitle(text, fontsize=10.5, fontweight="bold")
     return fig
 
 
+#: Share of the lag axes' height the data and the failure marks use; the legend sits above.
+BELOW_LEGEND = 0.7
+
+
+def _with_gaps(at: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The samples with a NaN where none was taken for a while (no primary was up, or no
+    replica), so the trace breaks there instead of holding its last value."""
+    if at.size < 3:
+        return at, values.astype(float)
+    step = float(np.median(np.diff(at)))
+    cut = np.flatnonzero(np.diff(at) > 1.5 * step) + 1
+    return (np.insert(at.astype(float), cut, at[cut - 1] + step),
+            np.insert(values.astype(float), cut, np.nan))
+
+
 def _draw_lag(ax, r: clients.SinglePrimaryResult, fail_at: float | None,
               failover_s: float | None) -> None:
-    ax.step(r.lag_at, r.lag, where="post", color=SIMULATED, lw=1.5,
+    at, lag = _with_gaps(r.lag_at, r.lag)
+    ax.step(at, lag, where="post", color=SIMULATED, lw=1.5,
             label=f"lag of the worst replica ({r.replicas} replica{'s' * (r.replicas > 1)})")
     ax.axhline(r.mean_lag, color=THEORY, ls=":", lw=1.2, label=f"mean {r.mean_lag:.1f}")
     if fail_at is not None:
-        ax.axvline(fail_at, color=MEASURED, lw=2, label=f"primary fails ({fail_at:g} s)")
+        # the marks stop below the legend (the top quarter is kept for it)
+        ax.axvline(fail_at, ymax=BELOW_LEGEND, color=MEASURED, lw=2,
+                   label=f"primary fails ({fail_at:g} s)")
         if failover_s is None:  # no failover: the primary restarts down_s later
             down_s = r.settings.down_s
-            ax.axvspan(fail_at, fail_at + down_s, color=LIMIT, alpha=0.25,
+            ax.axvspan(fail_at, fail_at + down_s, ymax=BELOW_LEGEND, color=LIMIT, alpha=0.25,
                        label=f"no primary: restarting ({down_s:g} s)")
         elif failover_s:
-            ax.axvspan(fail_at, fail_at + failover_s, color=LIMIT, alpha=0.25,
+            ax.axvspan(fail_at, fail_at + failover_s, ymax=BELOW_LEGEND, color=LIMIT,
+                       alpha=0.25,
                        label=f"no primary ({failover_s:g} s)")
     top = max(int(r.lag.max()) if r.lag.size else 0, 1)
-    ax.set(xlabel="time (s)", ylabel="replication lag (log positions)", ylim=(0, 1.45 * top))
+    ax.set(xlabel="time (s)", ylabel="replication lag (log positions)",
+           ylim=(0, 1.05 * top / BELOW_LEGEND))
     ax.legend(loc="upper left", ncols=2)
 
 
@@ -105,96 +125,17 @@ def plot_lag(result: clients.SinglePrimaryResult, *, fail_at: float | None = Non
     (s) the gap with no primary (None: a restart, ``down_s`` long); both default to the run's
     settings."""
     expect("result", result, clients.SinglePrimaryResult)
+    fail_at = _check.optional(_check.non_negative, "fail_at", fail_at,
+                              meaning="the run's own fail_at")
+    failover_s = _check.optional(_check.non_negative, "failover_s", failover_s,
+                                 meaning="the run's own failover_s")
     fail_at = result.settings.fail_at if fail_at is None else fail_at
     failover_s = result.settings.failover_s if failover_s is None else failover_s
-    fig, ax = figure(width=9.5, height=3.4)
+    fig, ax = figure(width=7.0, height=3.6, top=0.84)
     _draw_lag(ax, result, fail_at, failover_s)
     ax.set_title(f"{result.commit}, {1e3 * result.delay_s:.0f} ms delay: replicas trail the "
-                 f"primary by {result.mean_lag:.1f} positions on average, {result.max_lag} "
+                 f"primary\nby {result.mean_lag:.1f} positions on average, {result.max_lag} "
                  f"at worst")
-    return fig
-
-
-# ------------------------------------------------------------------------ one write
-
-
-@dataclass(frozen=True)
-class WriteTrace:
-    """One write through a fresh cluster: written on the primary at ``written_at`` (s),
-    received and applied on each replica (``received_at``/``applied_at``: name → s) and
-    acknowledged to the client at ``acked_at`` (s)."""
-
-    commit: str
-    delay_s: float
-    primary: str
-    written_at: float
-    acked_at: float
-    received_at: Mapping[str, float] = field(repr=False)
-    applied_at: Mapping[str, float] = field(repr=False)
-
-
-def trace_write(replicas: int = 2, *, commit: str = "remote_apply", delay_s: float = 0.05,
-                jitter_s: float = 0.02, apply_s: float = 0.005, seed: int | None = 0
-                ) -> WriteTrace:
-    """Write one key on a fresh :class:`~scalekit.replication.SinglePrimary` and record when
-    each node received and applied it (the cluster's ``"received"`` and ``"applied"`` events)
-    and when the client was acknowledged."""
-    cluster = single.SinglePrimary(replicas, commit=commit, delay_s=delay_s, jitter_s=jitter_s,
-                                   apply_s=apply_s, seed=seed)
-    clock, received, applied, acked = cluster.clock, {}, {}, []
-    cluster.subscribe("received", lambda node, entry: received.setdefault(node.name, clock.now))
-    cluster.subscribe("applied", lambda node, entry: applied.setdefault(node.name, clock.now))
-    cluster.write("x", "1", on_ack=lambda entry, at: acked.append(at))
-    cluster.quiesce()
-    return WriteTrace(commit=cluster.commit, delay_s=cluster.network.delay_s,
-                      primary=cluster.primary.name, written_at=0.0,
-                      acked_at=acked[0] if acked else float("nan"),
-                      received_at=MappingProxyType(received), applied_at=MappingProxyType(applied))
-
-
-@styled
-def plot_write_timeline(trace: WriteTrace | None = None):
-    """One write travelling through the nodes: written on the primary, shipped to each
-    replica (received ●, applied ■), and the instant the client gets its acknowledgement.
-    ``trace`` comes from :func:`trace_write` (default: 2 replicas, ``remote_apply``)."""
-    trace = trace_write() if trace is None else trace
-    expect("trace", trace, WriteTrace)
-    names = sorted(trace.received_at)
-    rows = ["client", trace.primary, *names]
-    y = {name: len(rows) - 1 - i for i, name in enumerate(rows)}
-    height = 2.2 + 0.45 * len(rows)
-    fig, ax = figure(width=9.5, height=height, left=0.11, bottom=1.25 / height,
-                     top=1 - 0.45 / height)
-    ms = 1e3
-    t0 = trace.written_at
-    for i, name in enumerate(names):
-        rec, app = (trace.received_at[name] - t0) * ms, (trace.applied_at[name] - t0) * ms
-        ax.plot([0, rec], [y[trace.primary], y[name]], "-", color=SIMULATED, lw=1.2,
-                label="log shipped" if i == 0 else None)
-        ax.plot([rec, app], [y[name]] * 2, "-", color=COLORS["green"], lw=5, alpha=0.5,
-                label="replaying" if i == 0 else None)
-        ax.plot(rec, y[name], "o", color=SIMULATED, ms=7, label="received" if i == 0 else None)
-        ax.plot(app, y[name], "s", color=COLORS["green"], ms=7,
-                label="applied (a read sees it)" if i == 0 else None)
-    ax.plot(0, y[trace.primary], "D", color=THEORY, ms=8, label="written on the primary")
-    ack = (trace.acked_at - t0) * ms
-    ax.plot([ack, ack], [y[trace.primary], y["client"]], "-", color=MEASURED, lw=2)
-    ax.plot(ack, y["client"], "*", color=MEASURED, ms=13, label=f"acked ({ack:.0f} ms)")
-    end = max([ack, *((t - t0) * ms for t in trace.applied_at.values())])
-    ax.set(yticks=list(y.values()), yticklabels=[f"{n} (primary)" if n == trace.primary else n
-                                                 for n in y],
-           ylim=(-0.6, len(rows) - 0.4), xlim=(-0.04 * end - 1, 1.06 * end + 1),
-           xlabel="time since the write (ms)")
-    ax.grid(False, axis="y")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.55 / (height - 1.7)), ncols=3)
-    first = min(trace.applied_at.values()) - t0 if trace.applied_at else float("nan")
-    if ack < first * ms:
-        text = (f"{trace.commit}: the client hears \"committed\" at {ack:.0f} ms, before any "
-                f"replica has the write ({first * ms:.0f} ms)")
-    else:
-        text = (f"{trace.commit}: the client waits {ack:.0f} ms, until a replica has "
-                f"{'applied' if trace.commit == 'remote_apply' else 'received'} the write")
-    ax.set_title(text)
     return fig
 
 
@@ -206,8 +147,8 @@ def _plot_panel(out):
     """The lag trace and, on one percent axis, the stale reads and the lost writes (two axes
     in all, so a refresh stays within 150 ms)."""
     r, fail_at, failover_s = out
-    fig, axes = figure(mosaic=[["lag", "out"]], width=9.5, height=3.6,
-                       ratios={"width_ratios": [3, 1]}, left=0.08, wspace=0.35, top=0.88)
+    fig, axes = figure(mosaic=[["lag", "out"]], width=7.0, height=3.9,
+                       ratios={"width_ratios": [2.4, 1]}, left=0.1, wspace=0.4, top=0.83)
     _draw_lag(axes["lag"], r, fail_at, failover_s)
     ax = axes["out"]
     lost_pct = 100 * r.lost_writes / r.acknowledged if r.acknowledged else 0.0
@@ -216,11 +157,11 @@ def _plot_panel(out):
     ax.bar_label(bars, labels=[f"{r.stale_reads}/{r.reads}", f"{r.lost_writes}/{r.acknowledged}"],
                  fontsize=9, padding=2)
     ax.set(xticks=[0, 1], xticklabels=["stale\nreads", "acked writes\nlost"], xlim=(-0.6, 1.6),
-           ylabel="% of reads / of acked writes", ylim=(0, 119))
+           ylabel="share (%)", ylim=(0, 119))
     ax.grid(False, axis="x")
     ax.set_title(f"{r.commit}: {1e3 * r.mean_commit_s:.0f} ms per commit, "
-                 f"{100 * r.stale_read_rate:.0f}% of reads miss the client's own write, "
-                 f"{r.lost_writes} acked writes lost", loc="right", fontsize=10.5,
+                 f"{100 * r.stale_read_rate:.0f}% of reads miss the client's own write,\n"
+                 f"{_writes(r.lost_writes)} lost", loc="right", fontsize=10.5,
                  fontweight="bold")
     return fig
 
@@ -264,5 +205,9 @@ def explore_replication() -> Panel:
                 f"stale · {r.lost_writes} acked writes lost · "
                 f"{'converged' if r.converged else 'NOT converged'}")
 
+    # two columns of controls, each filling its column (three clip at 1024 px with the file
+    # browser open, and a slider's default 300 px would too)
+    for control in controls.values():
+        control.layout = widgets.Layout(width="98%")
     return Panel(controls, compute, _plot_panel, title="Single-primary replication",
-                 describe=describe)
+                 describe=describe, columns=2)
