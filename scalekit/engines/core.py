@@ -291,12 +291,14 @@ class ManagedProcess:
     ``as_service_user``: False runs it as this Python's own user even as root — for the
     kit's own Python programs (the experiments' web backends), which must run this
     interpreter, and a virtualenv under ``/root`` is out of the service user's reach.
+    ``cwd``: its working directory — a work directory, so that :func:`owned_processes`
+    finds it even when it rewrites its environment for its process title (nginx, Valkey).
     """
 
     def __init__(self, argv: Sequence[str], log_path: str | os.PathLike, *, name: str = "",
                  env: Mapping[str, str] | None = None, stop_signal: int = signal.SIGTERM,
                  death_signal: int = signal.SIGKILL, stop_timeout_s: float = 10.0,
-                 as_service_user: bool = True) -> None:
+                 as_service_user: bool = True, cwd: str | os.PathLike | None = None) -> None:
         _hook()
         self.argv = [str(a) for a in argv]
         self.name = name or Path(self.argv[0]).name
@@ -304,6 +306,7 @@ class ManagedProcess:
         self.stop_signal, self.stop_timeout_s = stop_signal, stop_timeout_s
         with open(self.log_path, "ab") as log:
             self._proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT,
+                                          cwd=cwd,
                                           **_spawn_kwargs(env, death_signal, as_service_user))
         self.pid = self._proc.pid
         with _LOCK:

@@ -311,7 +311,8 @@ class HAProxy:
             path.chmod(0o644)
             self.process = ManagedProcess([self.binary.path, "-db", "-f", path],
                                           self.workdir / "haproxy.log", name="haproxy",
-                                          stop_signal=signal.SIGTERM, stop_timeout_s=5.0)
+                                          stop_signal=signal.SIGTERM, stop_timeout_s=5.0,
+                                          cwd=self.workdir)
             wait_listening(self.port, self.startup_timeout_s, self.process, "haproxy")
         except BaseException:
             self.stop()

@@ -106,8 +106,8 @@ class Nginx:
         _check.integer("upstream port", int(_UPSTREAM.fullmatch(self.upstream)[1]), low=1,
                        high=65535)
         self.cache = _check.boolean("cache", cache)
-        self.cache_valid = dict(cache_valid) if cache_valid is not None else {200: 10}
-        self._valid = _valid_lines(self.cache_valid)
+        self._valid = _valid_lines({200: 10} if cache_valid is None else cache_valid)
+        self.cache_valid = dict({200: 10} if cache_valid is None else cache_valid)
         self.revalidate = _check.boolean("revalidate", revalidate)
         self.ignore_cache_control = _check.boolean("ignore_cache_control",
                                                    ignore_cache_control)
@@ -174,7 +174,7 @@ class Nginx:
                 [self.binary.path, "-p", f"{self.workdir}{os.sep}", "-c", "nginx.conf",
                  "-e", "stderr", "-g", "daemon off;"],
                 self.workdir / "nginx.log", name="nginx", stop_signal=signal.SIGTERM,
-                stop_timeout_s=5.0)
+                stop_timeout_s=5.0, cwd=self.workdir)
             wait_listening(self.port, self.startup_timeout_s, self.process, "nginx")
         except BaseException:
             self.stop()

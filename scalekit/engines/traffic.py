@@ -96,7 +96,7 @@ class Backends:
         if self.sessions:
             argv.append("--sessions")
         return ManagedProcess(argv, self._dir / f"{self.names[i]}.log", name=self.names[i],
-                              as_service_user=False, stop_timeout_s=2.0)
+                              as_service_user=False, stop_timeout_s=2.0, cwd=self._dir)
 
     def start(self) -> Backends:
         """Start every backend and wait until all listen."""
@@ -339,18 +339,20 @@ def replay(port: int, at_s, paths: Sequence[str], *, users=None, sources=None,
                      actions)
     failure: list[BaseException] = []
     loop = asyncio.new_event_loop()
+    finished = threading.Event()  # (not Thread.is_alive: an interrupted join can fool it)
 
     def work() -> None:
         try:
             loop.run_until_complete(client.run())
         except BaseException as exc:  # noqa: BLE001 (handed to the caller's thread)
             failure.append(exc)
+        finally:
+            finished.set()
 
-    thread = threading.Thread(target=work, name="scalekit-replay", daemon=True)
-    thread.start()
+    threading.Thread(target=work, name="scalekit-replay", daemon=True).start()
     try:
-        while thread.is_alive():
-            thread.join(0.1)
+        while not finished.wait(0.1):
+            pass
     except BaseException:  # KeyboardInterrupt: stop every request in flight, then go on
         def cancel_all() -> None:
             for task in asyncio.all_tasks(loop):
@@ -358,10 +360,10 @@ def replay(port: int, at_s, paths: Sequence[str], *, users=None, sources=None,
 
         with contextlib.suppress(RuntimeError):  # the loop may have just finished
             loop.call_soon_threadsafe(cancel_all)
-        thread.join(timeout_s + 5)
+        finished.wait(timeout_s + 5)
         raise
     finally:
-        if not thread.is_alive():
+        if finished.is_set():
             loop.close()
     if failure:
         raise failure[0]

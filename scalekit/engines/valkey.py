@@ -218,7 +218,7 @@ class ValkeyServer:
             path.chmod(0o644)
             self.process = ManagedProcess([self.binary.path, path], self.workdir / "valkey.log",
                                           name="valkey", stop_signal=signal.SIGTERM,
-                                          stop_timeout_s=5.0)
+                                          stop_timeout_s=5.0, cwd=self.workdir)
             wait_listening(self.port, self.startup_timeout_s, self.process, "valkey")
             with self.client() as c:
                 c.call("PING")
