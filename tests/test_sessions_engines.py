@@ -1,0 +1,63 @@
+"""The sessions model held to real HAProxy through a backend failure: cookies pin every
+client, a map-based source hash moves the survivors' clients exactly as ``h mod k`` says,
+a consistent one moves none, and lost sessions and failures agree with the model.
+
+Sources: HAProxy 2.8 Configuration Manual — §4.2 ``cookie … insert indirect nocache``,
+``balance source`` ("the IP address is hashed and divided by the total weight"),
+``hash-type map-based`` / ``consistent`` ("a server going down … only its clients are
+moved" for consistent), ``option redispatch``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from scalekit import engines
+from scalekit.sessions import engines as se
+from scalekit.views.sessions import engines as view
+
+
+@pytest.fixture(scope="module")
+def runs():
+    try:
+        return se.stickiness_on_haproxy(users=40, duration_s=2.0, server_fails_at=1.0, seed=2)
+    except engines.EngineUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+def test_cookies_and_source_hashes_pin_every_client_before_the_failure(runs):
+    for run in runs.runs.values():
+        assert run.engine_stuck == 1.0 and run.model_stuck == 1.0
+
+
+def test_cookie_stickiness_loses_the_dead_servers_sessions_as_the_model(runs):
+    run = runs["cookie"]
+    assert run.engine_sessions_on_dead == run.model_sessions_on_dead
+    assert abs(run.engine_lost - run.model_lost) <= 1
+    assert run.engine_failed == 0 and run.model_failed >= 0  # redispatch answers them
+    assert run.engine_moved == 0.0
+
+
+def test_map_based_source_hash_moves_the_survivors_clients_as_h_mod_k_says(runs):
+    run = runs["source"]
+    assert run.engine_moved == pytest.approx(run.expected_moved)
+    assert run.engine_moved > 0.2 and run.model_moved == 0.0
+
+
+def test_consistent_source_hash_moves_only_the_dead_servers_clients(runs):
+    assert runs["source-consistent"].engine_moved == 0.0
+
+
+def test_detection_is_handed_to_the_model(runs):
+    for run in runs.runs.values():
+        assert 0.1 - 0.01 <= run.detection_s <= 0.2 + 0.06  # fall 2, inter 100 ms
+
+
+def test_view_draws_the_comparison(runs):
+    fig = view.plot_stickiness_on_haproxy(runs)
+    assert "killed" in fig._suptitle.get_text()
+
+
+def test_bad_methods_are_refused():
+    with pytest.raises(ValueError, match="methods"):
+        se.stickiness_on_haproxy(["sticky"])
