@@ -39,6 +39,7 @@ def _real_servers(nodeid: str) -> bool:
     return path.startswith(_REAL) or path.endswith(_REAL_SUFFIXES)
 
 
+@pytest.hookimpl(optionalhook=True)  # without xdist (-p no:xdist) there is no such hook
 def pytest_xdist_make_scheduler(config, log):
     if config.getvalue("dist") != "loadscope":
         return None

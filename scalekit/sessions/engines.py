@@ -104,7 +104,9 @@ class StickinessOnHaproxy(_html.ScalarTable):
     ``late_users`` — users with a request planned before the crash that the replay, running
     late on a busy machine, sent after it (0 on an idle machine): HAProxy's side is measured
     at the instants sent, the model's at those planned, and only these users' stories can
-    differ at the crash.
+    differ at the crash. ``engine_failed_after_crash`` — failed requests sent after the kill
+    (HAProxy cannot retry a request already sent to the server that died under it: those
+    in flight at the kill fail; redispatch should answer every later one).
     ``crashed_at``/``marked_down_at`` (s from the start), ``detection_s`` their difference
     (HAProxy's, which the model was given).
     """
@@ -131,6 +133,7 @@ class StickinessOnHaproxy(_html.ScalarTable):
     expected_moved: float
     redispatched: int
     late_users: int
+    engine_failed_after_crash: int
     config_text: str = field(repr=False)
     arrivals_at: np.ndarray = field(repr=False)
     user_of: np.ndarray = field(repr=False)
@@ -173,18 +176,24 @@ class StickinessComparison:
 # --------------------------------------------------------------------------- measuring
 
 
-def _stuck(user_of, server_of, outcome, at, before) -> float:
-    """Share of answered follow-ups before ``before`` answered by the user's last server."""
-    last: dict[int, int] = {}
+def _stuck(user_of, server_of, outcome, at, before, answered_at=None) -> float:
+    """Share of answered follow-ups before ``before`` answered by the user's last server.
+    With ``answered_at``, a follow-up is a request sent once the user's previous answer
+    (and its cookie) had arrived — one sent earlier, as a busy machine's late answers make
+    happen, could not carry the cookie."""
+    last: dict[int, tuple[int, float]] = {}
     same = total = 0
-    for u, s, o, t in zip(user_of.tolist(), server_of.tolist(), outcome.tolist(),
-                          at.tolist(), strict=True):
+    done = np.full(len(at), -math.inf) if answered_at is None else np.asarray(answered_at)
+    for u, s, o, t, a in zip(user_of.tolist(), server_of.tolist(), outcome.tolist(),
+                             at.tolist(), done.tolist(), strict=True):
         if o == FAILED:
             continue
+        if u in last and t < last[u][1]:
+            continue  # sent before the previous answer came back
         if t < before and u in last:
             total += 1
-            same += last[u] == s
-        last[u] = s
+            same += last[u][0] == s
+        last[u] = (s, a)
     return same / total if total else math.nan
 
 
@@ -314,6 +323,7 @@ def _one_method(method, base, seeded, addresses, check, redispatch, binary):
     order = np.argsort(sent.sent_at, kind="stable")
     e_users, e_at = users[order], np.asarray(sent.sent_at)[order]
     e_server_sent, e_outcome_sent = e_server[order], e_outcome[order]
+    e_answered = np.asarray(sent.answered_at)[order]
     engine_moved = _moved(e_users, e_server_sent, e_outcome_sent, e_at, crash, down_at, dead)
     came_back = [addresses[u] for u in engine_moved]  # the closed form on the same users
     expected = (expected_moved(came_back, base.servers, dead) if method == "source" and
@@ -327,7 +337,8 @@ def _one_method(method, base, seeded, addresses, check, redispatch, binary):
         model_served=int((m_outcome == SERVED).sum()), model_lost=int((m_outcome == LOST).sum()),
         model_failed=int((m_outcome == FAILED).sum()),
         engine_stuck=_stuck(e_users, e_server_sent, e_outcome_sent, e_at,
-                            crash - _IN_FLIGHT_S),
+                            crash - _IN_FLIGHT_S, e_answered),
+        engine_failed_after_crash=int(((e_outcome_sent == FAILED) & (e_at >= crash)).sum()),
         model_stuck=_stuck(users, m_server, m_outcome, at, crash - _IN_FLIGHT_S),
         engine_sessions_on_dead=sum(v == dead for v in _holders(
             e_users, e_server_sent, e_outcome_sent, e_at, crash).values()),
