@@ -12,11 +12,13 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from scalekit.errors import ScalekitError
+
 __all__ = ["EngineError", "EngineUnavailable", "PortInUseError", "DataDirectoryExistsError",
            "CommandError", "ServerStartError", "StandbyTimeoutError", "BinaryMismatchError"]
 
 
-class EngineError(RuntimeError):
+class EngineError(ScalekitError, RuntimeError):
     """A real server could not do what was asked (the cause is chained when there is one)."""
 
 

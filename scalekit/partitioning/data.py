@@ -33,6 +33,8 @@ from pathlib import Path
 import numpy as np
 
 from scalekit import _check, _html
+from scalekit._sqlite import file_transaction
+from scalekit.errors import DatabaseError
 
 __all__ = ["Airports", "Flights", "LoadResult", "PartitionError", "LAYOUTS", "AIRLINES",
            "flight_rows", "flight_tuples", "check_pair", "database_path", "write_transaction",
@@ -77,7 +79,7 @@ _SECOND = ("bury", "ford", "ton", "ham", "wick", "mont", "field", "view", "dale"
 _THIRD = ("", " Falls", " Harbor", " Springs", " Heights")
 
 
-class PartitionError(RuntimeError):
+class PartitionError(DatabaseError):
     """A partitioning database failed (the :mod:`sqlite3` error is chained as the cause)."""
 
 
@@ -391,24 +393,9 @@ def write_transaction(target: Path, what: str, *, foreign_keys: bool = False):
     the block succeeds, rolled back on any error (so the file is as it was), closed either
     way; an SQLite error comes out as :class:`PartitionError` saying ``what`` failed, with
     the cause chained."""
-    try:
-        db = sqlite3.connect(target, isolation_level=None)  # we run the transaction
-    except sqlite3.Error as exc:
-        raise PartitionError(f"cannot open the database {str(target)!r}: {exc}") from exc
-    try:
-        if foreign_keys:
-            db.execute("PRAGMA foreign_keys=ON")
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
-    except sqlite3.Error as exc:
-        raise PartitionError(f"{what} in {str(target)!r} failed: {exc}") from exc
-    finally:
-        db.close()
+    with file_transaction(target, f"{what} in {str(target)!r}", error=PartitionError,
+                          foreign_keys=foreign_keys) as db:
+        yield db
 
 
 def _transaction(target: Path, fl: Flights, ports: Airports, layout: str, progress) -> None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from scalekit import _check, _html
+from scalekit.errors import DatabaseError
 from scalekit.replication.databases import all_or_nothing, checksum
 from scalekit.replication.log import ReplicationError
 
@@ -45,7 +46,7 @@ KEY_SCHEMES = ("autoincrement", "offset", "uuid")
 MAX_PRIMARIES, MAX_ROWS = 100, 100_000
 
 
-class KeyCollisionError(RuntimeError):
+class KeyCollisionError(DatabaseError):
     """Merging primaries hit a duplicate primary key (the :mod:`sqlite3` IntegrityError is
     chained as the cause). ``ids`` are the keys handed out by more than one primary."""
 

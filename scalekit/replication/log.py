@@ -24,7 +24,6 @@ Units: seconds for every instant (``*_at``) and duration (``*_s``).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import heapq
 import itertools
@@ -35,6 +34,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from scalekit import _check, _seeds
+from scalekit._sqlite import transaction
+from scalekit.errors import DatabaseError, ScalekitError
 
 __all__ = ["Clock", "LogEntry", "Network", "Node", "NodeDownError", "NotPrimaryError",
            "ReplicationError", "MAX_NAME", "MAX_TEXT", "MAX_TIME_S"]
@@ -45,7 +46,7 @@ __all__ = ["Clock", "LogEntry", "Network", "Node", "NodeDownError", "NotPrimaryE
 MAX_TIME_S = 1e9
 
 
-class ReplicationError(RuntimeError):
+class ReplicationError(DatabaseError):
     """A replica database failed (the :mod:`sqlite3` error is chained as the cause)."""
 
 
@@ -57,7 +58,7 @@ class NotPrimaryError(ReplicationError):
         self.node = node
 
 
-class NodeDownError(ValueError):
+class NodeDownError(ScalekitError, ValueError):
     """A read or write named a node that is down."""
 
 
@@ -351,18 +352,8 @@ class Node:
                             "lsn = excluded.lsn", (entry.key, entry.value, entry.lsn))
         self.applied_lsn, self.applied_term = entry.lsn, entry.term
 
-    @contextlib.contextmanager
     def _transaction(self, what: str):
-        try:
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
-            self.db.execute("COMMIT")
-        except sqlite3.Error as exc:
-            raise ReplicationError(f"{what} on node {self.name!r} failed: {exc}") from exc
+        return transaction(self.db, f"{what} on node {self.name!r}", error=ReplicationError)
 
     def _require_up(self) -> None:
         if not self.up:

@@ -37,6 +37,8 @@ from pathlib import Path
 import numpy as np
 
 from scalekit import _check, _html
+from scalekit._sqlite import transaction
+from scalekit.errors import DatabaseError
 
 __all__ = ["SessionStore", "StoreError", "StoreLatency", "measure_store_latency",
            "store_latency", "SCHEMA"]
@@ -46,7 +48,7 @@ _UPSERT = ("INSERT INTO sessions(id, data, updated_at) VALUES (?, ?, ?) "
            "ON CONFLICT(id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at")
 
 
-class StoreError(RuntimeError):
+class StoreError(DatabaseError):
     """The session database failed (the :mod:`sqlite3` error is chained as the cause)."""
 
 
@@ -136,18 +138,9 @@ class SessionStore:
         """Make the table hold exactly ``rows`` — (id, data, updated_at) — in one
         transaction: on any error the table is left as it was."""
         records = [(sid, _dump(data), float(at)) for sid, data, at in rows]
-        db = self._db
-        try:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                db.execute("DELETE FROM sessions")
-                db.executemany(_UPSERT, records)
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-        except sqlite3.Error as exc:
-            raise StoreError(f"writing {len(records)} sessions failed: {exc}") from exc
+        with transaction(self._db, f"writing {len(records)} sessions", error=StoreError) as db:
+            db.execute("DELETE FROM sessions")
+            db.executemany(_UPSERT, records)
 
 
 # --------------------------------------------------------------------------- timing

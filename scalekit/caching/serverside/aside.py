@@ -38,8 +38,10 @@ from pathlib import Path
 import numpy as np
 
 from scalekit import _check, _html
+from scalekit._sqlite import transaction
 from scalekit.caching.serverside.common import INVALIDATIONS, checked_progress, frozen
 from scalekit.caching.serverside.store import Cache
+from scalekit.errors import DatabaseError
 from scalekit.partitioning import data
 
 __all__ = ["CacheAside", "CacheDbError", "HitRatioCurve", "INVALIDATIONS", "airline_db",
@@ -51,7 +53,7 @@ _SELECT = ("SELECT id, origin, destination, airline, departs_at, duration_min "
            "FROM flights WHERE id = ?")
 
 
-class CacheDbError(RuntimeError):
+class CacheDbError(DatabaseError):
     """The database behind the cache failed (the :mod:`sqlite3` error is chained)."""
 
 
@@ -171,17 +173,10 @@ class CacheAside:
     def _update(self, fid: int, when: int) -> tuple:
         start = time.perf_counter()
         try:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                changed = self._db.execute("UPDATE flights SET departs_at = ? WHERE id = ?",
-                                           (when, fid)).rowcount
-                row = self._db.execute(_SELECT, (fid,)).fetchone()
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-        except sqlite3.Error as exc:
-            raise CacheDbError(f"updating flight {fid} failed: {exc}") from exc
+            with transaction(self._db, f"updating flight {fid}", error=CacheDbError) as db:
+                changed = db.execute("UPDATE flights SET departs_at = ? WHERE id = ?",
+                                     (when, fid)).rowcount
+                row = db.execute(_SELECT, (fid,)).fetchone()
         finally:
             self.db_time_s += time.perf_counter() - start
         if not changed:
