@@ -32,7 +32,7 @@ from scalekit import balancing, caching, partitioning, replication, sessions, si
 from scalekit.servers import autoscaling
 
 __all__ = ["HttpTier", "http_tier", "forwarded_trace", "app_pool", "through_balancer",
-           "sessions_runs", "cache_hit", "shard_shares", "db_capacity_rps", "commit_runs",
+           "sessions_runs", "cache_hit", "shard_shares", "db_capacity_rps", "commit_runs", "clear",
            "REQUESTS", "FAIL_AT_S"]
 
 #: Requests followed through balancer and servers at the worst moment of the day.
@@ -187,3 +187,10 @@ def commit_runs(replicas: int, commit: str, delay_s: float, seed: int
     calm = replication.run_single_primary(**net)
     failed = replication.run_single_primary(fail_at=FAIL_AT_S, **net)
     return calm, failed
+
+
+def clear() -> None:
+    """Forget every cached tier (after a topic model changed in this process)."""
+    for fn in (http_tier, app_pool, through_balancer, sessions_runs, cache_hit, shard_shares,
+               commit_runs):
+        fn.cache_clear()
