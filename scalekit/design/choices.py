@@ -182,8 +182,8 @@ class Design:
             raise ValueError(f"min_servers ({self.min_servers}) must be <= max_servers "
                              f"({self.max_servers})")
         if checked["commit"] != "async" and checked["replicas"] == 0:
-            raise ValueError(f"commit={self.commit!r} waits for a replica, but replicas=0; "
-                             "add a replica or use commit='async'")
+            raise ValueError(f"commit must be 'async' when replicas=0, got {self.commit!r} "
+                             "(it waits for a replica): add a replica or use commit='async'")
         for name, value in checked.items():
             object.__setattr__(self, name, value)
 

@@ -33,7 +33,7 @@ from scalekit.servers import autoscaling
 
 __all__ = ["HttpTier", "http_tier", "forwarded_trace", "app_pool", "through_balancer",
            "sessions_runs", "cache_hit", "shard_shares", "db_capacity_rps", "commit_runs", "clear",
-           "REQUESTS", "FAIL_AT_S"]
+           "REQUESTS", "FAIL_AT_S", "SESSION_SERVERS"]
 
 #: Requests followed through balancer and servers at the worst moment of the day.
 REQUESTS = 20_000
@@ -122,14 +122,23 @@ def through_balancer(rate_rps: float, servers: int, policy: str, cores: int, ser
                                      warmup_s=0.1 * w.horizon_s, seed=seed)
 
 
-@lru_cache(maxsize=_CACHE)
+#: Most servers the sessions model runs: a sample of the pool (each server's share of the
+#: users is scaled to the pool's size by the caller).
+SESSION_SERVERS = 16
+
+
 def sessions_runs(strategy: str, servers: int, policy: str, service_s: float, seed: int
                   ) -> tuple[sessions.SessionsResult, sessions.SessionsResult | None]:
-    """The sessions model on ``servers`` servers (at most 16: a sample of the pool), without
+    """The sessions model on ``servers`` servers (at most :data:`SESSION_SERVERS`), without
     and with server 0 dying at 60 s (None with one server: nobody could take over)."""
-    n = min(servers, 16)
-    common = dict(servers=n, policy=policy if policy in sessions.BALANCING_POLICIES
-                  else "round_robin", service_s=service_s, real_store=False, seed=seed)
+    return _sessions_runs(strategy, min(servers, SESSION_SERVERS), policy
+                          if policy in sessions.BALANCING_POLICIES else "round_robin",
+                          service_s, seed)
+
+
+@lru_cache(maxsize=_CACHE)
+def _sessions_runs(strategy, n, policy, service_s, seed):
+    common = dict(servers=n, policy=policy, service_s=service_s, real_store=False, seed=seed)
     calm = sessions.simulate_sessions(strategy, **common)
     failed = (sessions.simulate_sessions(strategy, server_fails_at=60.0, **common)
               if n >= 2 else None)
@@ -191,6 +200,6 @@ def commit_runs(replicas: int, commit: str, delay_s: float, seed: int
 
 def clear() -> None:
     """Forget every cached tier (after a topic model changed in this process)."""
-    for fn in (http_tier, app_pool, through_balancer, sessions_runs, cache_hit, shard_shares,
+    for fn in (http_tier, app_pool, through_balancer, _sessions_runs, cache_hit, shard_shares,
                commit_runs):
         fn.cache_clear()
