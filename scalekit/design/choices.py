@@ -103,8 +103,10 @@ class Traffic:
                                       spike_s=900)
 
     def scaled(self, factor: float) -> Traffic:
-        """The same traffic with every rate multiplied by ``factor`` (> 0)."""
-        f = _check.positive("factor", factor)
+        """The same traffic with every rate multiplied by ``factor`` (> 0, and small enough
+        that no rate passes :data:`MAX_RPS`)."""
+        f = _check.number("factor", factor, low=0.0, low_open=True,
+                          high=MAX_RPS / max(self.peak_rps, self.spike_rps))
         return _replace(self, peak_rps=self.peak_rps * f, spike_rps=self.spike_rps * f)
 
 
