@@ -214,3 +214,17 @@ def test_bad_traffic_prices_and_arguments_are_named():
         design.evaluate(GOOD).meets(p99_ms=-5)
     with pytest.raises(TypeError, match="designs"):
         design.compare("GOOD")
+
+
+def test_a_database_node_answers_in_mm1_time():
+    """One node at load ρ: a query's time in the node is the M/M/1 sojourn, exponential with
+    rate C(1 − ρ) (theory.mm1_quantile_s). The p99 of n draws has a standard error of about
+    √(q/((1−q)n)) / ln(1/(1−q)) of itself (the delta method on the exponential's quantile)."""
+    from scalekit import theory
+    r = design.evaluate(GOOD.with_(shards=1, replicas=0, commit="async"))
+    node_c = 1e3 / GOOD.db_query_ms
+    rho = r.tier("database").utilisation
+    expected = theory.mm1_quantile_s(rho * node_c, node_c, 0.99) * 1e3
+    n = int((r.samples_ms[:, 5] > 0).sum())
+    se = math.sqrt(0.99 / (0.01 * n)) / math.log(100)
+    assert r.tier("database").p99_ms == pytest.approx(expected, rel=4 * se)
