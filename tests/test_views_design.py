@@ -70,7 +70,9 @@ def test_requests_and_costs_are_the_models_numbers(good):
 def test_the_board_and_the_failure_line(good):
     fig = view.plot_board(good)
     assert_labelled(fig)
-    assert set(fig.named_axes) == {"waterfall", "requests", "cost"}
+    assert set(fig.named_axes) == {"waterfall", "cost"}
+    cost = sum(b.get_width() for b in _bars(fig.named_axes["cost"]))
+    assert cost == pytest.approx(good.cost_per_h)
     text = view.failure_text(good)
     for f in good.failures:
         assert f.component in text

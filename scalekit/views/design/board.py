@@ -142,15 +142,16 @@ def plot_costs(results):
 
 @styled
 def plot_board(result: model.DesignResult):
-    """The design board's figure: the waterfall on top, requests per tier and cost below."""
+    """The design board's figure: the latency waterfall and the cost per hour by tier (the
+    same colours), side by side. Two axes only: the board redraws on every control."""
     expect("result", result, model.DesignResult)
-    fig, axes = figure(mosaic=[["waterfall", "waterfall"], ["requests", "cost"]], height=6.0,
-                       left=0.16, hspace=0.55, wspace=0.35)
+    fig, axes = figure(mosaic=[["waterfall", "cost"]], height=3.4, left=0.1, wspace=0.12,
+                       bottom=0.17, ratios={"width_ratios": [3.2, 1]})
     _draw_waterfall(axes["waterfall"], result)
-    _draw_requests(axes["requests"], result)
     _draw_costs(axes["cost"], {"cost": result}, legend=False)
     axes["cost"].set_title(f"${result.cost_per_h:.2f} an hour", loc="left")
     axes["cost"].set_yticks([])
+    axes["cost"].set_xlabel("$ per hour")
     return fig
 
 
@@ -171,8 +172,9 @@ def failure_text(result: model.DesignResult) -> str:
 
 def explore_design(design: model.Design | None = None,
                    traffic: model.Traffic | None = None) -> Panel:
-    """The design board: a control per tier → waterfall, requests, cost and what one
-    failure does (the status line). Starts from ``design`` (default: a reasonable one)."""
+    """The design board: a control per tier → waterfall and cost (:func:`plot_board`),
+    and what one failure does (the status line). Starts from ``design`` (default: a
+    reasonable one) on ``traffic`` (default: :class:`~scalekit.design.Traffic`)."""
     start = design if design is not None else model.Design(
         max_age_s=60, shared_cache=True, servers=60, cache_keys=1000, shards=2, replicas=1,
         commit="remote_write", sessions="database")
