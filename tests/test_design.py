@@ -228,3 +228,21 @@ def test_a_database_node_answers_in_mm1_time():
     n = int((r.samples_ms[:, 5] > 0).sum())
     se = math.sqrt(0.99 / (0.01 * n)) / math.log(100)
     assert r.tier("database").p99_ms == pytest.approx(expected, rel=4 * se)
+
+
+def test_sessions_are_the_sessions_topics_runs():
+    """The sessions tier runs the sessions model on a 16-server sample of the pool: its
+    losses with no failure, and those a crash adds — one server of 16 there holds 1/16 of
+    the users, one of 60 here holds 1/60."""
+    from scalekit import sessions
+    common = dict(servers=16, policy="fewest_connections", service_s=0.02, real_store=False,
+                  seed=0)
+    calm = sessions.simulate_sessions("sticky_cookie", **common)
+    crashed = sessions.simulate_sessions("sticky_cookie", server_fails_at=60.0, **common)
+    r = design.evaluate(GOOD.with_(sessions="sticky_cookie", policy="fewest_connections"))
+    assert r.session_loss_rate == calm.lost_rate
+    assert r.tier("sessions").p50_ms == pytest.approx(calm.added_latency_ms)
+    assert r.failure("app server").sessions_lost == pytest.approx(
+        (crashed.lost - calm.lost) / crashed.users * 16 / 60)
+    assert r.failure("app server").sessions_lost > 0
+    assert design.evaluate(GOOD.with_(sessions="none")).session_loss_rate > 0.5

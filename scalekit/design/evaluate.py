@@ -100,9 +100,12 @@ class Failure(_html.ScalarTable):
 @dataclass(frozen=True, eq=False)
 class DesignResult:
     """A design's evaluation (see the module). Latencies in ms, rates in requests/s, costs
-    in $/h. ``tiers`` and ``failures`` are tuples of :class:`Tier` and :class:`Failure`;
-    ``pool`` (the day's :class:`~scalekit.servers.AutoscaleResult`), ``through`` (the
-    balancer run) and ``samples_ms`` (forwarded requests × tiers) are the evidence."""
+    in $/h. ``session_loss_rate`` is the share of a logged-in user's requests that find no
+    session with no failure at all (the sessions model's ``lost_rate``: "none" behind a
+    balancer loses most). ``tiers`` and ``failures`` are tuples of :class:`Tier` and
+    :class:`Failure`; ``pool`` (the day's :class:`~scalekit.servers.AutoscaleResult`),
+    ``through`` (the balancer run) and ``samples_ms`` (forwarded requests × tiers) are the
+    evidence."""
 
     design: Design
     traffic: Traffic
@@ -125,6 +128,7 @@ class DesignResult:
     cache_stale_share: float
     db_utilisation: float
     slo_missed_share: float
+    session_loss_rate: float
     tiers: tuple = field(repr=False)
     failures: tuple = field(repr=False)
     costs: dict = field(repr=False)
@@ -361,7 +365,8 @@ def evaluate(design: Design, traffic: Traffic | None = None, prices: Prices | No
         cost_per_h=float(sum(costs.values())), http_forwarded=http.forwarded,
         http_stale_share=http.stale_share, cache_hit_ratio=hit,
         cache_stale_share=cache_stale, db_utilisation=float(rho_peak.max()),
-        slo_missed_share=pool.slo_violation_fraction, tiers=tier_list, failures=failures,
+        slo_missed_share=pool.slo_violation_fraction, session_loss_rate=calm.lost_rate,
+        tiers=tier_list, failures=failures,
         costs=costs, breakdown_p50_ms=_breakdown(total, parts, weights, 0.50),
         breakdown_p99_ms=_breakdown(total, parts, weights, 0.99), pool=pool,
         through=through, samples_ms=samples)

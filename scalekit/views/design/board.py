@@ -116,11 +116,18 @@ def _draw_costs(ax, results: dict, legend: bool = True) -> None:
     if legend:
         ax.set_ylim(-0.6, len(names) - 0.4 + 0.6 * len(names))
         ax.legend(bars.patches, model.TIERS, loc="upper right", fontsize=8.5, ncols=3)
+    spent = {t: sum(r.costs[t] for r in results.values()) for t in model.TIERS}
+    biggest = max(spent, key=spent.get)
     first = results[names[0]]
-    biggest = max(first.costs, key=first.costs.get)
-    ax.set_title(f"{biggest.capitalize()} cost the most: ${first.costs[biggest]:.2f} of "
-                 f"${first.cost_per_h:.2f} an hour" if len(names) == 1 else
-                 "Cost per hour by tier", loc="left")
+    if len(names) == 1:
+        title = (f"{biggest.capitalize()} cost the most: ${first.costs[biggest]:.2f} of "
+                 f"${first.cost_per_h:.2f} an hour")
+    else:
+        title = (f"From ${min(totals):.2f} to ${max(totals):.2f} an hour: "
+                 f"{biggest} are most of it" if biggest.endswith("s") else
+                 f"From ${min(totals):.2f} to ${max(totals):.2f} an hour: "
+                 f"the {biggest} is most of it")
+    ax.set_title(title, loc="left")
 
 
 @styled
@@ -160,7 +167,7 @@ def failure_text(result: model.DesignResult) -> str:
     expect("result", result, model.DesignResult)
     parts = []
     for f in result.failures:
-        bits = [f"{f.outage_s:g} s out" if f.outage_s else "no outage",
+        bits = [f"{f.outage_s:.3g} s out" if f.outage_s else "no outage",
                 f"availability {f.availability:.3%}"]
         if f.sessions_lost:
             bits.append(f"{f.sessions_lost:.1%} of sessions lost")
