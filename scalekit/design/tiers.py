@@ -78,7 +78,11 @@ def http_tier(max_age_s: int, shared_cache: bool, page_rps: float, revisit_every
               update_every_s: float, seed: int) -> HttpTier:
     """Browsers (one user reopening a page every ``revisit_every_s``), then — with
     ``shared_cache`` — one shared proxy that every user's requests for a page meet
-    (``page_rps`` for one page, less what the browsers answered)."""
+    (``page_rps`` for one page, less what the browsers answered).
+
+    Each run simulates at most 2,500 visits: when a copy lives longer than that many
+    requests (λ·max-age > 2,500) the run sees a single fill, and the forwarded share it
+    reports, 1/2,500, overstates the true 1/(1 + λ·max-age) — a cautious figure."""
     if max_age_s == 0:
         return HttpTier(None, None, 1.0, 1.0, 0.0)
     browser = _browse(max_age_s, revisit_every_s, update_every_s, False, seed)
