@@ -86,7 +86,7 @@ SKIP = {
 # hands its values to a topic model whose own walk names its parameters.
 SKIP |= {f"{D}.tiers.{name}": "a step of evaluate, on values Design/Traffic checked; the "
          "topic model it calls has its own walk"
-         for name in ("http_tier", "forwarded_trace", "app_pool", "through_balancer",
+         for name in ("http_tier", "day", "forwarded_trace", "app_pool", "through_balancer",
                       "sessions_runs", "cache_hit", "shard_shares", "db_capacity_rps",
                       "commit_runs", "clear")}
 

@@ -224,24 +224,33 @@ class DesignComparison:
 # --------------------------------------------------------------------------- evaluation
 
 
+class _Ranked:
+    """Values with weights, sorted once: weighted quantiles, and the requests ranked near
+    one (the breakdown by tier)."""
+
+    def __init__(self, values: np.ndarray, weights: np.ndarray):
+        self.order = np.argsort(values, kind="stable")
+        self.values, self.weights = values, weights
+        cum = np.cumsum(weights[self.order])
+        self.cum = cum / cum[-1]
+
+    def quantile(self, q: float) -> float:
+        i = int(np.searchsorted(self.cum, q, side="left"))
+        return float(self.values[self.order[min(i, self.values.size - 1)]])
+
+    def breakdown(self, parts: np.ndarray, q: float) -> dict:
+        """The weighted mean of each tier's time over the requests ranked q ± 0.5 %."""
+        near = self.order[(self.cum >= q - 0.005) & (self.cum <= q + 0.005)]
+        if near.size == 0:
+            near = self.order[[min(int(np.searchsorted(self.cum, q)), self.order.size - 1)]]
+        w = self.weights[near]
+        with np.errstate(invalid="ignore"):
+            means = (parts[near] * w[:, None]).sum(axis=0) / w.sum()
+        return dict(zip(TIERS, (float(x) for x in means), strict=True))
+
+
 def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
-    order = np.argsort(values, kind="stable")
-    cum = np.cumsum(weights[order])
-    i = int(np.searchsorted(cum, q * cum[-1], side="left"))
-    return float(values[order][min(i, values.size - 1)])
-
-
-def _breakdown(total: np.ndarray, parts: np.ndarray, weights: np.ndarray, q: float) -> dict:
-    """The mean of each tier's time over the requests ranked q ± 0.5 % by total latency."""
-    order = np.argsort(total, kind="stable")
-    cum = np.cumsum(weights[order]) / weights.sum()
-    near = order[(cum >= q - 0.005) & (cum <= q + 0.005)]
-    if near.size == 0:
-        near = order[[min(int(np.searchsorted(cum, q)), order.size - 1)]]
-    w = weights[near]
-    with np.errstate(invalid="ignore"):
-        means = (parts[near] * w[:, None]).sum(axis=0) / w.sum()
-    return dict(zip(TIERS, (float(x) for x in means), strict=True))
+    return _Ranked(values, weights).quantile(q)
 
 
 def _pct(x: np.ndarray) -> tuple[float, float]:
@@ -261,7 +270,7 @@ def evaluate(design: Design, traffic: Traffic | None = None, prices: Prices | No
     d, t = design, traffic
     service_s = d.service_ms / 1e3
     r, c = t.read_share, t.cacheable_share
-    day = t.trace()
+    day = tiers.day(t)
     # 1. HTTP caching at the day's busiest rate, then the day the app pool sees
     http = tiers.http_tier(d.max_age_s, d.shared_cache, c * day.peak_rps / t.pages,
                            t.revisit_every_s, t.page_update_every_s, t.seed)
@@ -330,8 +339,8 @@ def evaluate(design: Design, traffic: Traffic | None = None, prices: Prices | No
     parts = np.vstack([np.zeros(len(TIERS)), np.eye(len(TIERS))[0] * PROXY_HOP_MS, samples])
     weights = np.concatenate([[answered_browser, answered_proxy],
                               np.full(size, fwd / max(size, 1))])
-    p50 = _weighted_quantile(total, weights, 0.50)
-    p99 = _weighted_quantile(total, weights, 0.99)
+    ranked = _Ranked(total, weights)
+    p50, p99 = ranked.quantile(0.50), ranked.quantile(0.99)
     finite = np.isfinite(total)
     mean = float(np.dot(total[finite], weights[finite]) / weights[finite].sum()) \
         if finite.all() else math.inf
@@ -367,8 +376,8 @@ def evaluate(design: Design, traffic: Traffic | None = None, prices: Prices | No
         cache_stale_share=cache_stale, db_utilisation=float(rho_peak.max()),
         slo_missed_share=pool.slo_violation_fraction, session_loss_rate=calm.lost_rate,
         tiers=tier_list, failures=failures,
-        costs=costs, breakdown_p50_ms=_breakdown(total, parts, weights, 0.50),
-        breakdown_p99_ms=_breakdown(total, parts, weights, 0.99), pool=pool,
+        costs=costs, breakdown_p50_ms=ranked.breakdown(parts, 0.50),
+        breakdown_p99_ms=ranked.breakdown(parts, 0.99), pool=pool,
         through=through, samples_ms=samples)
 
 

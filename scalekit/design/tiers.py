@@ -31,7 +31,7 @@ import numpy as np
 from scalekit import balancing, caching, partitioning, replication, sessions, sim
 from scalekit.servers import autoscaling
 
-__all__ = ["HttpTier", "http_tier", "forwarded_trace", "app_pool", "through_balancer",
+__all__ = ["HttpTier", "http_tier", "day", "forwarded_trace", "app_pool", "through_balancer",
            "sessions_runs", "cache_hit", "shard_shares", "db_capacity_rps", "commit_runs", "clear",
            "REQUESTS", "FAIL_AT_S", "SESSION_SERVERS"]
 
@@ -97,10 +97,16 @@ def http_tier(max_age_s: int, shared_cache: bool, page_rps: float, revisit_every
     return HttpTier(browser, proxy, fb, fp, stale)
 
 
+@lru_cache(maxsize=64)
+def day(traffic) -> sim.TrafficTrace:
+    """``traffic.trace()``, made once per traffic."""
+    return traffic.trace()
+
+
 def forwarded_trace(traffic, share: float) -> sim.TrafficTrace:
     """The day's trace with every rate multiplied by ``share`` (what reaches the balancer)."""
-    day = traffic.trace()
-    return sim.TrafficTrace(day.times_s, day.rates_rps * share)
+    day_ = day(traffic)
+    return sim.TrafficTrace(day_.times_s, day_.rates_rps * share)
 
 
 @lru_cache(maxsize=_CACHE)
@@ -204,6 +210,6 @@ def commit_runs(replicas: int, commit: str, delay_s: float, seed: int
 
 def clear() -> None:
     """Forget every cached tier (after a topic model changed in this process)."""
-    for fn in (http_tier, app_pool, through_balancer, _sessions_runs, cache_hit, shard_shares,
+    for fn in (day, http_tier, app_pool, through_balancer, _sessions_runs, cache_hit, shard_shares,
                commit_runs):
         fn.cache_clear()
