@@ -77,6 +77,7 @@ ACCEPTED = {
 SKIP = {
     f"{D}.choices.Design.with_": "its keywords are Design's fields, each walked on Design",
     f"{D}.evaluate.Tier": "a result dataclass built only by evaluate",
+    f"{D}.evaluate.Rows": "a table built only by DesignResult's tier_table/failure_table",
     f"{D}.evaluate.Failure": "a result dataclass built only by evaluate",
     f"{D}.evaluate.DesignResult": "a result dataclass built only by evaluate",
     f"{D}.evaluate.DesignComparison": "a result dataclass built only by compare",

@@ -246,3 +246,12 @@ def test_sessions_are_the_sessions_topics_runs():
         (crashed.lost - calm.lost) / crashed.users * 16 / 60)
     assert r.failure("app server").sessions_lost > 0
     assert design.evaluate(GOOD.with_(sessions="none")).session_loss_rate > 0.5
+
+
+def test_tier_and_failure_tables_show_every_tier_and_component(good):
+    tiers_html = good.tier_table()._repr_html_()
+    failures_html = good.failure_table()._repr_html_()
+    assert all(t in tiers_html for t in design.TIERS)
+    assert all(c in failures_html for c in design.COMPONENTS)
+    assert tiers_html.count("<tr>") == len(design.TIERS) + 1
+    assert "database" in repr(good.tier_table())

@@ -34,6 +34,7 @@ from scalekit.design.evaluate import (
     DesignComparison,
     DesignResult,
     Failure,
+    Rows,
     Tier,
     compare,
     evaluate,
@@ -42,7 +43,7 @@ from scalekit.design.evaluate import (
 __all__ = [
     "Traffic", "Design", "Prices", "BALANCER_POLICIES", "EVICTIONS", "SHARD_STRATEGIES",
     "SESSION_STRATEGIES", "COMMIT_MODES", "MAX_KEYS", "MAX_RPS",
-    "TIERS", "COMPONENTS", "Tier", "Failure", "DesignResult", "DesignComparison", "evaluate",
-    "compare", "PROXY_HOP_MS", "CACHE_GET_MS", "BALANCER_REPAIR_S", "SERVER_RESTART_S",
+    "TIERS", "COMPONENTS", "Rows", "Tier", "Failure", "DesignResult", "DesignComparison",
+    "evaluate", "compare", "PROXY_HOP_MS", "CACHE_GET_MS", "BALANCER_REPAIR_S", "SERVER_RESTART_S",
     "DB_RESTART_S", "VRRP_INTERVAL_S",
 ]

@@ -48,7 +48,7 @@ from scalekit.balancing.chokepoint import balancer_capacity_rps
 from scalekit.design import tiers
 from scalekit.design.choices import Design, Prices, Traffic
 
-__all__ = ["TIERS", "COMPONENTS", "Tier", "Failure", "DesignResult", "DesignComparison",
+__all__ = ["TIERS", "COMPONENTS", "Rows", "Tier", "Failure", "DesignResult", "DesignComparison",
            "evaluate", "compare", "PROXY_HOP_MS", "CACHE_GET_MS", "BALANCER_REPAIR_S",
            "SERVER_RESTART_S", "DB_RESTART_S", "VRRP_INTERVAL_S"]
 
@@ -65,6 +65,21 @@ SERVER_RESTART_S = 120.0
 DB_RESTART_S = 30.0
 #: The VRRP advertisement interval of a balancer pair (s; keepalived's default is 1 s).
 VRRP_INTERVAL_S = 1.0
+
+
+class Rows:
+    """Rows to show as a table in a notebook (``_repr_html_``) or a console (repr): what
+    :meth:`DesignResult.tier_table` and :meth:`DesignResult.failure_table` return."""
+
+    def __init__(self, rows: list[dict], note: str = "") -> None:
+        self.rows, self.note = rows, note
+
+    def __repr__(self) -> str:
+        return "\n".join(" | ".join(f"{k}: {_html.cell(v)}" for k, v in r.items())
+                         for r in self.rows)
+
+    def _repr_html_(self) -> str:
+        return _html.rows_table(self.rows, note=self.note)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -179,6 +194,15 @@ class DesignResult:
                  "failed requests": f.failed_requests, "availability (hour)": f.availability,
                  "sessions lost": f.sessions_lost, "writes lost": f.writes_lost,
                  "note": f.note} for f in self.failures]
+
+    def tier_table(self) -> Rows:
+        """The tiers as a table: requests, latency percentiles, utilisation, cost."""
+        return Rows(self.tier_rows(), "at the worst moment; a tier's percentiles are over the "
+                    "requests that reach it")
+
+    def failure_table(self) -> Rows:
+        """Each component's failure as a table."""
+        return Rows(self.failure_rows(), "one component at a time, at the worst moment")
 
     def __repr__(self) -> str:
         return (f"DesignResult(p50={self.p50_ms:.3g} ms, p99={self.p99_ms:.3g} ms, "
