@@ -21,6 +21,7 @@ def measure(repeats: int = 7) -> dict[str, tuple[float, float]]:
     from scalekit.views import (
         balancing,
         caching,
+        design,
         partitioning,
         replication,
         servers,
@@ -30,7 +31,8 @@ def measure(repeats: int = 7) -> dict[str, tuple[float, float]]:
     times = {}
     for topic, view in (("servers", servers), ("balancing", balancing),
                         ("sessions", sessions), ("partitioning", partitioning),
-                        ("replication", replication), ("caching", caching)):
+                        ("replication", replication), ("caching", caching),
+                        ("design", design)):
         for name in view.__all__:
             if not name.startswith("explore_"):
                 continue

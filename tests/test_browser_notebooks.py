@@ -134,6 +134,10 @@ class TestBrowser06Caching(NotebookInTheBrowser):
     notebook = "06_caching.ipynb"
 
 
+class TestBrowser07Capstone(NotebookInTheBrowser):
+    notebook = "07_capstone.ipynb"
+
+
 def test_browser_checks_every_master_notebook():
     checked = {cls.notebook for cls in NotebookInTheBrowser.__subclasses__()}
     assert checked == {p.name for p in _browser.NOTEBOOKS.glob("*.ipynb")}
