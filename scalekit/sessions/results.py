@@ -51,7 +51,9 @@ class SessionsResult(_html.ScalarTable):
     server fails); ``load_after`` — after it was marked down, to the end. ``imbalance_*`` =
     max ÷ mean over the servers up in that window (NaN if the window is empty).
     ``sessions_on_failed_server`` — sessions in the dead server's memory when it crashed.
-    ``store_ms`` — the measured median of one real read + write (database only, else 0);
+    ``store_ms`` — what one read + write of the store cost a request (ms; database only,
+    else 0): the run's ``store_ms`` setting, :data:`~scalekit.sessions.cluster.DEFAULT_STORE_MS`
+    unless a run measured it on its machine (``store_ms=None``);
     ``cookie_bytes`` — mean length of the ``Cookie`` request header's value;
     ``added_latency_ms`` — what a request that was answered (served or lost) waits for the
     session: the store's time plus its cookie's upload time at ``uplink_mbps``, on average.
@@ -117,12 +119,36 @@ class SessionsResult(_html.ScalarTable):
                                 requests_per_s=rate(slice(None)), lost_per_s=rate(o == LOST),
                                 failed_per_s=rate(o >= REFUSED))
 
+    def headline(self) -> dict[str, str]:
+        """The few lines a reader asks about first (what a notebook shows; ``table()`` has
+        every field)."""
+        failure = ("no server failure" if self.failed_server < 0 else
+                   f"server {self.failed_server} dies at {self.server_fails_at:g} s, marked "
+                   f"down at {self.marked_down_at:g} s")
+        out = {
+            "run": f"{self.strategy} on {self.servers} servers ({self.policy.replace('_', ' ')})"
+                   f", {self.users:,} users over {self.duration_s:g} s, {failure}",
+            "requests": f"{self.requests:,}, of which {self.follow_ups:,} follow-ups",
+            "lost sessions": f"{self.lost:,} ({self.lost_rate:.1%} of follow-ups)",
+            "failed requests": f"{self.failed:,} ({self.failed_rate:.1%})" + _aside(
+                [(self.refused, "refused by the dead server"),
+                 (self.database_failures, "database down"),
+                 (self.too_large, "cookie too large")]),
+        }
+        if self.added_latency_ms > 0:  # NaN (nothing answered): left out
+            out["added per request"] = (f"{self.added_latency_ms:.2f} ms (store "
+                                        f"{self.store_ms:.2f} ms, cookie upload "
+                                        f"{self.added_latency_ms - self.store_ms:.2f} ms)")
+        return out
+
     def _repr_html_(self) -> str:
-        note = f"{self.strategy}: {self.lost:,} lost sessions, {self.failed:,} failed requests"
-        if self.failed_server >= 0:
-            note += (f"; server {self.failed_server} died at {self.server_fails_at:g} s, "
-                     f"marked down at {self.marked_down_at:g} s")
-        return _html.key_value_table(self.summary(), note)
+        return _html.key_value_table(self.headline(), "result.table(): every field")
+
+
+def _aside(counts: list[tuple[int, str]]) -> str:
+    """": 3 refused …; 2 …" for the non-zero counts, "" when all are zero."""
+    shown = [f"{n:,} {what}" for n, what in counts if n]
+    return f": {'; '.join(shown)}" if shown else ""
 
 
 @dataclass(frozen=True, eq=False)
