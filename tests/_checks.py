@@ -87,3 +87,26 @@ def defined_names(sources: list[str]) -> set[str]:
 
 def run(source: str, namespace: dict) -> None:
     exec(compile(source, "<public test>", "exec"), dict(namespace))  # noqa: S102 — our own notebook
+
+
+def code_cells_using(path: Path, name: str) -> list[str]:
+    """The code cells (in order) that mention ``name`` — a real-engine part's cells."""
+    return [_source(c) for c in _cells(path) if c["cell_type"] == "code" and name in _source(c)]
+
+
+def without_engines(monkeypatch) -> None:
+    """Make this machine one with no engine wheel and nothing on PATH: every ``find_*``
+    raises EngineUnavailable with its real sentence."""
+    from scalekit.engines import wheels
+
+    monkeypatch.setattr(wheels, "wheel_files", lambda pin: None)
+    monkeypatch.setattr(wheels.shutil, "which", lambda name: None)
+
+
+def run_cells(sources: list[str], namespace: dict) -> list:
+    """Run notebook cells in one namespace; returns what they passed to ``display``."""
+    shown = []
+    namespace.setdefault("display", lambda *objects: shown.extend(objects))
+    for source in sources:
+        exec(compile(source, "<notebook cell>", "exec"), namespace)  # noqa: S102
+    return shown

@@ -140,3 +140,19 @@ def test_q2s_hidden_cases_follow_only_rules_the_text_states():
     request = caching.Request("GET", "http://x/", {"Cache-Control": "no-store"})
     assert caching.storable(request, caching.Response(200, {}), shared=True)[0] is False
     assert solutions()["shared_may_store"]({"Cache-Control": "no-store"}, {}) is False
+
+
+def test_the_nginx_and_valkey_parts_skip_in_one_sentence_each_where_they_cannot_run(
+        monkeypatch, capsys):
+    """Issue 23: a real-engine cell skips with one clear sentence, and the cells after it
+    show nothing (no traceback, no half-drawn figure)."""
+    from _checks import code_cells_using, run_cells, without_engines
+    without_engines(monkeypatch)
+    nginx, valkey = code_cells_using(NOTEBOOK, "nginx"), code_cells_using(NOTEBOOK, "valkey")
+    assert len(nginx) == 3 and "proxy_cache_on_nginx(" in nginx[0]
+    assert len(valkey) == 3 and "eviction_on_valkey(" in valkey[0]
+    shown = run_cells(nginx + valkey, {})
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert not shown and len(lines) == 2
+    assert lines[0].startswith("skipped: nginx is not installed here")
+    assert lines[1].startswith("skipped: Valkey is not installed here")

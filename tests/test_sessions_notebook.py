@@ -127,3 +127,16 @@ def test_the_store_cost_is_called_what_it_is_and_measured_beside_it():
     assert "measured on this machine's SQLite" not in text
     assert "`sessions.DEFAULT_STORE_MS`" in text and "sessions.store_latency()" in text
     assert f"a fixed {sessions.DEFAULT_STORE_MS:g} ms" in text
+
+
+def test_the_haproxy_part_skips_in_one_sentence_where_haproxy_cannot_run(monkeypatch, capsys):
+    """Issue 23: a real-engine cell skips with one clear sentence, and the cells after it
+    show nothing (no traceback, no half-drawn figure)."""
+    from _checks import code_cells_using, run_cells, without_engines
+    without_engines(monkeypatch)
+    cells = code_cells_using(NOTEBOOK, "haproxy")
+    assert len(cells) == 3 and "stickiness_on_haproxy(" in cells[0]
+    shown = run_cells(cells, {})
+    out = capsys.readouterr().out.strip()
+    assert not shown and len(out.splitlines()) == 1
+    assert out.startswith("skipped: HAProxy is not installed here") and out.endswith(")")
