@@ -119,6 +119,25 @@ class SessionsResult(_html.ScalarTable):
                                 requests_per_s=rate(slice(None)), lost_per_s=rate(o == LOST),
                                 failed_per_s=rate(o >= REFUSED))
 
+    def returning_users(self) -> np.ndarray:
+        """The users worth following through the failure: those whose session the failed
+        server held when it crashed (their last answered request before the crash was its)
+        and who sent a request after it was marked down — most requests after the crash
+        first (ties: the lower user number). Empty without a failure."""
+        if self.failed_server < 0:
+            return np.empty(0, dtype=np.int64)
+        a, u = self.arrivals_at, self.user_of
+        answered = (self.outcome == SERVED) | (self.outcome == LOST)
+        before = answered & (a < self.server_fails_at)
+        last = np.full(self.users, -1, dtype=np.int64)
+        last[u[before]] = self.server_of[before]  # arrival order: the last one stays
+        held = last == self.failed_server
+        came_back = np.zeros(self.users, dtype=bool)
+        came_back[u[a >= self.marked_down_at]] = True
+        after = np.bincount(u[a >= self.server_fails_at], minlength=self.users)
+        chosen = np.flatnonzero(held & came_back)
+        return chosen[np.lexsort((chosen, -after[chosen]))]
+
     def headline(self) -> dict[str, str]:
         """The few lines a reader asks about first (what a notebook shows; ``table()`` has
         every field)."""
@@ -159,6 +178,18 @@ class SessionsComparison:
 
     def __getitem__(self, name: str) -> SessionsResult:
         return self.results[name]
+
+    def user_to_follow(self) -> int | None:
+        """A user to follow through the failure: the first that
+        :meth:`SessionsResult.returning_users` lists under both sticky strategies (those in
+        the comparison; any strategy if it has neither) — on the failed server when it
+        crashed, and back after the mark-down. None when there is no such user."""
+        sticky = [r for k, r in self.results.items() if k in ("sticky_cookie", "sticky_ip")]
+        runs = sticky or list(self.results.values())
+        common = set(runs[0].returning_users().tolist())
+        for r in runs[1:]:
+            common &= set(r.returning_users().tolist())
+        return next((int(u) for u in runs[0].returning_users().tolist() if u in common), None)
 
     def rows(self) -> list[dict]:
         return [{"strategy": name, "lost sessions": r.lost, "lost rate": r.lost_rate,
