@@ -2,7 +2,8 @@
 real Chromium: its still figure comes first, the flow view renders, its picture moves while
 playing and stops on pause, and the strategy dropdown hands the view that strategy's trace
 — the one-sentence summary the view shows under its picture is the trace's, rebuilt in this
-process from the notebook's seed. At 1024×768 (the small screen issue 19 names) the view fits the notebook.
+process from the notebook's seed. At 1024×768 (the small screen issue 19 names) the view
+fits the notebook.
 
 Skipped, with the reason, when no Chromium or playwright is found.
 """
