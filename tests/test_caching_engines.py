@@ -77,3 +77,31 @@ def test_valkey_lfu_beats_random_but_not_a_perfect_lfu(eviction):
 def test_views_draw(sequence, eviction):
     assert "agree on" in view.plot_proxy_cache(sequence)._suptitle.get_text()
     assert "Zipf" in view.plot_eviction_on_valkey(eviction)._suptitle.get_text()
+
+
+def _readable(fig):
+    """Issue 19 §5 for the engine figures (the measure is tests/test_views_replication.py)."""
+    from test_views_replication import SMALLEST_TEXT_PX, shown_text
+
+    from scalekit.views.style import PNG_DPI
+    texts = list(shown_text(fig, PNG_DPI))
+    assert not [(t, px) for t, px, _ in texts if px < SMALLEST_TEXT_PX]
+    assert not [t for t, _, inside in texts if not inside]
+    return texts
+
+
+def test_the_proxy_cache_figure_has_a_readable_row_per_step(sequence):
+    """Notebook 06 shows it at 1024×768: one row per step, the status and the origin's
+    answer written in each cache's cell, every word at least 9 px."""
+    texts = [t for t, _, _ in _readable(view.plot_proxy_cache(sequence))]
+    for i, s in enumerate(sequence.steps):
+        assert any(t.startswith(f"{i + 1}. {s.path}") for t in texts)
+        for side in ("nginx", "kit"):
+            origin = " ".join(map(str, getattr(s, f"{side}_origin"))) or "not asked"
+            assert any(t.startswith(f"{getattr(s, side)}  ·  origin: {origin}") for t in texts)
+    assert sum("LEAK" in t for t in texts) == sum(s.nginx_leaked + s.kit_leaked
+                                                  for s in sequence.steps)
+
+
+def test_the_eviction_figure_is_readable(eviction):
+    _readable(view.plot_eviction_on_valkey(eviction))

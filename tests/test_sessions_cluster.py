@@ -459,3 +459,17 @@ def test_a_crash_after_the_last_request_still_counts_the_sessions_it_held():
                                    think_s=0.5, server_fails_at=19.99, failed_server=0, seed=2)
     assert r.arrivals_at.max() < 19.99
     assert r.sessions_on_failed_server == int((holders_at(r, 19.99) == 0).sum()) > 0
+
+
+def test_a_runs_notebook_view_is_a_short_summary_and_its_table_every_field():
+    """Issue 19 §5: a 31-row repr before any explanation; now the few lines a reader asks
+    about (each of them the run's own numbers), every field on request."""
+    r = sessions.simulate_sessions(strategy="sticky_cookie", server_fails_at=60.0, seed=1)
+    page = r._repr_html_()
+    assert page.count("<tr>") <= 6 and "result.table(): every field" in page
+    head = r.headline()
+    assert head["lost sessions"] == f"{r.lost:,} ({r.lost_rate:.1%} of follow-ups)"
+    assert head["failed requests"].startswith(f"{r.failed:,} ")
+    assert f"{r.refused:,} refused by the dead server" in head["failed requests"]
+    assert "server 0 dies at 60 s" in head["run"]
+    assert set(r.table().mapping) == set(r.summary()) and len(r.summary()) > 20

@@ -64,3 +64,17 @@ def test_view_draws_the_comparison(runs):
 def test_bad_methods_are_refused():
     with pytest.raises(ValueError, match="methods"):
         se.stickiness_on_haproxy(["sticky"])
+
+
+def test_the_view_is_readable_at_1024x768_and_its_title_states_the_moves(runs):
+    """Issue 19 §5 for notebook 03's HAProxy figure (the measure is
+    tests/test_views_replication.py): every word at least 9 px, none cut; the title names
+    the share of survivors' clients each method moved."""
+    from test_views_replication import SMALLEST_TEXT_PX, shown_text
+
+    from scalekit.views.style import PNG_DPI
+    fig = view.plot_stickiness_on_haproxy(runs)
+    texts = list(shown_text(fig, PNG_DPI))
+    assert not [(t, px) for t, px, _ in texts if px < SMALLEST_TEXT_PX]
+    assert not [t for t, _, inside in texts if not inside]
+    assert f"source {runs['source'].engine_moved:.0%}" in fig._suptitle.get_text()

@@ -1,12 +1,17 @@
 """Notebook 06's panels and figures: the shared panel contract, then what each figure must
-show a student — every mark is the model's number, not a redrawn guess."""
+show a student — every mark is the model's number, not a redrawn guess — and that a student
+can read it on a small screen (issue 19 §5)."""
+
+import functools
 
 import numpy as np
 import pytest
 from _panels import PanelContract, assert_labelled
+from test_views_replication import SMALLEST_TEXT_PX, SVG_PX_PER_IN, shown_text
 
 from scalekit import caching
 from scalekit.views import caching as view
+from scalekit.views.style import PNG_DPI
 
 PANELS = ["explore_browse", "explore_cache", "explore_ttl"]
 
@@ -111,3 +116,61 @@ def test_revalidation_timeline_marks_every_visit_by_its_kind():
                       "waited for the origin": r.waited}
     with pytest.raises(TypeError, match="result"):
         view.plot_revalidation(object())
+
+
+# ------------------------------------------------------------------ readable on a small screen
+
+
+@functools.cache
+def _figures():
+    runs = [caching.browse(max_age_s=m, etag=e, seed=0) for m in (0, 60, 3600)
+            for e in (True, False)]
+    herds = [caching.herd(mode=m, rate_rps=2000, db_ms=50, ttl_s=10, servers=4,
+                          duration_s=60, seed=0) for m in ("none", "coalesce", "lease")]
+    return {
+        "browse": (view.plot_browse(runs[2]), PNG_DPI),
+        "max-age": (view.plot_max_age(runs), PNG_DPI),
+        "hit ratio": (view.plot_hit_ratio(caching.hit_ratio_curve(
+            [10, 200, 1000], requests=4000, keys=5000, seed=0)), PNG_DPI),
+        "ttl": (view.plot_ttl(caching.ttl_tradeoff([0.1, 1, 10, 100], keys=1000,
+                                                   duration_s=5.0, seed=0)), PNG_DPI),
+        "revalidation": (view.plot_revalidation(caching.revalidation_timeline(
+            max_age_s=10, window_s=30)), PNG_DPI),
+        "herd": (view.plot_herd(herds), PNG_DPI),
+        **{f"panel {name}": (getattr(view, name)().figure, SVG_PX_PER_IN) for name in PANELS},
+    }
+
+
+@pytest.mark.parametrize("name", ["browse", "max-age", "hit ratio", "ttl", "revalidation",
+                                  "herd", *(f"panel {p}" for p in PANELS)])
+def test_figure_text_is_at_least_9_px_at_1024x768_and_inside(name):
+    """Issue 19 §5 (the measure is notebook 05's: tests/test_views_replication.py)."""
+    fig, dpi = _figures()[name]
+    texts = list(shown_text(fig, dpi))
+    small = [(t, round(px, 1)) for t, px, _ in texts if px < SMALLEST_TEXT_PX]
+    cut = [t for t, _, inside in texts if not inside]
+    assert not small, f"{name}: text under {SMALLEST_TEXT_PX} px at 1024×768: {small}"
+    assert not cut, f"{name}: text cut off at the figure's edge: {cut}"
+
+
+def test_no_policys_dots_hide_anothers():
+    """Issue 19 §3: where the policies' hit ratios coincide, three same-size dots showed
+    one. Each policy's dot is a different size, the larger open, drawn under the smaller."""
+    fig, _ = _figures()["hit ratio"]
+    dots = [line for line in fig.axes[0].lines if line.get_label().endswith("on SQLite")]
+    assert len(dots) == 3
+    sizes = [d.get_markersize() for d in dots]
+    assert sizes == sorted(sizes, reverse=True) and len(set(sizes)) == 3
+    assert all(d.get_markerfacecolor() == "none" for d in dots[:-1])
+    assert [d.get_zorder() for d in dots] == sorted(d.get_zorder() for d in dots)
+    inner = [d.get_markersize() + d.get_markeredgewidth() for d in dots[1:]]
+    outer = [d.get_markersize() - d.get_markeredgewidth() for d in dots[:-1]]
+    assert all(i < o for i, o in zip(inner, outer, strict=True))  # each fits inside the last
+
+
+@pytest.mark.parametrize("name", PANELS)
+def test_panel_controls_sit_in_two_columns_that_fill_them(name):
+    p = getattr(view, name)()
+    grid = next(c for c in p.children if getattr(c.layout, "grid_template_columns", None))
+    assert grid.layout.grid_template_columns == "repeat(2, 1fr)"
+    assert all(c.layout.width == "98%" for c in p.controls.values())

@@ -7,10 +7,11 @@ import math
 import numpy as np
 import pytest
 from _panels import PanelContract, assert_labelled
+from test_views_replication import SMALLEST_TEXT_PX, SVG_PX_PER_IN, shown_text
 
 from scalekit import sessions
 from scalekit.views.sessions import sessions as view
-from scalekit.views.style import drawing_into, to_png
+from scalekit.views.style import PNG_DPI, drawing_into, to_png
 
 
 class TestSessionsPanel(PanelContract):
@@ -29,7 +30,7 @@ def test_panel_runs_every_strategy_with_a_failure_at_its_defaults():
     comp = p.result
     assert list(comp.results) == list(sessions.STRATEGIES)
     assert comp["none"].server_fails_at == 60.0 and comp["none"].servers == 4
-    assert "measured SQLite" in p.status.value
+    assert "a fixed default for the SQLite read + write" in p.status.value  # not "measured"
     times = []
     for _ in range(3):  # measured, not asserted tightly: a shared 2-core machine is noisy
         p.refresh()
@@ -102,3 +103,43 @@ def test_the_plot_refuses_what_is_not_a_comparison(value, failure):
         view.plot_sessions(value)
     with pytest.raises(TypeError, match="must be a scalekit"):
         view.plot_sessions(failure["none"])
+
+
+def test_status_line_and_chart_give_the_imbalance_of_the_same_moment():
+    """Issue 19 §4: the status line printed sticky IP's imbalance before the crash (1.98)
+    while the chart's number was after the mark-down (1.89). Both now say the chart's
+    moment, and name it."""
+    p = view.explore_sessions()
+    p.controls["nat_share"].value = 0.3
+    ip = p.result["sticky_ip"]
+    assert ip.marked_down_at < ip.duration_s and ip.imbalance_before != ip.imbalance_after
+    assert f"sticky IP imbalance {ip.imbalance_after:.2f} after the mark-down" in p.status.value
+    load = p.figure.axes[1]
+    shown = [t.get_text() for t in load.texts]
+    assert f"{ip.imbalance_after:.2f}" in shown and "after the mark-down" in load.get_title()
+    p.controls["server_fails_at"].value = 110.0  # marked down after the run's end (120 s)
+    p.controls["detection_s"].value = 30.0
+    assert p.result["sticky_ip"].marked_down_at > p.result["sticky_ip"].duration_s
+    ip = p.result["sticky_ip"]
+    assert f"sticky IP imbalance {ip.imbalance_before:.2f} before the crash" in p.status.value
+    assert "before the crash" in p.figure.axes[1].get_title()
+
+
+def test_the_panels_controls_sit_in_two_columns_that_fill_them():
+    """Issue 19 §5: three columns clip at 1024×768 with the file browser open."""
+    p = view.explore_sessions()
+    grid = next(c for c in p.children if hasattr(c, "layout") and c.layout.grid_template_columns)
+    assert grid.layout.grid_template_columns == "repeat(2, 1fr)"
+    assert all(c.layout.width == "98%" for c in p.controls.values())
+
+
+@pytest.mark.parametrize("kind", ["figure", "panel"])
+def test_figure_text_is_at_least_9_px_at_1024x768_and_inside(kind, failure):
+    """Issue 19 §5 (the measure is notebook 05's: tests/test_views_replication.py)."""
+    fig, dpi = ((view.plot_sessions(failure), PNG_DPI) if kind == "figure" else
+                (view.explore_sessions().figure, SVG_PX_PER_IN))
+    texts = list(shown_text(fig, dpi))
+    small = [(t, round(px, 1)) for t, px, _ in texts if px < SMALLEST_TEXT_PX]
+    cut = [t for t, _, inside in texts if not inside]
+    assert not small, f"text under {SMALLEST_TEXT_PX} px at 1024×768: {small}"
+    assert not cut, f"text cut off at the figure's edge: {cut}"

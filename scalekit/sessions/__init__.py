@@ -16,7 +16,12 @@ Signed cookies themselves are :mod:`scalekit.cookies`. The entry points and resu
 are re-exported here: ``from scalekit import sessions; sessions.compare_strategies()``.
 """
 
-from scalekit.sessions.cluster import SessionsSettings, compare_strategies, simulate_sessions
+from scalekit.sessions.cluster import (
+    DEFAULT_STORE_MS,
+    SessionsSettings,
+    compare_strategies,
+    simulate_sessions,
+)
 from scalekit.sessions.results import (
     OUTCOMES,
     SessionsComparison,
@@ -48,6 +53,7 @@ __all__ = [
     "STRATEGIES",
     "BALANCING_POLICIES",
     "OUTCOMES",
+    "DEFAULT_STORE_MS",
     "Strategy",
     "NoSharing",
     "StickyCookie",

@@ -51,7 +51,9 @@ class SessionsResult(_html.ScalarTable):
     server fails); ``load_after`` — after it was marked down, to the end. ``imbalance_*`` =
     max ÷ mean over the servers up in that window (NaN if the window is empty).
     ``sessions_on_failed_server`` — sessions in the dead server's memory when it crashed.
-    ``store_ms`` — the measured median of one real read + write (database only, else 0);
+    ``store_ms`` — what one read + write of the store cost a request (ms; database only,
+    else 0): the run's ``store_ms`` setting, :data:`~scalekit.sessions.cluster.DEFAULT_STORE_MS`
+    unless a run measured it on its machine (``store_ms=None``);
     ``cookie_bytes`` — mean length of the ``Cookie`` request header's value;
     ``added_latency_ms`` — what a request that was answered (served or lost) waits for the
     session: the store's time plus its cookie's upload time at ``uplink_mbps``, on average.
@@ -117,12 +119,55 @@ class SessionsResult(_html.ScalarTable):
                                 requests_per_s=rate(slice(None)), lost_per_s=rate(o == LOST),
                                 failed_per_s=rate(o >= REFUSED))
 
+    def returning_users(self) -> np.ndarray:
+        """The users worth following through the failure: those whose session the failed
+        server held when it crashed (their last answered request before the crash was its)
+        and who sent a request after it was marked down — most requests after the crash
+        first (ties: the lower user number). Empty without a failure."""
+        if self.failed_server < 0:
+            return np.empty(0, dtype=np.int64)
+        a, u = self.arrivals_at, self.user_of
+        answered = (self.outcome == SERVED) | (self.outcome == LOST)
+        before = answered & (a < self.server_fails_at)
+        last = np.full(self.users, -1, dtype=np.int64)
+        last[u[before]] = self.server_of[before]  # arrival order: the last one stays
+        held = last == self.failed_server
+        came_back = np.zeros(self.users, dtype=bool)
+        came_back[u[a >= self.marked_down_at]] = True
+        after = np.bincount(u[a >= self.server_fails_at], minlength=self.users)
+        chosen = np.flatnonzero(held & came_back)
+        return chosen[np.lexsort((chosen, -after[chosen]))]
+
+    def headline(self) -> dict[str, str]:
+        """The few lines a reader asks about first (what a notebook shows; ``table()`` has
+        every field)."""
+        failure = ("no server failure" if self.failed_server < 0 else
+                   f"server {self.failed_server} dies at {self.server_fails_at:g} s, marked "
+                   f"down at {self.marked_down_at:g} s")
+        out = {
+            "run": f"{self.strategy} on {self.servers} servers ({self.policy.replace('_', ' ')})"
+                   f", {self.users:,} users over {self.duration_s:g} s, {failure}",
+            "requests": f"{self.requests:,}, of which {self.follow_ups:,} follow-ups",
+            "lost sessions": f"{self.lost:,} ({self.lost_rate:.1%} of follow-ups)",
+            "failed requests": f"{self.failed:,} ({self.failed_rate:.1%})" + _aside(
+                [(self.refused, "refused by the dead server"),
+                 (self.database_failures, "database down"),
+                 (self.too_large, "cookie too large")]),
+        }
+        if self.added_latency_ms > 0:  # NaN (nothing answered): left out
+            out["added per request"] = (f"{self.added_latency_ms:.2f} ms (store "
+                                        f"{self.store_ms:.2f} ms, cookie upload "
+                                        f"{self.added_latency_ms - self.store_ms:.2f} ms)")
+        return out
+
     def _repr_html_(self) -> str:
-        note = f"{self.strategy}: {self.lost:,} lost sessions, {self.failed:,} failed requests"
-        if self.failed_server >= 0:
-            note += (f"; server {self.failed_server} died at {self.server_fails_at:g} s, "
-                     f"marked down at {self.marked_down_at:g} s")
-        return _html.key_value_table(self.summary(), note)
+        return _html.key_value_table(self.headline(), "result.table(): every field")
+
+
+def _aside(counts: list[tuple[int, str]]) -> str:
+    """": 3 refused …; 2 …" for the non-zero counts, "" when all are zero."""
+    shown = [f"{n:,} {what}" for n, what in counts if n]
+    return f": {'; '.join(shown)}" if shown else ""
 
 
 @dataclass(frozen=True, eq=False)
@@ -133,6 +178,18 @@ class SessionsComparison:
 
     def __getitem__(self, name: str) -> SessionsResult:
         return self.results[name]
+
+    def user_to_follow(self) -> int | None:
+        """A user to follow through the failure: the first that
+        :meth:`SessionsResult.returning_users` lists under both sticky strategies (those in
+        the comparison; any strategy if it has neither) — on the failed server when it
+        crashed, and back after the mark-down. None when there is no such user."""
+        sticky = [r for k, r in self.results.items() if k in ("sticky_cookie", "sticky_ip")]
+        runs = sticky or list(self.results.values())
+        common = set(runs[0].returning_users().tolist())
+        for r in runs[1:]:
+            common &= set(r.returning_users().tolist())
+        return next((int(u) for u in runs[0].returning_users().tolist() if u in common), None)
 
     def rows(self) -> list[dict]:
         return [{"strategy": name, "lost sessions": r.lost, "lost rate": r.lost_rate,

@@ -14,7 +14,7 @@ import ipywidgets as widgets
 from scalekit.caching.serverside import aside as model
 from scalekit.views._common import expect
 from scalekit.views.panel import Panel
-from scalekit.views.style import COLORS, THEORY, figure, plain_numbers, styled
+from scalekit.views.style import COLORS, figure, plain_numbers, styled
 
 __all__ = ["plot_hit_ratio", "explore_cache", "POLICY_COLORS"]
 
@@ -22,6 +22,12 @@ POLICY_COLORS = {"allkeys-lru": COLORS["blue"], "allkeys-lfu": COLORS["green"],
                  "allkeys-random": COLORS["orange"]}
 THEORY_NAME = {"lru": "Che's approximation", "lfu": "the top C keys",
                "random": "random's Che-like form"}
+
+
+#: Each policy's dots (marker, size in points, filled?): nested from large and open to small
+#: and filled, so where the policies' hit ratios coincide every dot still shows (drawn in this
+#: order, the smaller on top).
+DOT_STYLES = (("o", 12.0, False), ("s", 7.5, False), ("o", 4.0, True))
 
 
 def _colour(policy: str, i: int) -> str:
@@ -36,8 +42,10 @@ def _draw(ax, r: model.HitRatioCurve, *, theory_points: int = 48) -> None:
         kind = policy.split("-")[-1]
         ax.plot(caps, 100 * hits, "-", color=colour, lw=1.5, alpha=0.8,
                 label=f"{policy}: theory ({THEORY_NAME.get(kind, kind)})")
-        ax.plot(r.sizes, 100 * r.curve(policy), "o", color=colour, ms=7, mec=THEORY, mew=0.6,
-                label=f"{policy}: simulated on SQLite")
+        marker, size, face = DOT_STYLES[i % len(DOT_STYLES)]
+        ax.plot(r.sizes, 100 * r.curve(policy), marker, ms=size, mew=1.6, color=colour,
+                mfc=colour if face else "none", label=f"{policy}: simulated on SQLite",
+                zorder=3 + i)
     ax.set_xscale("log")
     plain_numbers(ax.xaxis, minor_ticks=False)
     ax.set(xlabel=f"cache size (keys, of {r.keys:,} flights)", ylabel="hit ratio (%)",
@@ -51,11 +59,11 @@ def plot_hit_ratio(result: model.HitRatioCurve):
     independent reference model, and a dot per simulated size (real SQLite behind the
     cache)."""
     expect("result", result, model.HitRatioCurve)
-    fig, ax = figure(width=9.5, height=3.8)
+    fig, ax = figure(width=7.0, height=4.4, top=0.85)
     _draw(ax, result)
     best = result.hit_ratio[:, -1].argmax()
     ax.set_title(f"Zipf skew {result.skew:g}: a cache of {result.sizes[-1]:,} keys "
-                 f"({100 * result.sizes[-1] / result.keys:.0f}% of the data) answers "
+                 f"({100 * result.sizes[-1] / result.keys:.0f}% of the data)\nanswers "
                  f"{100 * result.hit_ratio[best, -1]:.0f}% of reads "
                  f"({result.policies[best]})", loc="left", fontsize=10.5, fontweight="bold")
     return fig
@@ -86,7 +94,7 @@ def explore_cache(keys: int = 5000) -> Panel:
                                      keys=keys, warmup=0.25, seed=0, db_path=_panel_db(keys))
 
     def draw(r):
-        fig, ax = figure(width=9.5, height=3.6)
+        fig, ax = figure(width=7.0, height=4.2, top=0.85)
         p = model.zipf_popularities(r.keys, r.skew)
         for i, other in enumerate(POLICY_COLORS):
             if other not in r.policies:
@@ -95,7 +103,7 @@ def explore_cache(keys: int = 5000) -> Panel:
                         label=f"{other}: theory")
         _draw(ax, r, theory_points=32)
         ax.set_title(f"{r.policies[0]}, {r.sizes[0]:,} keys: {100 * r.hit_ratio[0, 0]:.0f}% "
-                     f"of reads from the cache, {r.db_reads[0, 0]:,} of {r.requests:,} went "
+                     f"of reads from the cache,\n{r.db_reads[0, 0]:,} of {r.requests:,} went "
                      f"to SQLite", loc="left", fontsize=10.5, fontweight="bold")
         return fig
 
@@ -103,5 +111,9 @@ def explore_cache(keys: int = 5000) -> Panel:
         return (f"{r.requests:,} reads, the first {r.warmup:,} to warm up · measured SQLite "
                 f"time {1e3 * r.db_time_s[0, 0]:.0f} ms for {r.db_reads[0, 0]:,} queries")
 
+    # two columns of controls, each filling its column (three clip at 1024 px with the file
+    # browser open)
+    for control in controls.values():
+        control.layout = widgets.Layout(width="98%")
     return Panel(controls, compute, draw, title="A cache in front of the database",
-                 describe=describe)
+                 describe=describe, columns=2)

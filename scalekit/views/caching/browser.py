@@ -78,7 +78,7 @@ def _draw_bytes(ax, r: model.Browse) -> None:
 def _headline(r: model.Browse) -> str:
     etag = "ETag" if r.etag else "no ETag"
     return (f"max-age {_duration(r.max_age_s)}, {etag}: {r.origin_requests} of {r.visits} "
-            f"visits asked the origin, {100 * r.stale_share:.0f}% saw an old page")
+            f"visits asked the origin,\n{100 * r.stale_share:.0f}% saw an old page")
 
 
 @styled
@@ -87,8 +87,10 @@ def plot_browse(result: model.Browse):
     cross where the page shown was already outdated and a grey line at each change of the
     page — and the bytes sent over the network, with and without the cache."""
     expect("result", result, model.Browse)
-    fig, axes = figure(mosaic=[["timeline", "bytes"]], width=9.5, height=3.6, left=0.16,
-                       wspace=0.3, ratios={"width_ratios": [3, 1]}, bottom=0.15, top=0.86)
+    # one above the other, 7 in wide: at 1024×768 (shown 592 px wide) no text under 9 px
+    fig, axes = figure(mosaic=[["timeline"], ["bytes"]], width=7.0, height=6.0, left=0.2,
+                       right=0.97, hspace=0.4, ratios={"height_ratios": [2, 1]}, bottom=0.09,
+                       top=0.89)
     _draw_timeline(axes["timeline"], result)
     _draw_bytes(axes["bytes"], result)
     axes["timeline"].set_title(_headline(result), loc="left", fontsize=10.5,
@@ -102,7 +104,8 @@ def plot_max_age(runs):
     visits and updates, different ``max_age_s``, with and without ETag): the requests that
     reach the origin and the bytes sent, and the share of visits shown an outdated page."""
     runs = results_list("runs", runs, model.Browse)
-    fig, axes = figure(mosaic=[["traffic", "stale"]], width=9.5, height=3.6, wspace=0.3)
+    fig, axes = figure(mosaic=[["traffic", "stale"]], width=7.0, height=4.2, wspace=0.38,
+                       left=0.1, top=0.76)
     for etag, colour, style in ((True, COLORS["blue"], "-"), (False, COLORS["vermillion"], "--")):
         mine = sorted((r for r in runs if r.etag is etag), key=lambda r: r.max_age_s)
         if not mine:
@@ -119,11 +122,11 @@ def plot_max_age(runs):
         ax.set(xlabel="max-age (s; 0 plotted at 1)", ylim=(0, 105))
         ax.legend(loc="best", fontsize=9)
     axes["traffic"].set_ylabel("bytes sent (% of no cache)")
-    axes["traffic"].set_title("Network traffic", fontsize=10)
+    axes["traffic"].set_title("Network traffic\n", fontsize=10)
     axes["stale"].set_ylabel("visits shown an outdated page (%)")
     u = runs[0].update_every_s
-    axes["stale"].set_title(f"Outdated pages (it changes every {_duration(u)})", fontsize=10)
-    fig.suptitle("A long max-age saves traffic but shows old pages; an ETag makes a short one "
+    axes["stale"].set_title(f"Outdated pages\n(it changes every {_duration(u)})", fontsize=10)
+    fig.suptitle("A long max-age saves traffic but shows old pages;\nan ETag makes a short one "
                  "cheap", fontsize=10.5, fontweight="bold")
     return fig
 
@@ -152,5 +155,9 @@ def explore_browse() -> Panel:
                 f"{r.full_responses} full pages · {saved:.0f}% of the bytes saved · "
                 f"{r.stale_visits} outdated ({100 * r.stale_share:.0f}%){late}")
 
+    # two columns of controls, each filling its column (three clip at 1024 px with the file
+    # browser open)
+    for control in controls.values():
+        control.layout = widgets.Layout(width="98%")
     return Panel(controls, compute, plot_browse, title="A browser cache and max-age",
                  describe=describe, columns=2)

@@ -22,8 +22,8 @@ def plot_herd(runs, *, window_s: float = 2.0):
     """Database queries per bin around the first expiry of the hot key (left; log scale),
     and queries per expiry for each mode against the closed form (right)."""
     runs = results_list("runs", runs, model.Herd)
-    fig, axes = figure(mosaic=[["timeline", "bars"]], width=9.5, height=3.8,
-                       ratios={"width_ratios": [3, 2]}, wspace=0.3, top=0.85)
+    fig, axes = figure(mosaic=[["timeline", "bars"]], width=7.0, height=4.4,
+                       ratios={"width_ratios": [3, 2]}, wspace=0.3, top=0.85, left=0.11)
     ax = axes["timeline"]
     first = runs[0]
     start = first.ttl_s - 0.5
@@ -36,7 +36,10 @@ def plot_herd(runs, *, window_s: float = 2.0):
     plain_numbers(ax.yaxis)
     bin_ms = 1e3 * (first.bin_start_s[1] - first.bin_start_s[0]) if first.bin_start_s.size > 1 \
         else 100.0
-    ax.set(xlabel="time (s)", ylabel=f"database queries per {bin_ms:.0f} ms", ylim=(0.8, None))
+    peak = max(float(r.db_per_bin.max(initial=1.0)) for r in runs)
+    # head-room on the log axis, so the legend (upper right) sits above the spike
+    ax.set(xlabel="time (s)", ylabel=f"database queries per {bin_ms:.0f} ms",
+           ylim=(0.8, 40 * peak))
     ax.set_title(f"The key expires at {first.ttl_s:g} s", fontsize=10)
     ax.legend(loc="upper right", fontsize=8.5)
     bars_ax = axes["bars"]

@@ -19,7 +19,7 @@ def plot_revalidation(result):
     (age < max-age) and the stale-while-revalidate band; ticks where the origin was asked."""
     expect("result", result, model.Revalidation)
     r = result
-    fig, ax = figure(width=9.5, height=3.6, top=0.86)
+    fig, ax = figure(width=7.0, height=4.4, top=0.85)
     top = max(float(r.ages_s.max(initial=0.0)), r.max_age_s + r.window_s) * 1.15 + 1
     ax.axhspan(0, r.max_age_s, color=COLORS["green"], alpha=0.10, lw=0)
     ax.axhspan(r.max_age_s, r.max_age_s + r.window_s, color=COLORS["orange"], alpha=0.10,
@@ -39,7 +39,7 @@ def plot_revalidation(result):
            ylim=(0, top))
     ax.legend(loc="upper right", fontsize=8)
     ax.set_title(f"stale-while-revalidate: {r.visits - r.waited} of {r.visits} visits "
-                 f"answered at once, {r.waited} waited for the origin "
+                 f"answered at once,\n{r.waited} waited for the origin "
                  f"({r.origin_requests} origin requests, dotted)", fontsize=10.5,
                  fontweight="bold")
     return fig

@@ -36,8 +36,9 @@ def _draw(ax, r: model.TtlTradeoff, mark: float | None = None):
         ax.axvline(mark, color=THEORY, ls=":", lw=1.2)
     lines = ax.get_legend_handles_labels()
     more = right.get_legend_handles_labels()
+    # below the axes: inside, the database line runs through it at short TTLs
     ax.legend(lines[0] + more[0], lines[1] + more[1], loc="upper center", fontsize=9,
-              ncols=3)
+              ncols=3, bbox_to_anchor=(0.5, -0.16))
     return right
 
 
@@ -46,10 +47,10 @@ def plot_ttl(result: model.TtlTradeoff):
     """Database reads per second (left, log) and the share of stale reads (right) against
     the TTL, simulated (markers) and from the closed forms (thin lines)."""
     expect("result", result, model.TtlTradeoff)
-    fig, ax = figure(width=9.5, height=3.8, right=0.9)
+    fig, ax = figure(width=7.0, height=4.8, right=0.88, top=0.86, bottom=0.25)
     _draw(ax, result)
     ax.set_title(f"{result.read_rate:g} reads/s, {result.write_rate:g} writes/s, "
-                 f"{result.keys:,} keys: a longer TTL trades database load for stale reads",
+                 f"{result.keys:,} keys:\na longer TTL trades database load for stale reads",
                  loc="left", fontsize=10.5, fontweight="bold")
     return fig
 
@@ -75,11 +76,11 @@ def explore_ttl() -> Panel:
 
     def draw(out):
         r, ttl = out
-        fig, ax = figure(width=9.5, height=3.6, right=0.9)
+        fig, ax = figure(width=7.0, height=4.6, right=0.88, top=0.86, bottom=0.26)
         _draw(ax, r, mark=ttl)
         i = int(np.searchsorted(r.ttls_s, ttl))
         ax.set_title(f"TTL {ttl:g} s: {r.db_reads_per_s[i]:.0f} database reads/s "
-                     f"(of {r.read_rate:g} reads/s), {100 * r.stale_share[i]:.1f}% of reads "
+                     f"(of {r.read_rate:g} reads/s),\n{100 * r.stale_share[i]:.1f}% of reads "
                      f"stale", loc="left", fontsize=10.5, fontweight="bold")
         return fig
 
@@ -91,4 +92,9 @@ def explore_ttl() -> Panel:
                 f"{r.theory_db_reads_per_s[i]:.0f} reads/s, "
                 f"{100 * r.theory_stale_share[i]:.1f}% stale")
 
-    return Panel(controls, compute, draw, title="Choosing a TTL", describe=describe)
+    # two columns of controls, each filling its column (three clip at 1024 px with the file
+    # browser open)
+    for control in controls.values():
+        control.layout = widgets.Layout(width="98%")
+    return Panel(controls, compute, draw, title="Choosing a TTL", describe=describe,
+                 columns=2)

@@ -2,6 +2,8 @@
 
 * :mod:`~scalekit.views.sessions.sessions` — every session strategy on the same users,
   around a server failure;
+* :mod:`~scalekit.views.sessions.journeys` — one logged-in user through the failure under
+  each strategy, still and animated;
 * :mod:`~scalekit.views.sessions.cookies` — a signed cookie taken apart: what anyone can
   read, what the signature protects.
 
@@ -9,6 +11,8 @@ Every public name is re-exported here: ``from scalekit.views import sessions as 
 """
 
 from scalekit.views.sessions.cookies import CookieView, show_cookie
+from scalekit.views.sessions.journeys import animate_journeys, plot_journeys
 from scalekit.views.sessions.sessions import explore_sessions, plot_sessions
 
-__all__ = ["plot_sessions", "explore_sessions", "show_cookie", "CookieView"]
+__all__ = ["plot_sessions", "explore_sessions", "plot_journeys", "animate_journeys",
+           "show_cookie", "CookieView"]

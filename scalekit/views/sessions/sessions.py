@@ -106,6 +106,15 @@ def _draw_timeline(ax, comp: sessions.SessionsComparison) -> None:
     ax.set_title(f"Lost sessions (blue), failed requests (red) per {width:g} s")
 
 
+def _load_moment(r: sessions.SessionsResult) -> tuple[float, str]:
+    """The imbalance the load chart shows, and when it was measured: after the mark-down
+    (when the balancer marked the dead server down within the run), else before the crash
+    (or over the run)."""
+    if r.failed_server >= 0 and r.marked_down_at < r.duration_s:
+        return r.imbalance_after, "after the mark-down"
+    return r.imbalance_before, ("before the crash" if r.failed_server >= 0 else "over the run")
+
+
 def _draw_load(ax, comp: sessions.SessionsComparison) -> None:
     """Each server's requests divided by the mean over the servers up: after the failure
     (when the balancer marked it down within the run), else before it (or over the run)."""
@@ -124,7 +133,7 @@ def _draw_load(ax, comp: sessions.SessionsComparison) -> None:
             x0 = g - 0.42 + step * (i + 0.05)
             boxes.append([(x0, 0.0), (x0, h), (x0 + 0.9 * step, h), (x0 + 0.9 * step, 0.0)])
         tallest = max(tallest, float(share.max()))
-        ratio = r.imbalance_after if after else r.imbalance_before
+        ratio = _load_moment(r)[0]
         ax.text(g, float(share.max()) + 0.03, f"{ratio:.2f}", ha="center", va="bottom",
                 fontsize=8, color=THEORY)
     ax.add_collection(PolyCollection(boxes, facecolors=SIMULATED, linewidths=0),
@@ -134,9 +143,7 @@ def _draw_load(ax, comp: sessions.SessionsComparison) -> None:
     ax.tick_params(axis="x", labelsize=8)
     ax.set(xlim=(-0.5, len(names) - 0.5), ylim=(0, max(1.5, tallest * 1.15)),
            ylabel="requests ÷ mean of servers up", xlabel="number: max ÷ mean")
-    when = ("after the mark-down" if after else
-            "before the crash" if first.failed_server >= 0 else "over the run")
-    ax.set_title(f"Load per server\n{when}")
+    ax.set_title(f"Load per server\n{_load_moment(first)[1]}")
 
 
 @styled
@@ -145,12 +152,14 @@ def plot_sessions(comparison: sessions.SessionsComparison):
     with the crash and the mark-down. Right: each server's load after the failure (÷ the
     mean of the servers up; the number is max ÷ mean). The title states the finding."""
     expect("comparison", comparison, sessions.SessionsComparison)
-    fig, ax = figure(width=9.5, height=4.3, mosaic=[["timeline", "load"]],
-                     ratios={"width_ratios": [1.6, 1]}, left=0.2, right=0.97, top=0.76,
-                     bottom=0.15, wspace=0.3)
+    # one above the other, 7 in wide: shown 592 px wide at 1024×768 (JupyterLab, file browser
+    # open), its smallest text (8 pt) stays above 9 px
+    fig, ax = figure(width=7.0, height=6.6, mosaic=[["timeline"], ["load"]],
+                     ratios={"height_ratios": [1.45, 1]}, left=0.25, right=0.97, top=0.88,
+                     bottom=0.1, hspace=0.62)
     _draw_timeline(ax["timeline"], comparison)
     _draw_load(ax["load"], comparison)
-    fig.suptitle(_finding(comparison), fontsize=10.5, fontweight="bold", y=0.98)
+    fig.suptitle(_finding(comparison), fontsize=10.5, fontweight="bold", y=0.985)
     return fig
 
 
@@ -180,11 +189,18 @@ def explore_sessions() -> Panel:
         lost = " · ".join(f"{_label(k)} {r.lost_rate:.0%}" for k, r in comp.results.items()
                           if r.lost)
         text = f"lost per follow-up request: {lost or 'none'}" + " · "
-        text += (f"database +{db.store_ms:.2f} ms/request (measured SQLite read + write) · "
-                 f"client cookie {cl.cookie_bytes:,.0f} B/request")
-        if not math.isnan(comp["sticky_ip"].imbalance_before):
-            text += f" · sticky IP imbalance {comp['sticky_ip'].imbalance_before:.2f}"
+        text += (f"database +{db.store_ms:.2f} ms/request (a fixed "
+                 f"{'default' if db.store_ms == sessions.DEFAULT_STORE_MS else 'setting'} for "
+                 f"the SQLite read + write) · client cookie {cl.cookie_bytes:,.0f} B/request")
+        ip = comp["sticky_ip"]
+        ratio, when = _load_moment(ip)
+        if not math.isnan(ratio):  # the same moment as the chart's numbers
+            text += f" · sticky IP imbalance {ratio:.2f} {when}"
         return text
 
+    # two columns of controls, each filling its column (three clip at 1024 px with the file
+    # browser open)
+    for control in controls.values():
+        control.layout = widgets.Layout(width="98%")
     return Panel(controls, compute, plot_sessions, title="Sessions behind a balancer",
-                 describe=describe)
+                 describe=describe, columns=2)
