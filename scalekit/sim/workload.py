@@ -137,6 +137,8 @@ def _draws(n, gen) -> tuple[int, np.random.Generator]:
 
 
 _SERVICE_TIMES = {cls.name: cls for cls in (Exponential, Deterministic, Pareto, Reports)}
+#: The names :func:`service_time` knows.
+SERVICE_TIMES = tuple(_SERVICE_TIMES)
 
 
 def service_time(name: str, mean_s: float) -> ServiceTime:
