@@ -93,6 +93,7 @@ EXAMPLES = {
     f"{SV}.httpbench.benchmark": lambda: {"server": _server(), "users": [1], "step_s": 0.2,
                                           "requests": 10},
     f"{SV}.httpbench.BenchmarkResult.column": lambda: {"name": "p95_s"},
+    f"{SV}.httpbench.ramp_steps": lambda: {"users": [1, 2], "step_s": 0.5},
     f"{SV}.scaling.compare_scaling": lambda: {"factor": 2, "load": 0.7, "requests": 500,
                                               "seed": 1},
     f"{SV}.scaling.fit_usl": lambda: {"nodes": [1, 2, 4, 8],
