@@ -82,6 +82,7 @@ EXAMPLES = {
                                          "duration_s": 10.0, "service_s": 0.05,
                                          "nat_share": 0.2, "seed": 1},
     f"{SE}.visits.visit_steps": lambda: {"visit_requests": 4},
+    f"{SE}.visits.cookie_sizes": lambda: {"visit_requests": 4, "session_bytes": 200},
     f"{SE}.visits.session_data": lambda: {"visit_requests": 4, "session_bytes": 200,
                                           "user": 3},
 }

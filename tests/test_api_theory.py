@@ -42,3 +42,45 @@ SKIP: dict[str, str] = {}
 
 def test_walk_api():
     _walk.assert_clean(__file__)
+
+
+# --------------------------------------------------------------------------- hypothesis
+# On top of the walk's fixed bad values: any float (NaN, ±inf, subnormal, huge) or int in
+# any numeric parameter of a closed form gives a finite answer (∞ where documented) or a
+# TypeError/ValueError naming one of the function's parameters — never an OverflowError, a
+# ZeroDivisionError or a NaN.
+
+import inspect  # noqa: E402
+import math  # noqa: E402
+
+import pytest  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from scalekit import theory  # noqa: E402
+
+NUMBERS = st.one_of(st.floats(allow_nan=True, allow_infinity=True),
+                    st.integers(min_value=-10**20, max_value=10**20))
+INFINITE_OK = {"usl_peak"}  # κ = 0: no peak, documented as infinite
+FUNCTIONS = sorted(name.rsplit(".", 1)[1] for name in EXAMPLES)
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_any_number_is_answered_finitely_or_refused_by_name(name, data):
+    fn = getattr(theory, name)
+    params = list(inspect.signature(fn).parameters)
+    kwargs = dict(EXAMPLES[f"{T}.{name}"]())
+    for p in params:
+        if data.draw(st.booleans(), label=f"replace {p}"):
+            kwargs[p] = data.draw(NUMBERS, label=p)
+    try:
+        out = fn(**kwargs)
+    except (TypeError, ValueError) as exc:
+        assert any(_walk.names(str(exc), p) for p in params), str(exc)
+        return
+    values = out if isinstance(out, tuple) else (out,)
+    for v in values:
+        assert not math.isnan(v), (kwargs, out)
+        assert math.isfinite(v) or name in INFINITE_OK, (kwargs, out)

@@ -93,12 +93,19 @@ def session_data(visit_requests: int, session_bytes: int, user: int = 0) -> list
     return out
 
 
-@functools.lru_cache(maxsize=64)
 def cookie_sizes(visit_requests: int, session_bytes: int) -> tuple[tuple[int, bool], ...]:
     """(bytes, fits) of the client-side session cookie after each step: the length of the
     request's ``Cookie`` header value ``session=<signed cookie>``, and whether the cookie
     is within :data:`scalekit.cookies.MAX_COOKIE_BYTES` (when it is not, ``bytes`` is the
     size the cookie would have had)."""
+    # checked before the cache, which would refuse an unhashable value without naming it
+    return _cookie_sizes(
+        _check.integer("visit_requests", visit_requests, low=1, high=MAX_VISIT_REQUESTS),
+        _check.integer("session_bytes", session_bytes, low=0, high=MAX_SESSION_BYTES))
+
+
+@functools.lru_cache(maxsize=64)
+def _cookie_sizes(visit_requests: int, session_bytes: int) -> tuple[tuple[int, bool], ...]:
     out = []
     for data in session_data(visit_requests, session_bytes):
         try:
