@@ -185,3 +185,60 @@ SKIP = {
 
 def test_walk_api():
     _walk.assert_clean(__file__)
+
+
+# --------------------------------------------------------------------------- hypothesis
+# On top of the walk: any number in a workload's size parameters is either drawn (within
+# MAX_REQUESTS) or refused by name before anything is allocated.
+
+import math  # noqa: E402
+
+import pytest  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+NUMBERS = st.one_of(st.floats(allow_nan=True, allow_infinity=True),
+                    st.integers(min_value=-10**15, max_value=10**15))
+
+
+def _refused_by_name(exc: Exception, *names: str) -> bool:
+    return any(_walk.names(str(exc), n) for n in names)
+
+
+@settings(max_examples=30, deadline=None)
+@given(rate=NUMBERS, horizon=NUMBERS)
+def test_poisson_arrivals_over_any_horizon_is_bounded_or_refused(rate, horizon):
+    from scalekit import sim
+    try:
+        a = sim.poisson_arrivals(rate, horizon_s=horizon, seed=1)
+    except (TypeError, ValueError) as exc:
+        assert _refused_by_name(exc, "rate_rps", "horizon_s"), str(exc)
+        return
+    assert a.size <= sim.MAX_REQUESTS and (a.size == 0 or a[-1] < horizon)
+
+
+@settings(max_examples=30, deadline=None)
+@given(days=NUMBERS, step=NUMBERS)
+def test_a_daily_trace_of_any_length_is_bounded_or_refused(days, step):
+    from scalekit import sim
+    try:
+        trace = sim.TrafficTrace.daily(base_rps=1.0, peak_rps=2.0, days=days, step_s=step)
+    except (TypeError, ValueError) as exc:
+        assert _refused_by_name(exc, "days", "step_s"), str(exc)
+        return
+    assert trace.times_s.size <= sim.workload.MAX_TRACE_POINTS + 1
+    assert math.isclose(trace.duration_s, days * 86_400.0)
+
+
+@pytest.mark.parametrize("name", ["Exponential", "Deterministic", "Pareto", "Reports"])
+@settings(max_examples=15, deadline=None)
+@given(n=NUMBERS)
+def test_a_service_time_draws_any_count_within_bounds_or_refuses_it(name, n):
+    from scalekit import sim
+    service = getattr(sim, name)(0.1)
+    try:
+        work = service.sample(n, np.random.default_rng(0))
+    except (TypeError, ValueError) as exc:
+        assert _walk.names(str(exc), "n"), str(exc)
+        return
+    assert work.shape == (n,) and n <= sim.MAX_REQUESTS
