@@ -189,3 +189,36 @@ def test_a_refused_replace_all_leaves_the_table_as_it_was(tmp_path, rows):
         with pytest.raises((TypeError, ValueError), match="rows"):
             s.replace_all(rows)
     assert _table_digest(path) == before
+
+
+@pytest.mark.parametrize("update", [
+    lambda data: {"user_id": object()},        # not JSON: refused inside the transaction
+    lambda data: 1 / 0,                        # the update itself fails
+], ids=["not JSON", "update raises"])
+def test_a_failed_handle_leaves_the_table_as_it_was(tmp_path, update):
+    from scalekit.sessions import store
+    path = tmp_path / "sessions.sqlite3"
+    with store.SessionStore(path, durable=False) as s:
+        s.replace_all([("s1", {"user_id": 1}, 0.0)])
+    before = _table_digest(path)
+    with store.SessionStore(path, durable=False) as s:
+        with pytest.raises((TypeError, ValueError, ZeroDivisionError)):
+            s.handle("s1", update, 1.0)
+        with pytest.raises(TypeError, match="update"):
+            s.handle("s1", "not callable", 1.0)
+        with pytest.raises(ValueError, match="now"):
+            s.handle("s1", lambda data: data, float("nan"))
+    assert _table_digest(path) == before
+
+
+@pytest.mark.parametrize("override", [{"users": 10**12}, {"visit_requests": None},
+                                      {"session_bytes": -1}, {"duration_s": float("nan")}])
+def test_a_refused_database_run_leaves_its_file_as_it_was(tmp_path, override):
+    from scalekit import sessions
+    path = tmp_path / "sessions.sqlite3"
+    settings = {**SMALL, "database_path": str(path)}
+    sessions.simulate_sessions("database", **settings)
+    before = _table_digest(path)
+    with pytest.raises((TypeError, ValueError), match=next(iter(override))):
+        sessions.simulate_sessions("database", **{**settings, **override})
+    assert _table_digest(path) == before
