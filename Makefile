@@ -64,14 +64,17 @@ CHROMIUM := $(firstword $(wildcard $(SCALEKIT_CHROMIUM) /usr/bin/chromium) \
                         $(shell command -v chromium 2>/dev/null))
 
 # Unit, property, theory and widget tests, the student build, every master notebook run
-# top to bottom by nbval, and every notebook in a real browser — on 2 processes (by scope: a
+# top to bottom, and every notebook in a real browser — on 2 processes (by scope: a
 # notebook, a test module or a test class stays on one worker, so a notebook keeps its kernel
-# and each master's student build runs once).
+# and each master's student build runs once; the tests that time real servers and the
+# browser tests share one worker, one at a time: tests/conftest.py). With Chromium the
+# browser tests run each notebook top to bottom in JupyterLab and fail on any error or
+# stderr output, so nbval's own run of the masters is left out; without it nbval runs them.
 test: setup lint
-	@if [ -n "$(CHROMIUM)" ]; then echo "browser tests: on, with $(CHROMIUM)"; \
-	else echo "browser tests: SKIPPED - no Chromium found (apt-get install chromium, or set SCALEKIT_CHROMIUM)"; fi
-	$(BIN)/python -m pytest -n 2 --dist loadscope --nbval-lax --nbval-current-env tests notebooks \
-		$(if $(CHROMIUM),,--ignore-glob='tests/test_browser_*.py')
+	@if [ -n "$(CHROMIUM)" ]; then echo "browser tests: on, with $(CHROMIUM) (they run every notebook)"; \
+	else echo "browser tests: SKIPPED - no Chromium found (apt-get install chromium, or set SCALEKIT_CHROMIUM); nbval runs the notebooks"; fi
+	$(BIN)/python -m pytest -n 2 --dist loadscope --nbval-lax --nbval-current-env tests \
+		$(if $(CHROMIUM),,notebooks --ignore-glob='tests/test_browser_*.py')
 
 student: setup
 	$(BIN)/python -m scalekit.grading assign --remote $(REMOTE) --branch $(BRANCH) \

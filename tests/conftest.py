@@ -17,3 +17,40 @@ def pg_cluster():
         yield cluster
     finally:
         cluster.close()
+
+
+# --------------------------------------------------------------------------- scheduling
+# `make test` runs on two processes with xdist's loadscope: every test module (or test
+# class, or notebook) is one unit of work — a notebook keeps its kernel — except the tests
+# that time real servers (HAProxy, nginx, Valkey, PostgreSQL, the HTTP benchmarks) and the
+# browser tests, which form one unit and so run one after another on one process: Chromium
+# and JupyterLab do not take the CPU from under a measured commit or health check, and the
+# other process keeps the rest of the suite moving. They go first, as the longest unit.
+# (xdist's own loadgroup marks cannot do this under pytest 9.2, which ignores the node ids
+# xdist rewrites; xdist's scheduler hook is the public way.)
+REAL_SERVERS = "real-servers"
+_REAL = ("tests/test_browser_", "tests/test_engines_", "tests/test_caching_browser",
+         "tests/test_servers_httpbench")
+_REAL_SUFFIXES = ("_engines.py", "_postgres.py")
+
+
+def _real_servers(nodeid: str) -> bool:
+    path = nodeid.split("::", 1)[0]
+    return path.startswith(_REAL) or path.endswith(_REAL_SUFFIXES)
+
+
+@pytest.hookimpl(optionalhook=True)  # without xdist (-p no:xdist) there is no such hook
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class RealServersTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return REAL_SERVERS if _real_servers(nodeid) else super()._split_scope(nodeid)
+
+    return RealServersTogether(config, log)
+
+
+def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: not _real_servers(item.nodeid))  # stable: that unit first

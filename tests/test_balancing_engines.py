@@ -73,10 +73,25 @@ def test_random_choice_shares_agree_within_the_models_spread(policies):
 
 def test_median_latency_agrees_once_the_round_trip_is_counted(policies):
     """The model has no network: its latencies carry HAProxy's measured idle round trip,
-    and the engine's overhead under load (a busy machine) may be a few round trips more."""
+    and the engine's overhead under load (a busy machine) may be a few round trips more —
+    the round trip as measured just after the policy ran, when it grew with the load.
+
+    Only where no backend is overloaded: round robin and random send the slow backend a
+    third of the requests, more than it can serve (utilization 1.35 here), so its queue
+    grows all run long and the median sits on the edge between the fast backends'
+    latencies and the slow one's growing queue — a few requests more or less on the slow
+    backend move it by tens of milliseconds, on the engine as in the model."""
+    speeds = np.asarray(policies.speeds)
+    checked = 0
     for name, run in policies.runs.items():
-        tolerance = Z * math.sqrt(2) * run.model_p50_sd + 4 * policies.round_trip_s
+        utilization = (np.asarray(run.model_share) * policies.load * speeds.sum() / speeds)
+        if utilization.max() >= 1.0:
+            continue
+        checked += 1
+        overhead = max(policies.round_trip_s, run.round_trip_after_s)
+        tolerance = Z * math.sqrt(2) * run.model_p50_sd + 4 * overhead
         assert abs(run.engine_p50_s - run.model_p50_s) <= tolerance, name
+    assert checked >= 1  # fewest connections, power of two
 
 
 def test_load_aware_policies_cut_the_tail_on_haproxy_and_in_the_model(policies):

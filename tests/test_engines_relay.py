@@ -146,3 +146,20 @@ def test_relay_refuses_a_bad_target():
         Relay(0)
     with pytest.raises(TypeError, match="target_port"):
         Relay("5432")
+
+
+def test_lateness_is_recorded_for_delayed_chunks_only_and_cleared_on_request(echo_port):
+    """Each delayed chunk is written at or after its due instant (never early: that would
+    shorten the delay), and the readings say by how much; undelayed chunks record none."""
+    with Relay(echo_port, delay_s=0.0) as relay, _connect(relay) as s:
+        s.sendall(b"x")
+        assert _recv_exactly(s, 1) == b"x"
+        assert relay.lateness_s() == ()
+        relay.delay_s = 0.005
+        for _ in range(5):
+            s.sendall(b"y")
+            assert _recv_exactly(s, 1) == b"y"
+        late = relay.lateness_s(clear=True)
+        assert len(late) == 10  # five chunks out, five echoes back
+        assert all(x >= 0 for x in late)
+        assert relay.lateness_s() == ()

@@ -122,7 +122,9 @@ def test_mod_n_moves_most_keys():
 
 @pytest.mark.parametrize("vnodes", [10, 100, 1000])
 def test_more_virtual_nodes_even_out_the_shares(vnodes):
-    """Load coefficient of variation ≈ 1/√v (REFERENCES: v=100 → ≈10%). Over 100 servers
+    """Load coefficient of variation ≈ 1/√v (v=100 → ≈10%): a server's share is the sum
+    of v independent arcs of the ring, each with CV ≈ 1 (Karger et al., STOC 1997, "virtual
+    copies" of each cache). Over 100 servers
     the sample CV has its own spread (≈ CV/√(2·99)); allow a factor 1.6 either way."""
     ring = hashing.HashRing([f"10.0.{i // 250}.{i % 250}:80" for i in range(100)], vnodes)
     shares = ring.shares()

@@ -146,7 +146,10 @@ def test_postgres_synchronous_modes_cost_local_commit_plus_one_round_trip(commit
         se = np.sqrt(commits.median_se_s[i] ** 2 + commits.zero_delay_se_s[i] ** 2
                      + commits.relay_rtt_se_s ** 2)
         gap = commits.median_s[i] - commits.expected_s[i]
-        assert abs(gap) <= Z * se + 0.0005, (mode, gap, se)  # 0.5 ms: timer granularity
+        # 0.5 ms: timer granularity; and the relay's own lateness, measured in the run,
+        # once each way (on a loaded 2-core machine its thread wakes late)
+        slack = 0.0005 + 2 * commits.relay_late_s
+        assert abs(gap) <= Z * se + slack, (mode, gap, se, commits.relay_late_s)
         assert commits.samples_s[i].min() >= 2 * commits.delay_s  # never before the reply
         # the rule of thumb, local commit + one round trip, misses only the standby's part
         assert commits.median_s[i] >= commits.expected_sync_s - Z * se

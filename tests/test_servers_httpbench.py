@@ -38,9 +38,6 @@ from scalekit.servers.httpbench import (
     run_load,
 )
 
-# One server at a time per machine: under pytest-xdist these tests share one worker.
-pytestmark = pytest.mark.xdist_group("httpbench")
-
 APP = re.compile(r"\bapp;dur=([0-9.]+)")
 
 

@@ -1,7 +1,8 @@
 """Vertical vs horizontal scaling, the USL fit and the cost model.
 
-Source for the three designs: REFERENCES.md (c=4, ρ=0.8 → 1.25 / 1.746 / 5.0) and
-Kleinrock vol. 1; USL: Gunther, Guerrilla Capacity Planning ch. 4–6.
+Source for the three designs (c=4, ρ=0.8 → 1.25 / 1.746 / 5.0): Harchol-Balter, Performance
+Modeling and Design of Computer Systems (2013) ch. 14, and Kleinrock vol. 1 §3.2, §3.5;
+USL: Gunther, Guerrilla Capacity Planning ch. 4–6.
 """
 
 import numpy as np

@@ -32,9 +32,12 @@ def test_cookies_and_source_hashes_pin_every_client_before_the_failure(runs):
 
 def test_cookie_stickiness_loses_the_dead_servers_sessions_as_the_model(runs):
     run = runs["cookie"]
-    assert run.engine_sessions_on_dead == run.model_sessions_on_dead
-    assert abs(run.engine_lost - run.model_lost) <= 1
-    assert run.engine_failed == 0 and run.model_failed >= 0  # redispatch answers them
+    # exact on an idle machine; a late replay moves only the users it sent late
+    assert abs(run.engine_sessions_on_dead - run.model_sessions_on_dead) <= run.late_users
+    assert abs(run.engine_lost - run.model_lost) <= 1 + run.late_users
+    # redispatch answers every request sent after the kill; one in flight on the dead
+    # server at the kill cannot be retried (HAProxy already sent it) and fails
+    assert run.engine_failed_after_crash == 0 and run.model_failed >= 0
     assert run.engine_moved == 0.0
 
 

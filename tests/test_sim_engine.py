@@ -39,7 +39,7 @@ def test_mm1_p95_is_the_exponential_quantile():
 
 @pytest.mark.parametrize("servers,rho,wq", [(4, 0.8, 0.746), (16, 0.9, 0.370)])
 def test_mmc_wait_matches_erlang_c(servers, rho, wq):
-    """M/M/c: Wq = C(c, a)/(cμ − λ); REFERENCES.md examples with μ = 1."""
+    """M/M/c: Wq = C(c, a)/(cμ − λ) (Kleinrock vol. 1 §3.5), the formula's values with μ = 1."""
     lam = rho * servers
     assert theory.mmc_wait_s(lam, 1.0, servers) == pytest.approx(wq, abs=5e-4)
 

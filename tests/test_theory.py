@@ -1,7 +1,10 @@
 """Closed forms against published values and against each other.
 
-Sources: REFERENCES.md (Erlang C examples, one-fast vs many-slow table), Kleinrock vol. 1,
-Gunther's Guerrilla Capacity Planning (USL), Reiser & Lavenberg 1980 (MVA).
+Sources: Kleinrock, Queueing Systems vol. 1 (1975) §3.2 and §3.5 (M/M/1, Erlang C: the
+examples c=4, ρ=0.8 → Wq 0.746 and c=16, ρ=0.9 → Wq 0.370 are the formula's values, μ = 1),
+Harchol-Balter, Performance Modeling and Design of Computer Systems (2013) ch. 14 (one fast
+server against k slow ones), Gunther's Guerrilla Capacity Planning (USL), Reiser & Lavenberg
+1980 (MVA).
 """
 
 import math
@@ -19,7 +22,7 @@ def test_mm1():
 
 
 def test_erlang_c_examples_and_limits():
-    # REFERENCES.md: c=4, ρ=0.8 → Wq 0.746; c=16, ρ=0.9 → Wq 0.370 (μ = 1)
+    # Erlang C (Kleinrock §3.5): c=4, ρ=0.8 → Wq 0.746; c=16, ρ=0.9 → Wq 0.370 (μ = 1)
     assert theory.mmc_wait_s(3.2, 1.0, 4) == pytest.approx(0.746, abs=5e-4)
     assert theory.mmc_wait_s(14.4, 1.0, 16) == pytest.approx(0.370, abs=5e-4)
     # one server: Erlang C is ρ, and M/M/c reduces to M/M/1
@@ -36,7 +39,8 @@ def test_explicit_erlang_c_formula_agrees_with_the_recursion():
 
 
 def test_one_fast_server_vs_four_slow_ones():
-    # REFERENCES.md: c=4, ρ=0.8 — one 4× server W=1.25, M/M/4 W=1.746, four random M/M/1 W=5.0
+    # Harchol-Balter ch. 14: c=4, ρ=0.8 — one 4× server W=1.25, M/M/4 W=1.746,
+    # four random M/M/1 W=5.0
     assert theory.mm1_sojourn_s(3.2, 4.0) == pytest.approx(1.25)
     assert theory.mmc_sojourn_s(3.2, 1.0, 4) == pytest.approx(1.746, abs=5e-4)
     assert theory.mm1_sojourn_s(0.8, 1.0) == pytest.approx(5.0)

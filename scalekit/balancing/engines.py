@@ -94,9 +94,11 @@ class PolicyOnHaproxy(_html.ScalarTable):
     model's standard deviation of that fraction over seeded replications of the settings;
     ``share_gap_sd`` — the largest |engine − model| share difference, in those standard
     deviations. Latencies (s) over answered requests: mean, p50, p95, p99; ``model_p*_sd``
-    the model's spread of the percentiles over the replications. ``failed`` requests got
-    no 200. Per request, in the order sent: ``engine_server_of`` (−1: failed),
-    ``engine_latency_s`` (NaN: failed), ``model_server_of``, ``model_latency_s``.
+    the model's spread of the percentiles over the replications. ``round_trip_after_s`` —
+    the idle round trip measured again right after this policy's run (on a busy machine it
+    grows, and so does every request's overhead). ``failed`` requests got no 200. Per
+    request, in the order sent: ``engine_server_of`` (−1: failed), ``engine_latency_s``
+    (NaN: failed), ``model_server_of``, ``model_latency_s``.
     """
 
     policy: str
@@ -117,6 +119,7 @@ class PolicyOnHaproxy(_html.ScalarTable):
     model_p99_s: float
     model_p50_sd: float
     model_p95_sd: float
+    round_trip_after_s: float
     config_text: str = field(repr=False)
     engine_server_of: np.ndarray = field(repr=False)
     engine_latency_s: np.ndarray = field(repr=False)
@@ -311,8 +314,9 @@ def policies_on_haproxy(policies: Sequence[str] = DEFAULT_POLICIES, *,
                 if math.isnan(round_trip):
                     round_trip = _round_trip_s(lb.port)
                 sent = replay(lb.port, planned.arrivals_at, paths)
+                after = _round_trip_s(lb.port)  # the overhead as busy as the run left it
                 runs[name] = _policy_result(name, lb.config_text, sent, backends, planned,
-                                            sp, rho, seed, round_trip, spread[name])
+                                            sp, rho, seed, round_trip, spread[name], after)
             tick(done, len(chosen))
         booted = backends.startup_s
     return HaproxyBalancing(
@@ -322,7 +326,7 @@ def policies_on_haproxy(policies: Sequence[str] = DEFAULT_POLICIES, *,
 
 
 def _policy_result(name, config, sent, backends, planned, speeds, load, seed, round_trip,
-                   spread) -> PolicyOnHaproxy:
+                   spread, round_trip_after) -> PolicyOnHaproxy:
     index = {b: i for i, b in enumerate(backends.names)}
     engine_server = np.array([index.get(b, -1) if ok else -1
                               for b, ok in zip(sent.backend, sent.ok, strict=True)])
@@ -351,7 +355,8 @@ def _policy_result(name, config, sent, backends, planned, speeds, load, seed, ro
         model_share_sd=tuple(float(x) for x in share_sd), share_gap_sd=gap,
         engine_mean_s=e[0], engine_p50_s=e[1], engine_p95_s=e[2], engine_p99_s=e[3],
         model_mean_s=m[0], model_p50_s=m[1], model_p95_s=m[2], model_p99_s=m[3],
-        model_p50_sd=p50_sd, model_p95_sd=p95_sd, config_text=config,
+        model_p50_sd=p50_sd, model_p95_sd=p95_sd, round_trip_after_s=round_trip_after,
+        config_text=config,
         engine_server_of=_ro(engine_server, np.int64), engine_latency_s=_ro(engine_latency),
         model_server_of=_ro(model_server, np.int64), model_latency_s=_ro(model_latency))
 

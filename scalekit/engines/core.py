@@ -140,8 +140,6 @@ def reachable(path: Path, user) -> bool:
     return True
 
 
-_reachable = reachable  # the name pgserver uses
-
 
 # --------------------------------------------------------------------------- directories
 

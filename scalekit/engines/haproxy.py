@@ -26,6 +26,7 @@ Units: seconds in Python, milliseconds in the file (HAProxy's timers count ms).
 
 from __future__ import annotations
 
+import datetime
 import math
 import re
 import signal
@@ -85,6 +86,9 @@ BALANCE_ALGORITHMS = ("roundrobin", "static-rr", "leastconn", "first", "source",
                       "random(<draws>)")
 HASH_TYPES = ("map-based", "consistent")
 _EVENT = re.compile(r"Server (?P<backend>[\w.-]+)/(?P<server>[\w.-]+) is (?P<state>UP|DOWN)")
+#: RFC 5424's header: "<PRI>1 2026-12-03T15:37:19.153706+00:00 …" — HAProxy stamps each
+#: message to the microsecond when it decides, not when our receiver gets round to it.
+_STAMP = re.compile(r"^<\d+>1 (?P<stamp>\S+) ")
 BACKEND = "app"
 
 
@@ -124,13 +128,27 @@ class HealthCheck:
 
 @dataclass(frozen=True)
 class ServerEvent:
-    """HAProxy marked ``server`` ``state`` ("UP" or "DOWN") at ``at`` (time.monotonic);
-    ``line`` is its log line."""
+    """HAProxy marked ``server`` ``state`` ("UP" or "DOWN") at ``at`` (time.monotonic, from
+    the microsecond timestamp HAProxy wrote into the message: on a busy machine the message
+    may be read well after); ``line`` is its log line."""
 
     server: str
     state: str
     at: float
     line: str
+
+
+def _stamped_at(line: str) -> float:
+    """The instant (time.monotonic) HAProxy stamped ``line`` with; now if it has no stamp."""
+    now = time.monotonic()
+    found = _STAMP.match(line)
+    if found:
+        try:
+            wall = datetime.datetime.fromisoformat(found["stamp"]).timestamp()
+        except ValueError:
+            return now
+        return min(now, wall - (time.time() - now))
+    return now
 
 
 def _free_udp_port() -> int:
@@ -163,8 +181,8 @@ class _Syslog:
                 continue
             except OSError:
                 return
-            at = time.monotonic()
             line = data.decode(errors="replace")
+            at = _stamped_at(line)
             found = _EVENT.search(line)
             if found:
                 with self.changed:
@@ -261,7 +279,8 @@ class HAProxy:
             "global",
             "    nbthread 1                     # one thread: decisions one at a time",
             "    maxconn 4096",
-            f"    log 127.0.0.1:{self._log_port} local0 notice  # server state changes",
+            f"    log 127.0.0.1:{self._log_port} format rfc5424 local0 notice"
+            "  # server state changes, stamped to the microsecond",
             "",
             "defaults",
             "    mode http",

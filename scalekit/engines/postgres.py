@@ -40,9 +40,9 @@ from scalekit.engines.errors import StandbyTimeoutError
 from scalekit.engines.pgserver import (
     PostgresBinaries,
     PostgresServer,
-    _give,
     conninfo,
     find_postgres,
+    give_to_service_user,
     psycopg,
 )
 from scalekit.engines.relay import Relay
@@ -349,7 +349,7 @@ class PostgresCluster:
             raise ValueError(f"{name!r} has not failed; only a failed primary rejoins")
         relay = self._new_relay(name, self.primary)
         (old.datadir / "standby.signal").write_text("")
-        _give(old.datadir / "standby.signal")
+        give_to_service_user(old.datadir / "standby.signal")
         with open(old.datadir / "postgresql.auto.conf", "a") as f:
             f.write(f"primary_conninfo = '{conninfo(relay.port, application_name=name)}'\n")
         old.start(timeout_s=self.timeout_s)

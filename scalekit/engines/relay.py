@@ -33,6 +33,7 @@ __all__ = ["Relay"]
 _CHUNK = 256 * 1024
 _TICK_S = 0.05  # the loop looks at its stop flags at least this often
 _SELECT_FD_LIMIT = 900  # leave room below select's 1024 for the connections to come
+_LATE_KEPT = 100_000  # how many lateness readings :meth:`Relay.lateness_s` keeps
 
 
 class _Direction:
@@ -78,6 +79,8 @@ class Relay:
         self._pairs: list[_Pair] = []
         self.connections = 0
         self.bytes_relayed = 0
+        self._late: collections.deque[float] = collections.deque(maxlen=_LATE_KEPT)
+        self._late_lock = threading.Lock()
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._listener.bind(("127.0.0.1", 0))
@@ -109,6 +112,16 @@ class Relay:
     @jitter_s.setter
     def jitter_s(self, value: float) -> None:
         self._jitter_s = _check.number("jitter_s", value, low=0.0, high=60.0)
+
+    def lateness_s(self, *, clear: bool = False) -> tuple[float, ...]:
+        """How late (s) each delayed chunk was written after its due instant, since the
+        relay started or the last ``clear=True`` (the last 100,000): on a busy machine the
+        relay's thread wakes late, and a measurement through it carries that."""
+        with self._late_lock:
+            readings = tuple(self._late)
+            if clear:
+                self._late.clear()
+        return readings
 
     @property
     def is_cut(self) -> bool:
@@ -255,6 +268,7 @@ class Relay:
 
     def _flush(self, sel) -> None:
         now = time.monotonic()
+        delayed = self._delay_s > 0 or self._jitter_s > 0
         for pair in list(self._pairs):
             for d in pair.directions:
                 while d.queue and d.queue[0][0] <= now:
@@ -272,6 +286,9 @@ class Relay:
                         d.queue[0] = (due, chunk[sent:])
                         break
                     d.queue.popleft()
+                    if delayed:
+                        with self._late_lock:
+                            self._late.append(now - due)
                 if d.eof and not d.queue and pair in self._pairs:
                     with contextlib.suppress(OSError):
                         d.dst.shutdown(socket.SHUT_WR)

@@ -301,7 +301,6 @@ def database_path(path) -> Path:
     return p
 
 
-_path = database_path  # the name scalekit.caching.aside still uses
 
 
 def check_pair(fl, ports) -> None:

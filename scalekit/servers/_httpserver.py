@@ -158,7 +158,7 @@ def serve(work_ms: float, max_lifetime_s: float, watch_stdin: bool = True) -> No
         server.server_close()
 
 
-def _main(argv: Sequence[str] | None = None,
+def main(argv: Sequence[str] | None = None,
           prog: str = "python -m scalekit.servers._httpserver") -> None:
     parser = argparse.ArgumentParser(prog=prog, description="a single-worker HTTP server")
     parser.add_argument("--work-ms", type=float, default=2.0, help="CPU work per request, ms")
@@ -170,4 +170,4 @@ def _main(argv: Sequence[str] | None = None,
 
 
 if __name__ == "__main__":
-    _main()
+    main()

@@ -484,7 +484,7 @@ def _main(argv: Sequence[str] | None = None) -> None:
                                      description="serve: a single-worker HTTP server")
     parser.add_argument("command", choices=["serve"])
     args, rest = parser.parse_known_args(argv)
-    _httpserver._main(rest, prog=f"{prog} {args.command}")
+    _httpserver.main(rest, prog=f"{prog} {args.command}")
 
 
 if __name__ == "__main__":

@@ -108,6 +108,12 @@ class StickinessOnHaproxy(_html.ScalarTable):
     back (0 for cookies and consistent hashing; :func:`expected_moved` for map-based).
     ``redispatched`` — requests sent between the crash and the mark-down that a surviving
     server answered with the session lost (HAProxy's redispatch at work).
+    ``late_users`` — users with a request planned before the crash that the replay, running
+    late on a busy machine, sent after it (0 on an idle machine): HAProxy's side is measured
+    at the instants sent, the model's at those planned, and only these users' stories can
+    differ at the crash. ``engine_failed_after_crash`` — failed requests sent after the kill
+    (HAProxy cannot retry a request already sent to the server that died under it: those
+    in flight at the kill fail; redispatch should answer every later one).
     ``crashed_at``/``marked_down_at`` (s from the start), ``detection_s`` their difference
     (HAProxy's, which the model was given).
     """
@@ -133,6 +139,8 @@ class StickinessOnHaproxy(_html.ScalarTable):
     model_moved: float
     expected_moved: float
     redispatched: int
+    late_users: int
+    engine_failed_after_crash: int
     config_text: str = field(repr=False)
     arrivals_at: np.ndarray = field(repr=False)
     user_of: np.ndarray = field(repr=False)
@@ -175,18 +183,24 @@ class StickinessComparison:
 # --------------------------------------------------------------------------- measuring
 
 
-def _stuck(user_of, server_of, outcome, at, before) -> float:
-    """Share of answered follow-ups before ``before`` answered by the user's last server."""
-    last: dict[int, int] = {}
+def _stuck(user_of, server_of, outcome, at, before, answered_at=None) -> float:
+    """Share of answered follow-ups before ``before`` answered by the user's last server.
+    With ``answered_at``, a follow-up is a request sent once the user's previous answer
+    (and its cookie) had arrived — one sent earlier, as a busy machine's late answers make
+    happen, could not carry the cookie."""
+    last: dict[int, tuple[int, float]] = {}
     same = total = 0
-    for u, s, o, t in zip(user_of.tolist(), server_of.tolist(), outcome.tolist(),
-                          at.tolist(), strict=True):
+    done = np.full(len(at), -math.inf) if answered_at is None else np.asarray(answered_at)
+    for u, s, o, t, a in zip(user_of.tolist(), server_of.tolist(), outcome.tolist(),
+                             at.tolist(), done.tolist(), strict=True):
         if o == FAILED:
             continue
+        if u in last and t < last[u][1]:
+            continue  # sent before the previous answer came back
         if t < before and u in last:
             total += 1
-            same += last[u] == s
-        last[u] = s
+            same += last[u][0] == s
+        last[u] = (s, a)
     return same / total if total else math.nan
 
 
@@ -311,7 +325,13 @@ def _one_method(method, base, seeded, addresses, check, redispatch, binary):
     e_server, e_outcome = _engine_outcomes(sent, names)
     down_at = crash + detection
     first = _first_servers(sent, users, dead, crash, down_at, e_server)
-    engine_moved = _moved(users, e_server, e_outcome, at, crash, down_at, dead)
+    # HAProxy's side in the order and at the instants the requests were really sent: on a
+    # busy machine the replay runs late, and a request planned before the kill may go after.
+    order = np.argsort(sent.sent_at, kind="stable")
+    e_users, e_at = users[order], np.asarray(sent.sent_at)[order]
+    e_server_sent, e_outcome_sent = e_server[order], e_outcome[order]
+    e_answered = np.asarray(sent.answered_at)[order]
+    engine_moved = _moved(e_users, e_server_sent, e_outcome_sent, e_at, crash, down_at, dead)
     came_back = [addresses[u] for u in engine_moved]  # the closed form on the same users
     expected = (expected_moved(came_back, base.servers, dead) if method == "source" and
                 came_back else 0.0)
@@ -323,15 +343,18 @@ def _one_method(method, base, seeded, addresses, check, redispatch, binary):
         engine_failed=int((e_outcome == FAILED).sum()),
         model_served=int((m_outcome == SERVED).sum()), model_lost=int((m_outcome == LOST).sum()),
         model_failed=int((m_outcome == FAILED).sum()),
-        engine_stuck=_stuck(users, e_server, e_outcome, at, crash - _IN_FLIGHT_S),
+        engine_stuck=_stuck(e_users, e_server_sent, e_outcome_sent, e_at,
+                            crash - _IN_FLIGHT_S, e_answered),
+        engine_failed_after_crash=int(((e_outcome_sent == FAILED) & (e_at >= crash)).sum()),
         model_stuck=_stuck(users, m_server, m_outcome, at, crash - _IN_FLIGHT_S),
-        engine_sessions_on_dead=sum(
-            v == dead for v in _holders(users, e_server, e_outcome, at, crash).values()),
+        engine_sessions_on_dead=sum(v == dead for v in _holders(
+            e_users, e_server_sent, e_outcome_sent, e_at, crash).values()),
         model_sessions_on_dead=int(model.sessions_on_failed_server),
         engine_moved=_share(engine_moved),
         model_moved=_share(_moved(users, m_server, m_outcome, at, crash, down_at, dead)),
         expected_moved=expected,
-        redispatched=first, config_text=config, arrivals_at=at, user_of=users,
+        redispatched=first, late_users=_late_users(users, at, sent.sent_at, crash),
+        config_text=config, arrivals_at=at, user_of=users,
         engine_server_of=_frozen(e_server), engine_outcome=_frozen(e_outcome),
         model_server_of=m_server, model_outcome=_frozen(m_outcome)), started
 
@@ -343,6 +366,12 @@ def _first_servers(sent, users, dead, crash, down_at, e_server) -> int:
     window = (at >= crash) & (at < down_at) & (e_server >= 0) & (e_server != dead)
     lost = np.array(sent.session) == "lost"
     return int((window & lost).sum())
+
+
+def _late_users(users, planned_at, sent_at, crash) -> int:
+    """Users with a request planned before ``crash`` but sent after it."""
+    crossed = (np.asarray(planned_at) < crash) & (np.asarray(sent_at) >= crash)
+    return int(np.unique(np.asarray(users)[crossed]).size)
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:

@@ -65,7 +65,7 @@ def airline_db(path: str | os.PathLike, flights: int = 20_000, *, seed: int | No
     as it is; anything else there is replaced. 20,000 flights take about 0.1 s."""
     n = _check.integer("flights", flights, low=1, high=2_000_000)
     s = _check.seed(seed)
-    target = data._path(path)
+    target = data.database_path(path)
     if _built_with(target) == (n, s):
         return target
     ports = data.airports(seed=s)
@@ -80,7 +80,7 @@ def airline_db(path: str | os.PathLike, flights: int = 20_000, *, seed: int | No
 def _db_with(path, keys: int) -> Path:
     """An airline database at ``path`` with at least ``keys`` flights: the file as it is if
     :func:`airline_db` built it big enough (whatever its seed), else built with seed 0."""
-    built = _built_with(data._path(path))
+    built = _built_with(data.database_path(path))
     if built is not None and built[0] >= keys:
         return Path(path)
     return airline_db(path, keys, seed=0)
@@ -113,7 +113,7 @@ class CacheAside:
     def __init__(self, db_path: str | os.PathLike, cache: Cache, ttl_s: float | None = None):
         if not isinstance(cache, Cache):
             raise TypeError(f"cache must be a Cache, got {type(cache).__name__}")
-        path = data._path(db_path)
+        path = data.database_path(db_path)
         if not path.exists():
             raise ValueError(f"db_path {str(db_path)!r} does not exist: build it with "
                              f"airline_db()")
