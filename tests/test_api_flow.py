@@ -18,7 +18,8 @@ F = "scalekit.flow"
 def _results():
     from scalekit import balancing, sim
     work = sim.Workload.poisson(30.0, sim.service_time("exponential", 0.1), n=60, seed=1)
-    return sim.run(work, servers=3, policy=balancing.policy("round_robin"), seed=1)
+    return sim.run(work, servers=3, policy=balancing.policy("round_robin"), seed=1,
+                   compiled=False)  # the numpy path: no numba kernels to load
 
 
 @functools.cache

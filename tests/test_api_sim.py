@@ -38,13 +38,13 @@ def _policy():
 
 def _dispatcher():
     from scalekit import sim
-    return sim.Dispatcher([1.0, 1.0], _policy(), np.random.default_rng(0))
+    return sim.Dispatcher([1.0, 1.0], _policy(), np.random.default_rng(0), compiled=False)
 
 
 @functools.cache
 def _results():
     from scalekit import sim
-    return sim.run(_workload(), servers=2, policy=_policy(), seed=1)
+    return sim.run(_workload(), servers=2, policy=_policy(), seed=1, compiled=False)
 
 
 def _arrays() -> dict:
@@ -60,7 +60,8 @@ def _crash():
 EXAMPLES = {
     f"{S}.core.Dispatcher": lambda: {"speeds": [1.0, 1.0], "policy": _policy(),
                                      "gen": np.random.default_rng(0), "queue_limit": 10,
-                                     "retry_delay_s": 0.01, "decisions": 100},
+                                     "retry_delay_s": 0.01, "decisions": 100,
+                                     "compiled": False},
     f"{S}.core.Dispatcher.schedule": lambda: {"at": 0.5, "event": _crash()},
     f"{S}.core.Dispatcher.crash": lambda: {"server": 1, "at": 0.5},
     f"{S}.core.Dispatcher.recover": lambda: {"server": 1, "at": 0.5},

@@ -25,7 +25,8 @@ def _trace():
 def _results():
     from scalekit import balancing, sim
     work = sim.Workload.poisson(30.0, sim.Exponential(0.1), n=40, seed=1)
-    return sim.run(work, servers=3, policy=balancing.policy("round_robin"), seed=1)
+    return sim.run(work, servers=3, policy=balancing.policy("round_robin"), seed=1,
+                   compiled=False)  # the numpy path: no numba kernels to load
 
 
 EXAMPLES = {
