@@ -32,7 +32,7 @@ def _results():
 EXAMPLES = {
     f"{V}.static.plot_flow": lambda: {"trace": _trace()},
     f"{V}.widget.FlowView": lambda: {"trace": _trace(), "speed": 2.0},
-    f"{V}.widget.animate": lambda: {"result": _results(), "speed": 2.0},
+    f"{V}.widget.animate": lambda: {"result": _results(), "speed": 2.0, "playing": False},
 }
 
 ACCEPTED = {
