@@ -8,9 +8,10 @@ NumPy traceback. Wrong types raise TypeError; wrong values raise ValueError.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import numbers
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -130,6 +131,24 @@ def instance(name: str, value: Any, cls: type | tuple[type, ...]) -> Any:
         raise TypeError(f"{name} must be a {wanted}, got {_shown(value)} "
                         f"({type(value).__name__})")
     return value
+
+
+def sequence(name: str, value: Any, *, what: str = "values", min_len: int = 0,
+             max_len: int | None = None) -> list:
+    """``value``'s items as a list: a list, tuple, set, range, array or other iterable — not
+    a str, bytes or mapping (whose iteration is rarely what was meant), not a lone number —
+    holding ``min_len`` to ``max_len`` items (a generator is read no further than
+    ``max_len`` + 1). The items themselves are the caller's to check."""
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+        raise TypeError(f"{name} must be a list of {what}, got {_shown(value)} "
+                        f"({type(value).__name__})")
+    items = list(value if max_len is None else itertools.islice(value, max_len + 1))
+    if max_len is not None and len(items) > max_len:
+        raise ValueError(f"{name} must hold at most {max_len:,} {what}, got more")
+    if len(items) < min_len:
+        raise ValueError(f"{name} must hold at least {min_len} item(s) ({what}), got "
+                         f"{len(items)}")
+    return items
 
 
 def optional(check, name: str, value: Any, *args: Any, meaning: str, **kwargs: Any) -> Any:

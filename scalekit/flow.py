@@ -28,7 +28,7 @@ Units: seconds. Instants end in ``_at``.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -110,7 +110,9 @@ class FlowTrace:
     def in_system_at(self, times_s, server: int | None = None) -> np.ndarray:
         """Requests at a server (queued or in service) at each instant, per server or in
         all: dispatched by t and not yet ended. (Timed traces only.)"""
-        t = np.asarray(times_s, dtype=float)
+        t = _check.array("times_s", times_s)
+        server = _check.optional(_check.integer, "server", server, low=0,
+                                 high=self.servers - 1, meaning="every server")
         mask = self.server_of >= 0
         if server is not None:
             mask &= self.server_of == server
@@ -121,7 +123,8 @@ class FlowTrace:
 
     def waiting_at(self, times_s, server: int) -> np.ndarray:
         """Requests queued at ``server`` — arrived, not yet in service — at each instant."""
-        t = np.asarray(times_s, dtype=float)
+        t = _check.array("times_s", times_s)
+        server = _check.integer("server", server, low=0, high=self.servers - 1)
         m = (self.server_of == server) & np.isfinite(self.started_at)
         d, s = np.sort(self.dispatched_at[m]), np.sort(self.started_at[m])
         return np.searchsorted(d, t, side="right") - np.searchsorted(s, t, side="right")
@@ -205,6 +208,7 @@ def flow_trace(arrivals_at, server_of, departures_at=None, *, servers: int,
     :class:`FlowEvent` (kinds :data:`EVENTS`; NaN instants, meaning never, are left out).
     ``follow``: how many users to draw in their own colour (the first to arrive), or which.
     """
+    title = _check.text("title", title, min_len=0)
     a = _check.array("arrivals_at", arrivals_at, low=0.0)
     n = a.size
     if n > MAX_REQUESTS:
@@ -237,7 +241,7 @@ def flow_trace(arrivals_at, server_of, departures_at=None, *, servers: int,
                   started_at=start, departures_at=d, ended_at=end, outcome=o, user_of=users)
     for value in arrays.values():
         value.setflags(write=False)
-    return FlowTrace(servers=k, horizon_s=horizon, title=str(title), timed=timed,
+    return FlowTrace(servers=k, horizon_s=horizon, title=title, timed=timed,
                      events=_events(events, k), followed_users=_followed(follow, users),
                      **arrays)
 
@@ -256,10 +260,16 @@ def _starts(server_of, dispatched_at, departures_at) -> np.ndarray:
 
 
 def _times(name, values, n) -> np.ndarray:
-    x = np.array(values, dtype=float)
+    if isinstance(values, str | bytes | Mapping) or not isinstance(values, Sequence | np.ndarray):
+        raise TypeError(f"{name} must be a sequence of instants (s; NaN: never), got "
+                        f"{type(values).__name__}")
+    try:
+        x = np.array(values, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must hold numbers (instants in s; NaN: never)") from exc
     if x.shape != (n,):
-        raise ValueError(f"{name} must hold one instant per request ({n}), got shape "
-                         f"{x.shape}")
+        raise ValueError(f"{name} must hold one instant per request of arrivals_at ({n}), "
+                         f"got shape {x.shape}")
     if np.any(x[np.isfinite(x)] < 0) or np.any(np.isinf(x)):
         raise ValueError(f"{name} must be instants >= 0 s (NaN: never), got "
                          f"{x[np.isinf(x) | (x < 0)][:1].tolist()}")
@@ -269,7 +279,8 @@ def _times(name, values, n) -> np.ndarray:
 def _integers(name, values, n, *, low: int, high: int | None = None) -> np.ndarray:
     x = np.asarray(values)
     if x.shape != (n,):
-        raise ValueError(f"{name} must hold one value per request ({n}), got shape {x.shape}")
+        raise ValueError(f"{name} must hold one value per request of arrivals_at ({n}), got "
+                         f"shape {x.shape}")
     if x.size and x.dtype.kind not in "iu":
         raise TypeError(f"{name} must hold integers, got {x.dtype} values")
     x = x.astype(np.int64)
@@ -289,8 +300,14 @@ def _codes(name, values, n) -> np.ndarray:
 
 def _events(events, k) -> tuple[FlowEvent, ...]:
     out = []
-    for e in events:
-        at, kind, server = (e.at, e.kind, e.server) if isinstance(e, FlowEvent) else e
+    for i, e in enumerate(_check.sequence("events", events, what="(at, kind, server) triples")):
+        if isinstance(e, FlowEvent):
+            at, kind, server = e.at, e.kind, e.server
+        elif isinstance(e, Sequence) and not isinstance(e, str) and len(e) == 3:
+            at, kind, server = e
+        else:
+            raise TypeError(f"events[{i}] must be an (at, kind, server) triple or a "
+                            f"FlowEvent, got {e!r}")
         _check.choice("event kind", kind, EVENTS)
         server = _check.integer("event server", server, low=0, high=k - 1)
         if at is None or (isinstance(at, float) and math.isnan(at)):
@@ -305,20 +322,22 @@ def _followed(follow, users) -> tuple[int, ...]:
         seen = users[users >= 0]
         _, first = np.unique(seen, return_index=True)
         return tuple(int(u) for u in seen[np.sort(first)][:count])
-    chosen = tuple(_check.integer("follow", int(u), low=0) for u in follow)
-    if len(chosen) > FOLLOWED_USERS:
-        raise ValueError(f"follow names {len(chosen)} users; at most {FOLLOWED_USERS} "
+    if isinstance(follow, str | bytes | Mapping) or not isinstance(follow, Sequence | np.ndarray):
+        raise TypeError(f"follow must be a count of users (0 to {FOLLOWED_USERS}) or a list "
+                        f"of user ids, got {follow!r}")
+    if len(follow) > FOLLOWED_USERS:
+        raise ValueError(f"follow names {len(follow)} users; at most {FOLLOWED_USERS} "
                          "have their own colour")
-    return chosen
+    return tuple(_check.integer(f"follow[{i}]", u, low=0) for i, u in enumerate(follow))
 
 
 # --------------------------------------------------------------------------- from results
 
 
-def _fields(result, names: Sequence[str], kind: str):
+def _fields(result, names: Sequence[str], kind: str, name: str = "result"):
     missing = [n for n in names if not hasattr(result, n)]
     if missing:
-        raise TypeError(f"result must be a {kind} (it has no {', '.join(missing)}), got "
+        raise TypeError(f"{name} must be a {kind} (it has no {', '.join(missing)}), got "
                         f"{type(result).__name__}")
     return [getattr(result, n) for n in names]
 
@@ -335,7 +354,7 @@ def trace_results(results, *, cache_hits_at=None, user_of=None,
     """
     a, d, srv, k, horizon, policy = _fields(
         results, ("arrivals_at", "departures_at", "server_of", "servers", "horizon_s",
-                  "policy"), "scalekit.sim.Results")
+                  "policy"), "scalekit.sim.Results", "results")
     a = np.asarray(a, dtype=float)
     d = np.asarray(d, dtype=float)
     srv = np.where(np.isfinite(d), srv, -1)  # a dropped request reached no server's queue

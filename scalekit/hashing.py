@@ -82,7 +82,8 @@ def nginx_ip_hash(address: str, servers: int, *, down: Iterable[int] = ()) -> in
     back to round robin; here, after 20 tries, the first server that is up.
     """
     n = _check.integer("servers", servers, low=1, high=1_000_000)
-    dead = {_check.integer("down", i, low=0, high=n - 1) for i in down}
+    dead = {_check.integer("down", i, low=0, high=n - 1)
+            for i in _check.sequence("down", down, what="server indices")}
     if len(dead) >= n:
         raise ValueError(f"every one of the {n} servers is down: no server to hash to")
     octets = network_octets(address)
@@ -109,7 +110,8 @@ class HashRing:
     """
 
     def __init__(self, servers: Sequence[str], vnodes: int = DEFAULT_VNODES):
-        names = list(servers) if not isinstance(servers, str) else None
+        names = _check.sequence("servers", servers, what="server names",
+                                max_len=MAX_RING_POINTS)
         if not names:
             raise ValueError(f"servers must be a non-empty list of server names, "
                              f"got {servers!r}")
@@ -143,7 +145,8 @@ class HashRing:
 
     def index_for(self, key, *, down: Iterable[int] = ()) -> int:
         """Index (into ``servers``) of the server that owns ``key``, skipping ``down``."""
-        dead = {_check.integer("down", i, low=0, high=len(self.servers) - 1) for i in down}
+        dead = {_check.integer("down", i, low=0, high=len(self.servers) - 1)
+                for i in _check.sequence("down", down, what="server indices")}
         if dead >= set(range(len(self.servers))):
             raise ValueError("every server on the ring is down: no server for the key")
         start = bisect.bisect_left(self._points, key_hash(key))
@@ -160,7 +163,7 @@ class HashRing:
 
     def indices_for(self, keys: Sequence) -> np.ndarray:
         """Owners of many keys at once (every server up), as an int array."""
-        hashes = [key_hash(k) for k in keys]
+        hashes = [key_hash(k) for k in _check.sequence("keys", keys, what="keys")]
         pos = np.searchsorted(np.asarray(self._points, dtype=np.int64), hashes, side="left")
         owners = np.asarray(self._owners, dtype=np.int64)
         return owners[pos % len(self._points)]

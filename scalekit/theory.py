@@ -83,7 +83,9 @@ def erlang_c(servers: int, offered_erlangs: float) -> float:
     """
     c = _check.integer("servers", servers, low=1, high=MAX_SERVERS)
     a = _check.positive("offered_erlangs", offered_erlangs)
-    _stable(a, c, "servers (in erlangs)")
+    if a >= c:
+        raise ValueError(f"unstable: offered_erlangs {a:g} >= servers {c}; the queue grows "
+                         "without bound, so there is no steady-state answer")
     b = 1.0
     for k in range(1, c + 1):
         b = a * b / (k + a * b)

@@ -394,7 +394,10 @@ def main(argv: list[str]) -> int:
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
     with tempfile.TemporaryDirectory(prefix="scalekit-walk-") as scratch:
         os.chdir(scratch)
-        report = walk(load_table(path))
+        # What a call prints (a progress widget displayed outside a notebook …) goes to
+        # stderr: stdout carries the report alone.
+        with contextlib.redirect_stdout(sys.stderr):
+            report = walk(load_table(path))
     json.dump(report, sys.stdout, indent=1)
     return 0
 

@@ -76,7 +76,7 @@ def test_supermarket_runs_sit_near_the_limit():
     (lambda: balancing.scenario(load=0.0), ValueError, "load"),
     (lambda: balancing.scenario(requests=10**9), ValueError, "requests"),
     (lambda: balancing.compare_policies([]), ValueError, "policies"),
-    (lambda: balancing.compare_policies("random"), ValueError, "policies"),
+    (lambda: balancing.compare_policies("random"), TypeError, "policies must be a list"),
     (lambda: balancing.compare_policies(["random", "random"]), ValueError, "twice"),
     (lambda: balancing.supermarket_runs(loads=()), ValueError, "loads"),
     (lambda: balancing.supermarket_runs(requests=2_000_000,

@@ -149,8 +149,8 @@ def test_a_down_server_hands_its_keys_to_the_next_point_only():
 def test_ring_errors_name_the_problem():
     with pytest.raises(ValueError, match="servers"):
         hashing.HashRing([])
-    with pytest.raises(ValueError, match="servers"):
-        hashing.HashRing("abc")
+    with pytest.raises(TypeError, match="servers must be a list of server names"):
+        hashing.HashRing("abc")  # one name, not a list of three one-letter names
     with pytest.raises(ValueError, match="distinct"):
         hashing.HashRing(["a", "a"])
     with pytest.raises(ValueError, match="vnodes"):

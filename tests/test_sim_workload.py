@@ -92,7 +92,7 @@ def test_daily_trace_ends_at_the_end_of_the_day():
     (lambda: sim.Pareto(1.0, shape=1.0), ValueError, "shape"),
     (lambda: sim.Reports(1.0, report_share=1.0), ValueError, "report_share"),
     (lambda: sim.Reports(1.0, report_factor=0.5), ValueError, "report_factor"),
-    (lambda: sim.service_time("uniform", 1.0), ValueError, "service"),
+    (lambda: sim.service_time("uniform", 1.0), ValueError, "unknown name .uniform."),
     (lambda: sim.poisson_arrivals(-1.0, n=5), ValueError, "rate_rps"),
     (lambda: sim.poisson_arrivals(1.0), ValueError, "n"),
     (lambda: sim.poisson_arrivals(1.0, n=0), ValueError, "n"),

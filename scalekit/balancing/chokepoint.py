@@ -414,7 +414,8 @@ def chokepoint_sweep(
     base, per = _costs(base_s, per_server_s)
     c = _check.integer("cores", cores, low=1, high=MAX_CORES)
     if isinstance(service, str):
-        work = sim.service_time(service, _check.positive("mean_work_s", mean_work_s))
+        work = sim.service_time(_check.choice("service", service, sim.SERVICE_TIMES),
+                                _check.positive("mean_work_s", mean_work_s))
     elif isinstance(service, sim.ServiceTime):
         work = service
     else:

@@ -61,6 +61,13 @@ class Scenario:
     load: float
     cost: str
 
+    def __post_init__(self):
+        _check.instance("workload", self.workload, sim.Workload)
+        speeds = _check.array("speeds", self.speeds, low=0.0, low_open=True, min_len=1)
+        object.__setattr__(self, "speeds", tuple(speeds.tolist()))
+        _check.number("load", self.load, low=0.0, low_open=True, high=10.0)
+        _check.choice("cost", self.cost, COST_MIXES)
+
     @property
     def servers(self) -> int:
         return len(self.speeds)
@@ -75,7 +82,7 @@ def scenario(*, servers: int = 8, load: float = 0.85, spread: float = 0.0,
     rho = _check.number("load", load, low=0.0, low_open=True, high=10.0)
     mix = _check.choice("cost", cost, COST_MIXES)
     n = _check.integer("requests", requests, low=1, high=MAX_SCENARIO_REQUESTS)
-    service = sim.service_time(mix, mean_work_s)
+    service = sim.service_time(mix, _check.positive("mean_work_s", mean_work_s))
     rate = rho * sum(speeds) / service.mean_s
     return Scenario(sim.Workload.poisson(rate, service, n=n, seed=seed), speeds, rho, mix)
 
@@ -140,7 +147,9 @@ def compare_policies(policies: Sequence = SEED_POLICIES, *, scenario: Scenario |
         raise TypeError(f"give either scenario or its settings, not both: {sorted(settings)}")
     if not isinstance(scenario, Scenario):
         raise TypeError(f"scenario must be a Scenario, got {type(scenario).__name__}")
-    if isinstance(policies, str) or not policies:
+    policies = _check.sequence("policies", policies, what="policy names or Policy instances",
+                               max_len=100)
+    if not policies:
         raise ValueError(f"policies must be a non-empty list of policy names or Policy "
                          f"instances, got {policies!r}")
     results = {}
@@ -164,9 +173,11 @@ def supermarket_runs(loads=(0.5, 0.8, 0.9, 0.95), choices=(1, 2), *, servers: in
     of each run is warm-up, and every request after it is followed to its departure."""
     n = _check.integer("servers", servers, low=1, high=10_000)
     count = _check.integer("requests", requests, low=100, high=MAX_SCENARIO_REQUESTS)
-    ds = [_check.integer("choices", d, low=1, high=64) for d in choices]
+    ds = [_check.integer("choices", d, low=1, high=64)
+          for d in _check.sequence("choices", choices, what="choice counts", min_len=1,
+                                   max_len=64)]
     rhos = [_check.number("loads", x, low=0.0, low_open=True, high=1.0, high_open=True)
-            for x in loads]
+            for x in _check.sequence("loads", loads, what="loads", min_len=1, max_len=100)]
     if not ds or not rhos:
         raise ValueError(f"loads and choices must each hold at least one value, got "
                          f"loads={list(loads)!r}, choices={list(choices)!r}")

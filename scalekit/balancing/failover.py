@@ -77,6 +77,15 @@ DEFAULT_TAKEOVER_S = 0.5
 #: Requests/s through the VIP when no config says otherwise.
 DEFAULT_RATE_RPS = 1000.0
 _DAY = 86_400.0
+#: RFC 5798 §5.1.1.3: the advertisement interval is 12 bits of centiseconds (at most 40.95 s).
+MAX_INTERVAL_S = 40.95
+#: Longest timeout and takeover one run takes (s); most missed intervals.
+MAX_TIMEOUT_S = 3_600.0
+MAX_MISSED = 1_000.0
+
+
+def _interval(value) -> float:
+    return _check.number("interval_s", value, low=0.0, low_open=True, high=MAX_INTERVAL_S)
 
 
 # --------------------------------------------------------------------------- VRRP timers
@@ -89,7 +98,7 @@ def _priority(value) -> int:
 def skew_time_s(interval_s: float, priority: int = DEFAULT_PRIORITY) -> float:
     """RFC 5798 Skew_Time (s): ((256 − Priority) × Master_Adver_Interval) / 256.
     ``priority`` is the backup's, 1–254 (255 is reserved for the address owner)."""
-    interval = _check.positive("interval_s", interval_s)
+    interval = _interval(interval_s)
     return (256 - _priority(priority)) * interval / 256.0
 
 
@@ -97,8 +106,8 @@ def master_down_interval_s(interval_s: float, priority: int = DEFAULT_PRIORITY,
                            missed: float = RFC_MISSED) -> float:
     """RFC 5798 Master_Down_Interval (s): ``missed`` × interval + Skew_Time, ``missed``
     being 3 in the RFC (priority 100, interval 1 s: 3.609375 s)."""
-    k = _check.positive("missed", missed)
-    return k * _check.positive("interval_s", interval_s) + skew_time_s(interval_s, priority)
+    k = _check.number("missed", missed, low=0.0, low_open=True, high=MAX_MISSED)
+    return k * _interval(interval_s) + skew_time_s(interval_s, priority)
 
 
 def pair_config(*, interval_s: float = 1.0, rate_rps: float = DEFAULT_RATE_RPS,
@@ -110,6 +119,8 @@ def pair_config(*, interval_s: float = 1.0, rate_rps: float = DEFAULT_RATE_RPS,
     for name in ("servers", "request_rate_rps"):
         if name in faults:
             raise TypeError(f"pair_config sets {name} itself; got {name}={faults[name]!r}")
+    interval_s = _interval(interval_s)
+    rate_rps = _check.non_negative("rate_rps", rate_rps)
     return HeartbeatConfig(interval_s=interval_s, servers=1, request_rate_rps=rate_rps,
                            **faults)
 
@@ -123,7 +134,7 @@ def _config(config, interval_s, rate_rps) -> HeartbeatConfig:
                         f"got {type(config).__name__}")
     changes = {}
     if interval_s is not None:
-        changes["interval_s"] = _check.positive("interval_s", interval_s)
+        changes["interval_s"] = _interval(interval_s)
     if rate_rps is not None:
         changes["request_rate_rps"] = _check.non_negative("rate_rps", rate_rps)
     return dataclasses.replace(config, **changes) if changes else config
@@ -138,9 +149,11 @@ def _timeout(cfg, priority, missed, timeout_s) -> tuple[float, float, float]:
     if timeout_s is not None:
         if missed is not None:
             raise ValueError(f"give missed ({missed!r}) or timeout_s ({timeout_s!r}), not both")
-        timeout = _check.positive("timeout_s", timeout_s)  # below the skew, missed < 0
+        timeout = _check.number("timeout_s", timeout_s, low=0.0, low_open=True,
+                                high=MAX_TIMEOUT_S)  # below the skew, missed < 0
         return skew, (timeout - skew) / cfg.interval_s, timeout
-    k = RFC_MISSED if missed is None else _check.positive("missed", missed)
+    k = RFC_MISSED if missed is None else _check.number("missed", missed, low=0.0,
+                                                        low_open=True, high=MAX_MISSED)
     return skew, k, k * cfg.interval_s + skew
 
 
@@ -282,7 +295,7 @@ def simulate_failover(
     cfg = _config(config, interval_s, rate_rps)
     prio = _priority(priority)
     skew, k, timeout = _timeout(cfg, prio, missed, timeout_s)
-    takeover = _check.non_negative("takeover_s", takeover_s)
+    takeover = _check.number("takeover_s", takeover_s, low=0.0, high=MAX_TIMEOUT_S)
     crash = cfg.horizon_s / 2 if crashed_at is None else crashed_at
     hb = heartbeats.simulate_heartbeats(cfg, timeout_s=timeout, crashed_at=crash,
                                         crashes=crashes, seed=seed)
@@ -336,7 +349,7 @@ def failover_tradeoff(
     cfg = _config(config, interval_s, rate_rps)
     prio = _priority(priority)
     skew = skew_time_s(cfg.interval_s, prio)
-    takeover = _check.non_negative("takeover_s", takeover_s)
+    takeover = _check.number("takeover_s", takeover_s, low=0.0, high=MAX_TIMEOUT_S)
     if missed is None:
         k = np.arange(2, 41) / 4.0
     else:

@@ -37,7 +37,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from scalekit import _check, hashing
-from scalekit.sim import ClusterState, Policy, Rule
+from scalekit.sim import MAX_CLUSTER_SERVERS, ClusterState, Policy, Rule
 
 __all__ = [
     "RandomChoice",
@@ -171,6 +171,8 @@ class WeightedRoundRobin(Policy):
 
     def order(self, n_requests: int, n_servers: int | None = None) -> list[int]:
         """The first ``n_requests`` choices with every server up (a fresh balancer)."""
+        n_servers = _check.optional(_check.integer, "n_servers", n_servers, low=1,
+                                    high=MAX_CLUSTER_SERVERS, meaning="one per weight")
         w = self._weights(len(self.weights) if n_servers is None else n_servers)
         current, total, out = [0] * len(w), sum(w), []
         for _ in range(_check.integer("n_requests", n_requests, low=0, high=10**7)):
@@ -414,6 +416,7 @@ class IpHash(HashPolicy):
                         dtype=np.int64)
 
     def server_for_address(self, address, state):
+        _check.instance("state", state, ClusterState)
         down = [i for i, ok in enumerate(state.up) if not ok]
         return hashing.nginx_ip_hash(address, state.n_servers, down=down)
 
@@ -435,6 +438,8 @@ class ConsistentHash(HashPolicy):
         return self.ring.indices_for(addresses)
 
     def server_for_address(self, address, state):
+        address = _check.text("address", address)
+        _check.instance("state", state, ClusterState)
         down = [i for i, ok in enumerate(state.up) if not ok]
         return self.ring.index_for(address, down=down)
 
@@ -483,17 +488,18 @@ POLICIES = {
 }
 
 
-def policy(name: str) -> Policy:
+def policy(policy: str) -> Policy:
     """A fresh policy by name, with its default settings: one of :data:`POLICIES`."""
-    return POLICIES[_check.choice("policy", name, POLICIES)]()
+    return POLICIES[_check.choice("policy", policy, POLICIES)]()
 
 
-def as_policy(value: str | Policy) -> Policy:
+def as_policy(policy: str | Policy) -> Policy:
     """A :class:`~scalekit.sim.Policy` instance as given, or a fresh one for a name from
     :data:`POLICIES`."""
+    value = policy
     if isinstance(value, Policy):
         return value
     if isinstance(value, str):
-        return policy(value)
+        return POLICIES[_check.choice("policy", value, POLICIES)]()
     raise TypeError(f"policy must be a policy name ({', '.join(POLICIES)}) or a "
                     f"scalekit.sim.Policy instance, got {value!r}")

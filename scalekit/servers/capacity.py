@@ -20,6 +20,7 @@ requests per second, times in seconds.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -74,8 +75,9 @@ class CapacityResult:
 
     def column(self, name: str) -> np.ndarray:
         """One measured quantity across the steps, e.g. ``column("p95_s")``."""
-        if not self.steps or not hasattr(self.steps[0], name):
-            raise ValueError(f"unknown column {name!r}")
+        _check.choice("name", name, [f.name for f in dataclasses.fields(RampStep)])
+        if not self.steps:
+            raise ValueError(f"no steps were measured: no column {name!r}")
         return np.array([getattr(s, name) for s in self.steps], dtype=float)
 
     def _repr_html_(self) -> str:

@@ -115,8 +115,11 @@ class HeartbeatConfig:
                                                       self.pause_distribution,
                                                       PAUSE_DISTRIBUTIONS))
         put(self, "servers", _check.integer("servers", self.servers, low=1, high=1_000_000))
-        put(self, "horizon_s", _check.number("horizon_s", self.horizon_s, low=interval,
-                                             low_open=True))
+        horizon = _check.positive("horizon_s", self.horizon_s)
+        if horizon <= interval:
+            raise ValueError(f"interval_s ({interval:g}) must be shorter than horizon_s "
+                             f"({horizon:g}): a run needs beats")
+        put(self, "horizon_s", horizon)
         beats = self.horizon_s / interval
         if beats > MAX_BEATS:
             raise ValueError(f"horizon_s / interval_s = {beats:.3g} beats, more than the "

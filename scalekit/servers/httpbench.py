@@ -52,7 +52,7 @@ from scalekit.servers import _httpserver
 from scalekit.servers._httpserver import BACKLOG, HOST, MAX_WORK_MS  # noqa: F401 (re-exported)
 
 __all__ = ["BenchServer", "SingleRequest", "BenchStep", "BenchmarkResult", "run_load",
-           "measure_single", "benchmark", "MAX_RUN_S"]
+           "measure_single", "benchmark", "ramp_steps", "MAX_RUN_S"]
 
 MAX_USERS = 128  # well inside the backlog, so no connection is ever refused for lack of room
 #: Longest benchmark accepted, in seconds (sum of its steps): a notebook cell must end.
@@ -428,15 +428,11 @@ class BenchmarkResult:
         return _html.rows_table(rows, columns, note=note)
 
 
-def benchmark(server: BenchServer, users: Sequence[int] = (1, 2, 4, 8, 16), step_s: float = 1.0,
-              *, requests: int = 200, progress: Callable[[int, int, str], object] | None = None,
-              timeout_s: float = 5.0) -> BenchmarkResult:
-    """Measure one request at a time, then ramp closed-loop ``users`` for ``step_s`` s each.
-
-    ``progress(done_steps, total_steps, message)``, if given, is called before and after each
-    step (the single-request measurement, at most ``max(1, step_s)`` s, is the first). The
-    ramp takes ``len(users) * step_s`` seconds; more than ``MAX_RUN_S`` is refused.
-    """
+def ramp_steps(users: Sequence[int], step_s: float) -> tuple[list[int], float]:
+    """``users`` (closed-loop users per step) and ``step_s`` (s per step) checked as
+    :func:`benchmark` takes them: at least one step, at most :data:`MAX_USERS` users, the
+    whole ramp within :data:`MAX_RUN_S` seconds. Returns them as (list of ints, float) — for
+    a caller that must refuse them before it starts a server."""
     if isinstance(users, (str, bytes)) or not isinstance(users, (Sequence, np.ndarray)):
         raise TypeError(f"users must be a sequence of integers, got {type(users).__name__}")
     if len(users) == 0:
@@ -446,6 +442,19 @@ def benchmark(server: BenchServer, users: Sequence[int] = (1, 2, 4, 8, 16), step
     if len(users) * step_s > MAX_RUN_S:
         raise ValueError(f"step_s × len(users) = {len(users) * step_s:g} s is longer than the "
                          f"{MAX_RUN_S:g} s a benchmark may take; use fewer users or less step_s")
+    return users, step_s
+
+
+def benchmark(server: BenchServer, users: Sequence[int] = (1, 2, 4, 8, 16), step_s: float = 1.0,
+              *, requests: int = 200, progress: Callable[[int, int, str], object] | None = None,
+              timeout_s: float = 5.0) -> BenchmarkResult:
+    """Measure one request at a time, then ramp closed-loop ``users`` for ``step_s`` s each.
+
+    ``progress(done_steps, total_steps, message)``, if given, is called before and after each
+    step (the single-request measurement, at most ``max(1, step_s)`` s, is the first). The
+    ramp takes ``len(users) * step_s`` seconds; more than ``MAX_RUN_S`` is refused.
+    """
+    users, step_s = ramp_steps(users, step_s)
     requests = _check.integer("requests", requests, low=10, high=100_000)
     timeout_s = _check.number("timeout_s", timeout_s, low=0.0, low_open=True, high=60.0)
     if progress is not None and not callable(progress):

@@ -106,12 +106,18 @@ class UslFit:
     kappa: float
     single_node_rps: float
 
+    def __post_init__(self):
+        _check.probability("sigma", self.sigma)
+        _check.non_negative("kappa", self.kappa)
+        _check.positive("single_node_rps", self.single_node_rps)
+
     @property
     def peak_nodes(self) -> float:
         return theory.usl_peak(self.sigma, self.kappa)
 
     def throughput_rps(self, nodes) -> np.ndarray:
-        n = np.asarray(nodes, dtype=float)
+        n = (_check.number("nodes", nodes, low=1.0) if isinstance(nodes, int | float | np.number)
+             else _check.array("nodes", nodes, low=1.0))
         return self.single_node_rps * n / (
             1 + self.sigma * (n - 1) + self.kappa * n * (n - 1))
 

@@ -143,7 +143,7 @@ class SessionsSettings:
         if fails_at is not None and n == 1:
             raise ValueError("server_fails_at needs another server to take over, but "
                              "servers=1; use servers >= 2 or server_fails_at=None")
-        count = _check.integer("users", self.users, low=1, high=200_000)
+        count = _check.integer("users", self.users, low=1, high=visits.MAX_USERS)
         steps = _check.integer("visit_requests", self.visit_requests, low=1,
                                high=visits.MAX_VISIT_REQUESTS)
         sim.check_expected_requests("users × visit_requests", count * steps)
@@ -160,7 +160,7 @@ class SessionsSettings:
             detection_s=_check.non_negative("detection_s", self.detection_s),
             nat_share=_check.probability("nat_share", self.nat_share),
             session_bytes=_check.integer("session_bytes", self.session_bytes, low=0,
-                                         high=100_000),
+                                         high=visits.MAX_SESSION_BYTES),
             database_down_at=_instant("database_down_at", self.database_down_at, duration),
             uplink_mbps=_check.positive("uplink_mbps", self.uplink_mbps),
             real_store=_check.boolean("real_store", self.real_store),
@@ -206,7 +206,9 @@ def compare_strategies(strategies: Sequence = STRATEGIES,
                        **overrides) -> SessionsComparison:
     """Run each of ``strategies`` (names or :class:`Strategy` instances) on the same users,
     failure and seed: ``settings`` with ``overrides``, as :func:`simulate_sessions`."""
-    if isinstance(strategies, str) or not strategies:
+    strategies = _check.sequence("strategies", strategies, what="strategy names",
+                                 max_len=len(STRATEGIES) * 4)
+    if not strategies:
         raise ValueError(f"strategies must be a non-empty list of strategy names, "
                          f"got {strategies!r}")
     chosen = [as_strategy(x) for x in strategies]

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from scalekit import _check, _html
+from scalekit import _check, _html, hashing
 from scalekit.engines.haproxy import HAProxy, HealthCheck, find_haproxy
 from scalekit.engines.traffic import Backends, replay
 from scalekit.sessions.cluster import SessionsSettings, simulate_sessions
@@ -76,8 +76,15 @@ def expected_moved(addresses, servers: int, dead: int) -> float:
     (``get_server_sh``), into a table that lists the servers in order."""
     k = _check.integer("servers", servers, low=2, high=64)
     dead = _check.integer("dead", dead, low=0, high=k - 1)
+    listed = _check.sequence("addresses", addresses, what="IPv4 address strings", min_len=1,
+                             max_len=MAX_USERS * 10)
+    for i, a in enumerate(listed):
+        try:
+            hashing.network_octets(_check.text(f"addresses[{i}]", a))
+        except ValueError as exc:
+            raise ValueError(f"addresses[{i}]: {exc}") from None
     survivors = [i for i in range(k) if i != dead]
-    h = np.array([_address_number(a) for a in addresses], dtype=np.int64)
+    h = np.array([_address_number(a) for a in listed], dtype=np.int64)
     before = h % k
     kept = before != dead
     after = np.array(survivors)[h % (k - 1)]

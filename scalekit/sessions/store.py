@@ -137,7 +137,20 @@ class SessionStore:
     def replace_all(self, rows: Iterable[tuple[str, Mapping, float]]) -> None:
         """Make the table hold exactly ``rows`` — (id, data, updated_at) — in one
         transaction: on any error the table is left as it was."""
-        records = [(sid, _dump(data), float(at)) for sid, data, at in rows]
+        records, seen = [], set()
+        for i, row in enumerate(_check.sequence("rows", rows, what="(id, data, updated_at) "
+                                                "triples")):
+            if not isinstance(row, tuple | list) or len(row) != 3:
+                raise TypeError(f"rows[{i}] must be an (id, data, updated_at) triple, got "
+                                f"{row!r}")
+            sid, data, at = row
+            sid = _session_id(sid)
+            if not isinstance(data, Mapping):
+                raise TypeError(f"rows[{i}] data must be a dict, got {type(data).__name__}")
+            if sid in seen:
+                raise ValueError(f"rows[{i}] repeats session id {sid!r}")
+            seen.add(sid)
+            records.append((sid, _dump(data), _check.number(f"rows[{i}] updated_at", at)))
         with transaction(self._db, f"writing {len(records)} sessions", error=StoreError) as db:
             db.execute("DELETE FROM sessions")
             db.executemany(_UPSERT, records)
@@ -205,6 +218,8 @@ _MEASURED: dict[bool, StoreLatency] = {}
 def store_latency(*, durable: bool = True, remeasure: bool = False) -> StoreLatency:
     """:func:`measure_store_latency` at its defaults, measured once per process and kept
     (``remeasure=True`` measures again and keeps the new result)."""
+    durable = _check.boolean("durable", durable)
+    remeasure = _check.boolean("remeasure", remeasure)
     if remeasure or durable not in _MEASURED:
         _MEASURED[durable] = measure_store_latency(durable=durable)
     return _MEASURED[durable]

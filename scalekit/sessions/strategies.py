@@ -48,6 +48,8 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
+
 from scalekit import _check, hashing
 from scalekit.balancing import policies
 from scalekit.sim import ClusterState, Policy
@@ -77,6 +79,14 @@ class Cluster:
     """
 
     def __init__(self, n: int, policy: Policy, state: ClusterState, addresses):
+        n = _check.integer("n", n, low=1, high=hashing.MAX_RING_POINTS)
+        _check.instance("policy", policy, Policy)
+        _check.instance("state", state, ClusterState)
+        if state.n_servers != n:
+            raise ValueError(f"n ({n}) disagrees with the state's {state.n_servers} servers")
+        addresses = tuple(_check.sequence("addresses", addresses, what="IPv4 address strings"))
+        for i, a in enumerate(addresses):
+            _check.text(f"addresses[{i}]", a)
         self.servers, self.policy, self.state = n, policy, state
         self.up = state.up
         self.addresses = addresses
@@ -92,6 +102,8 @@ class Cluster:
 
     def ip_hash(self, user: int) -> int:
         """nginx ``ip_hash`` of the user's address, hashing again past servers marked down."""
+        if type(user) is not int or not 0 <= user < len(self.addresses):  # the hot path: one test
+            _check.integer("user", user, low=0, high=len(self.addresses) - 1)
         i = self._owners.get(user)
         if i is None:
             down = tuple(k for k, ok in enumerate(self.up) if not ok)
@@ -165,8 +177,9 @@ _STRATEGY_CLASSES = {c.name: c for c in (NoSharing, StickyCookie, StickyIp, Data
 STRATEGIES = tuple(_STRATEGY_CLASSES)
 
 
-def strategy(value) -> Strategy:
+def strategy(strategy) -> Strategy:
     """A strategy as given, or a fresh one for a name from :data:`STRATEGIES`."""
+    value = strategy
     if isinstance(value, Strategy):
         if value.keeps not in ("server", "database", "client"):
             raise ValueError(f"{value!r}.keeps must be 'server', 'database' or 'client', "
@@ -175,8 +188,9 @@ def strategy(value) -> Strategy:
     return _STRATEGY_CLASSES[_check.choice("strategy", value, STRATEGIES)]()
 
 
-def balancing_policy(value) -> Policy:
+def balancing_policy(policy) -> Policy:
     """A policy as given, or a fresh one for a name from :data:`BALANCING_POLICIES`."""
+    value = policy
     if isinstance(value, policies.HashPolicy) or value in ("ip_hash", "consistent_hash"):
         raise ValueError(f"policy {value!r} hashes the client's address: use "
                          f"strategy='sticky_ip' for that, and a policy from "
@@ -194,8 +208,17 @@ class SessionRouting(Policy):
     balancer marks a server up or down, the cached address hashes are dropped."""
 
     def __init__(self, strategy: Strategy, balancer: Policy, user_of, addresses):
+        _check.instance("strategy", strategy, Strategy)
+        _check.instance("balancer", balancer, Policy)
+        addresses = tuple(_check.sequence("addresses", addresses, what="IPv4 address strings"))
+        for i, a in enumerate(addresses):
+            _check.text(f"addresses[{i}]", a)
+        users = _check.array("user_of", user_of, low=0.0)
+        if users.size and (users.max() >= len(addresses) or np.any(users != np.floor(users))):
+            raise ValueError(f"user_of must hold user indices into addresses ({len(addresses)} "
+                             f"users), got up to {users.max():g}")
         self.strategy, self.balancer = strategy, balancer
-        self.user_of = list(user_of)
+        self.user_of = users.astype(np.int64).tolist()
         self.addresses = addresses
         self.name = strategy.name
         self.cluster: Cluster | None = None

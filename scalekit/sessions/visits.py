@@ -29,7 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scalekit import cookies
+from scalekit import _check, cookies
+from scalekit.sim import check_expected_requests
 
 __all__ = ["Visits", "draw_visits", "visit_steps", "session_data", "cookie_sizes",
            "NAT_ADDRESS", "SECRET_KEY", "SESSION_ID_CHARS", "MAX_VISIT_REQUESTS"]
@@ -41,6 +42,10 @@ SECRET_KEY = "scalekit-sessions-demo-key"
 #: A server-side session id: 32 random bytes, URL-safe base64 (secrets.token_urlsafe(32)).
 SESSION_ID_CHARS = 43
 MAX_VISIT_REQUESTS = 100
+#: Most users one run draws (user ids stay six digits: 100000 + index).
+MAX_USERS = 200_000
+#: Largest session after login (bytes of JSON).
+MAX_SESSION_BYTES = 100_000
 _SIGNED_AT = 1_750_000_000  # a fixed signing instant: the model never reads the wall clock
 _USER_ID = 100_000  # user ids are 100000 + index: six digits, so every session is one size
 
@@ -48,7 +53,7 @@ _USER_ID = 100_000  # user ids are 100000 + index: six digits, so every session 
 def visit_steps(visit_requests: int) -> tuple[str, ...]:
     """The pages of one visit: ``login``, then ``browse`` × (n − 3), ``add_to_cart``,
     ``checkout`` (one request: login only; two: login, browse)."""
-    n = visit_requests
+    n = _check.integer("visit_requests", visit_requests, low=1, high=MAX_VISIT_REQUESTS)
     if n <= 2:
         return ("login", "browse")[:n]
     return ("login",) + ("browse",) * (n - 3) + ("add_to_cart", "checkout")
@@ -77,18 +82,30 @@ def _sessions(visit_requests: int, session_bytes: int) -> tuple[str, ...]:
 
 def session_data(visit_requests: int, session_bytes: int, user: int = 0) -> list[dict]:
     """The session of user ``user`` after each step of a visit."""
+    visit_requests = _check.integer("visit_requests", visit_requests, low=1,
+                                    high=MAX_VISIT_REQUESTS)
+    session_bytes = _check.integer("session_bytes", session_bytes, low=0,
+                                   high=MAX_SESSION_BYTES)
+    user = _check.integer("user", user, low=0, high=MAX_USERS - 1)
     out = [json.loads(text) for text in _sessions(visit_requests, session_bytes)]
     for data in out:
         data["user_id"] = _USER_ID + user
     return out
 
 
-@functools.lru_cache(maxsize=64)
 def cookie_sizes(visit_requests: int, session_bytes: int) -> tuple[tuple[int, bool], ...]:
     """(bytes, fits) of the client-side session cookie after each step: the length of the
     request's ``Cookie`` header value ``session=<signed cookie>``, and whether the cookie
     is within :data:`scalekit.cookies.MAX_COOKIE_BYTES` (when it is not, ``bytes`` is the
     size the cookie would have had)."""
+    # checked before the cache, which would refuse an unhashable value without naming it
+    return _cookie_sizes(
+        _check.integer("visit_requests", visit_requests, low=1, high=MAX_VISIT_REQUESTS),
+        _check.integer("session_bytes", session_bytes, low=0, high=MAX_SESSION_BYTES))
+
+
+@functools.lru_cache(maxsize=64)
+def _cookie_sizes(visit_requests: int, session_bytes: int) -> tuple[tuple[int, bool], ...]:
     out = []
     for data in session_data(visit_requests, session_bytes):
         try:
@@ -123,8 +140,17 @@ def draw_visits(users: int, visit_requests: int, think_s: float, duration_s: flo
                 service_s: float, nat_share: float, seed: int) -> Visits:
     """Draw the visits (arguments checked by the caller). The start instants and think
     times come first from the seed's stream, so the same seed gives the same visits
-    whatever the NAT share."""
-    gen = np.random.default_rng(seed)
+    whatever the NAT share. Checked again here, so a direct call refuses what
+    :class:`~scalekit.sessions.SessionsSettings` refuses."""
+    users = _check.integer("users", users, low=1, high=MAX_USERS)
+    visit_requests = _check.integer("visit_requests", visit_requests, low=1,
+                                    high=MAX_VISIT_REQUESTS)
+    check_expected_requests("users × visit_requests", users * visit_requests)
+    think_s = _check.positive("think_s", think_s)
+    duration_s = _check.positive("duration_s", duration_s)
+    service_s = _check.positive("service_s", service_s)
+    nat_share = _check.probability("nat_share", nat_share)
+    gen = np.random.default_rng(_check.seed(seed))
     starts = np.sort(gen.uniform(0.0, duration_s, users))
     thinks = gen.exponential(think_s, (users, visit_requests - 1))
     times = starts[:, None] + np.concatenate((np.zeros((users, 1)), thinks.cumsum(1)), 1)

@@ -65,6 +65,7 @@ from scalekit.sim.queues import fifo_departures
 from scalekit.sim.results import Results, bin_edges, estimate, imbalance, replicate
 from scalekit.sim.workload import (
     MAX_REQUESTS,
+    SERVICE_TIMES,
     Deterministic,
     Exponential,
     Pareto,
@@ -118,5 +119,6 @@ __all__ = [
     "estimate",
     "replicate",
     "MAX_REQUESTS",
+    "SERVICE_TIMES",
     "check_expected_requests",
 ]

@@ -79,6 +79,9 @@ class Crash(Event):
 
     server: int
 
+    def __post_init__(self):
+        _check.integer("server", self.server, low=0)
+
     def apply(self, dispatcher, at):
         dispatcher.crash(self.server, at)
 
@@ -88,6 +91,9 @@ class Recover(Event):
     """``server`` comes back, empty, and accepts connections again."""
 
     server: int
+
+    def __post_init__(self):
+        _check.integer("server", self.server, low=0)
 
     def apply(self, dispatcher, at):
         dispatcher.recover(self.server, at)
@@ -99,6 +105,9 @@ class MarkDown(Event):
 
     server: int
 
+    def __post_init__(self):
+        _check.integer("server", self.server, low=0)
+
     def apply(self, dispatcher, at):
         dispatcher.state.mark(self.server, False)
 
@@ -108,6 +117,9 @@ class MarkUp(Event):
     """The balancer sends to ``server`` again (a health check passed ``rise`` times)."""
 
     server: int
+
+    def __post_init__(self):
+        _check.integer("server", self.server, low=0)
 
     def apply(self, dispatcher, at):
         dispatcher.state.mark(self.server, True)
@@ -213,14 +225,14 @@ class Dispatcher:
         an arrival at the same instant. Events at one instant apply in scheduling order."""
         if not isinstance(event, Event):
             raise TypeError(f"event must be a scalekit.sim.Event, got {event!r}")
-        if not math.isfinite(at):
-            raise ValueError(f"at must be a finite instant (s), got {at!r}")
+        at = _check.non_negative("at", at)
         heapq.heappush(self._calendar, (float(at), _EVENT, self._seq, event))
         self._seq += 1
 
     def crash(self, server: int, at: float) -> None:
         """Server ``server`` dies at ``at``: every request it holds (in service or queued) is
         lost, and it refuses connections until :meth:`recover`."""
+        server, at = self._server_at(server, at)
         if not self.alive[server]:
             return
         self.alive[server] = False
@@ -241,9 +253,14 @@ class Dispatcher:
 
     def recover(self, server: int, at: float) -> None:
         """Server ``server`` is back at ``at``, empty: it accepts connections again."""
+        server, at = self._server_at(server, at)
         if not self.alive[server]:
             self.alive[server] = True
             self._dead -= 1
+
+    def _server_at(self, server, at) -> tuple[int, float]:
+        return (_check.integer("server", server, low=0, high=len(self.speeds) - 1),
+                _check.non_negative("at", at))
 
     def refused(self, request: int, server: int, at: float) -> float | None:
         """The instant to try ``request`` again after ``server`` refused it at ``at`` — or

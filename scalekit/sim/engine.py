@@ -79,6 +79,9 @@ def cluster_speeds(servers: int | None, speeds: Sequence[float] | None, *,
                    default: int = 1) -> tuple[float, ...]:
     """One relative speed per server: ``servers`` (``default`` when None) identical speed-1
     servers, or the given ``speeds`` (then ``servers``, if given, must agree)."""
+    default = _check.integer("default", default, low=1, high=MAX_CLUSTER_SERVERS)
+    if servers is not None:
+        servers = _check.integer("servers", servers, low=1, high=MAX_CLUSTER_SERVERS)
     if speeds is None:
         n = default if servers is None else servers
         return (1.0,) * _check.integer("servers", n, low=1, high=MAX_CLUSTER_SERVERS)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scalekit import _check
+
 __all__ = ["ClusterState", "Policy", "Rule", "Assigned"]
 
 
@@ -33,6 +35,10 @@ class ClusterState:
                  "request", "rng")
 
     def __init__(self, speeds: Sequence[float], gen: np.random.Generator):
+        speeds = _check.array("speeds", speeds, low=0.0, low_open=True, min_len=1).tolist()
+        if not isinstance(gen, np.random.Generator):
+            raise TypeError(f"gen must be a numpy random Generator (scalekit.sim.rng(seed)), "
+                            f"got {gen!r}")
         self.connections = [0] * len(speeds)
         self.busy_until = [0.0] * len(speeds)
         self.up = [True] * len(speeds)
@@ -88,6 +94,15 @@ class Rule:
         needs = self.kind in ("assigned", "least_of_draws")
         if needs != (self.servers is not None):
             raise ValueError(f"a {self.kind!r} rule {'needs' if needs else 'takes no'} servers")
+        if needs:
+            dims = 1 if self.kind == "assigned" else 2
+            s = self.servers
+            if (not isinstance(s, np.ndarray) or s.ndim != dims
+                    or not np.issubdtype(s.dtype, np.integer)):
+                raise TypeError(f"servers of a {self.kind!r} rule must be a {dims}-D numpy "
+                                f"array of server indices, got {s!r}")
+            if s.size and s.min() < 0:
+                raise ValueError(f"servers must be indices >= 0, got {int(s.min())}")
 
 
 class Policy:
@@ -149,7 +164,7 @@ class Assigned(Policy):
         if picks.size and picks.min() < 0:
             raise ValueError(f"servers must be indices >= 0, got {int(picks.min())}")
         self.servers = picks.astype(np.int64)
-        self.name = name
+        self.name = _check.text("name", name)
 
     def __repr__(self) -> str:
         return f"Assigned({self.servers.size} requests, name={self.name!r})"

@@ -46,11 +46,28 @@ def lindley(a: np.ndarray, s: np.ndarray) -> np.ndarray:
     return c + np.maximum.accumulate(a - c_prev)
 
 
+def _checked(arrivals_at, work_s, speeds):
+    """The arrays the queues take: sorted instants, work >= 0 of one length, speeds > 0."""
+    a = _check.array("arrivals_at", arrivals_at, sorted_=True)
+    w = _check.array("work_s", work_s, low=0.0)
+    if a.shape != w.shape:
+        raise ValueError(f"arrivals_at and work_s differ in length: {a.size} vs {w.size}")
+    s = _check.array("speeds", speeds, low=0.0, low_open=True, min_len=1)
+    return a, w, tuple(s.tolist())
+
+
 def fifo_by_server(arrivals_at: np.ndarray, work_s: np.ndarray, speeds: Sequence[float],
                    server_of: np.ndarray) -> np.ndarray:
     """Departure instants when request j goes to FIFO server ``server_of[j]`` of relative
     speed ``speeds[i]`` (its service time is work ÷ speed): each server's requests, in
     arrival order, are one :func:`lindley` pass."""
+    arrivals_at, work_s, speeds = _checked(arrivals_at, work_s, speeds)
+    server_of = _check.array("server_of", server_of, low=0.0)
+    if server_of.size != arrivals_at.size or np.any(server_of >= len(speeds)) or np.any(
+            server_of != np.floor(server_of)):
+        raise ValueError(f"server_of must hold one server index (0 to {len(speeds) - 1}) per "
+                         f"request ({arrivals_at.size})")
+    server_of = server_of.astype(np.int64)
     n, k = server_of.size, len(speeds)
     # Group requests by server (a stable sort keeps each server's arrival order), then each
     # server's contiguous slice is one vectorised FIFO queue.
@@ -73,6 +90,8 @@ def shared_queue(arrivals_at: np.ndarray, work_s: np.ndarray, speeds: Sequence[f
     """One FIFO queue, c servers: each request goes to the server that frees up first (ties
     to the lowest index). ``limit`` caps the requests in the whole system; an arrival beyond
     it is dropped. Returns (departures, server of each request, dropped mask)."""
+    arrivals_at, work_s, speeds = _checked(arrivals_at, work_s, speeds)
+    limit = _check.optional(_check.integer, "limit", limit, low=1, meaning="no limit")
     n = arrivals_at.size
     departures = np.empty(n)
     server_of = np.full(n, -1, dtype=np.int64)

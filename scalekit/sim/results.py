@@ -73,7 +73,9 @@ class Results:
 
     def in_system_at(self, times_s, server: int | None = None) -> np.ndarray:
         """Requests present (queued or in service) at each instant, per server or total."""
-        t = np.asarray(times_s, dtype=float)
+        t = _check.array("times_s", times_s)
+        server = _check.optional(_check.integer, "server", server, low=0,
+                                 high=self.servers - 1, meaning="every server")
         served = ~np.isnan(self.departures_at)
         if server is not None:
             served &= self.server_of == server
@@ -239,7 +241,7 @@ def _order_statistics(x: np.ndarray, ranks: list[int]) -> dict[int, float]:
 
 def imbalance(loads) -> float:
     """max/mean of per-server loads (1.0 = perfectly even; NaN when nothing was loaded)."""
-    u = np.asarray(loads, dtype=float)
+    u = _check.array("loads", loads, low=0.0)
     return float(u.max() / u.mean()) if u.size and u.mean() > 0 else math.nan
 
 
@@ -252,10 +254,12 @@ MAX_BINS = 1_000_000
 def bin_edges(duration_s: float, bin_s: float) -> np.ndarray:
     """Edges of ``bin_s``-second bins covering [0, duration_s] (the last bin may reach
     past it), for counting events per second: ``np.histogram(instants, edges)[0] / bin_s``."""
+    duration_s = _check.positive("duration_s", duration_s)
     width = _check.positive("bin_s", bin_s)
     bins = max(1, math.ceil(duration_s / width - 1e-9))
     if bins > MAX_BINS:
-        raise ValueError(f"bin_s={bin_s!r} makes {bins:,} bins; at most {MAX_BINS:,}")
+        raise ValueError(f"duration_s / bin_s = {duration_s:g} / {width:g} makes {bins:,} "
+                         f"bins; at most {MAX_BINS:,}")
     return np.arange(bins + 1) * width
 
 
@@ -276,6 +280,7 @@ def replicate(
     fn: Callable[[int], float], replications: int, *, seed: int = 0
 ) -> tuple[float, float]:
     """Run ``fn(seed_i)`` for ``replications`` independent seeds; return (mean, standard error)."""
+    fn = _check.function("fn", fn)
     reps = _check.integer("replications", replications, low=2, high=10_000)
     base = _check.integer("seed", seed, low=0)
     seeds = np.random.SeedSequence(base).generate_state(reps)

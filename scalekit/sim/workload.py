@@ -16,6 +16,8 @@ from scalekit import _check
 
 #: Upper bound on requests in one run: keeps memory bounded and nothing hangs.
 MAX_REQUESTS = 5_000_000
+#: Most points one TrafficTrace.daily samples (days × 86,400 / step_s).
+MAX_TRACE_POINTS = 1_000_000
 
 
 def rng(seed: int | None = None) -> np.random.Generator:
@@ -53,6 +55,7 @@ class Exponential(ServiceTime):
     scv = 1.0
 
     def sample(self, n, gen):
+        n, gen = _draws(n, gen)
         return gen.exponential(self.mean_s, n)
 
 
@@ -63,6 +66,7 @@ class Deterministic(ServiceTime):
     scv = 0.0
 
     def sample(self, n, gen):
+        n, gen = _draws(n, gen)
         return np.full(n, self.mean_s)
 
 
@@ -83,6 +87,7 @@ class Pareto(ServiceTime):
         self.scv = self.shape / (self.shape - 2.0) if self.shape > 2.0 else math.inf
 
     def sample(self, n, gen):
+        n, gen = _draws(n, gen)
         return self.scale_s * gen.pareto(self.shape, n)
 
     def __repr__(self) -> str:
@@ -113,6 +118,7 @@ class Reports(ServiceTime):
         self.scv = second / self.mean_s**2 - 1.0
 
     def sample(self, n, gen):
+        n, gen = _draws(n, gen)
         long = gen.random(n) < self.report_share
         return gen.exponential(1.0, n) * np.where(long, self.report_s, self.page_s)
 
@@ -121,13 +127,24 @@ class Reports(ServiceTime):
                 f"report_factor={self.report_factor:g})")
 
 
+def _draws(n, gen) -> tuple[int, np.random.Generator]:
+    """What :meth:`ServiceTime.sample` takes: a count up to :data:`MAX_REQUESTS` and a numpy
+    random generator."""
+    if not isinstance(gen, np.random.Generator):
+        raise TypeError(f"gen must be a numpy random Generator (scalekit.sim.rng(seed)), "
+                        f"got {gen!r}")
+    return _check.integer("n", n, low=0, high=MAX_REQUESTS), gen
+
+
 _SERVICE_TIMES = {cls.name: cls for cls in (Exponential, Deterministic, Pareto, Reports)}
+#: The names :func:`service_time` knows.
+SERVICE_TIMES = tuple(_SERVICE_TIMES)
 
 
 def service_time(name: str, mean_s: float) -> ServiceTime:
     """A service-time distribution by name: 'exponential', 'deterministic', 'pareto' or
     'reports'."""
-    return _SERVICE_TIMES[_check.choice("service", name, _SERVICE_TIMES)](mean_s)
+    return _SERVICE_TIMES[_check.choice("name", name, _SERVICE_TIMES)](mean_s)
 
 
 def _service(value) -> ServiceTime:
@@ -175,7 +192,9 @@ class TrafficTrace:
         return float(self.rates_rps.max())
 
     def rate_at(self, t_s) -> np.ndarray:
-        """The offered rate at instants ``t_s`` (requests/s)."""
+        """The offered rate at instants ``t_s`` (requests/s): one instant or a sequence."""
+        t_s = (_check.non_negative("t_s", t_s) if isinstance(t_s, int | float | np.number)
+               else _check.array("t_s", t_s, low=0.0))
         return np.interp(t_s, self.times_s, self.rates_rps)
 
     def expected_requests(self) -> float:
@@ -208,6 +227,10 @@ class TrafficTrace:
         duration = days * 86_400.0
         if step >= duration:
             raise ValueError(f"step_s ({step:g}) must be shorter than the trace ({duration:g} s)")
+        if duration / step > MAX_TRACE_POINTS:
+            raise ValueError(f"days × 86,400 / step_s = {duration / step:.3g} trace points, more "
+                             f"than the {MAX_TRACE_POINTS:,} one trace allows; fewer days or "
+                             f"a longer step_s")
         t = np.arange(0.0, duration, step)
         t = np.append(t, duration)  # the trace always ends at days × 86,400 s
         phase = 2 * np.pi * (t / 86_400.0 - hour / 24.0)
@@ -283,6 +306,8 @@ def check_expected_requests(what: str, expected: float) -> None:
     duration (s); ``what`` says how it was computed and is quoted in the error. Raises
     ValueError when ``expected`` exceeds :data:`MAX_REQUESTS`.
     """
+    what = _check.text("what", what)
+    expected = _check.non_negative("expected", expected)
     if expected > MAX_REQUESTS:
         raise ValueError(
             f"{what} = {expected:.3g} expected requests, more than the {MAX_REQUESTS:,} "

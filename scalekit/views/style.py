@@ -14,8 +14,18 @@ import contextvars
 import io
 
 import matplotlib as mpl
+from matplotlib.axes import Axes as _Axes
+from matplotlib.axis import Axis as _Axis
 from matplotlib.figure import Figure as _MplFigure
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter, NullLocator
+
+from scalekit import _check
+
+#: Most columns or rows of axes one figure has; largest side (inches); the margins figure()
+#: takes (figure fractions).
+MAX_GRID = 12
+MAX_INCHES = 40.0
+_MARGINS = ("left", "right", "bottom", "top", "wspace", "hspace")
 
 #: Okabe–Ito colours by name.
 COLORS = {
@@ -67,12 +77,19 @@ class Figure(_MplFigure):
 _REUSE: contextvars.ContextVar[_MplFigure | None] = contextvars.ContextVar("reuse", default=None)
 
 
-@contextlib.contextmanager
 def drawing_into(fig: _MplFigure | None):
     """Inside this block, :func:`figure` hands back ``fig`` — emptied of its data but with
     its axes, ticks and text layout kept — instead of building a new figure, when the layout
     asked for is the same. Building axes and ticks is most of what a matplotlib figure costs,
-    so a widget panel that redraws into its previous figure refreshes about twice as fast."""
+    so a widget panel that redraws into its previous figure refreshes about twice as fast.
+    (``fig`` is checked when called, not when the block is entered.)"""
+    if fig is not None:
+        _check.instance("fig", fig, _MplFigure)
+    return _drawing_into(fig)
+
+
+@contextlib.contextmanager
+def _drawing_into(fig: _MplFigure | None):
     token = _REUSE.set(fig)
     try:
         yield
@@ -89,6 +106,24 @@ def figure(ncols: int = 1, nrows: int = 1, *, width: float = 9.5, height: float 
 
     ``mosaic`` (rows of axis names; a name repeated spans cells) gives instead a dict of
     named axes, with ``ratios`` such as ``{"width_ratios": [3, 2]}``."""
+    ncols = _check.integer("ncols", ncols, low=1, high=MAX_GRID)
+    nrows = _check.integer("nrows", nrows, low=1, high=MAX_GRID)
+    width = _check.number("width", width, low=0.0, low_open=True, high=MAX_INCHES)
+    height = _check.number("height", height, low=0.0, low_open=True, high=MAX_INCHES)
+    if mosaic is not None:
+        rows = _check.sequence("mosaic", mosaic, what="rows of axis names", min_len=1,
+                               max_len=MAX_GRID)
+        for i, row in enumerate(rows):
+            names = _check.sequence(f"mosaic[{i}]", row, what="axis names", min_len=1,
+                                    max_len=MAX_GRID)
+            for name in names:
+                _check.text(f"mosaic[{i}] names", name)
+    if ratios is not None and not isinstance(ratios, dict):
+        raise TypeError(f"ratios must be a dict such as {{'width_ratios': [3, 2]}} or None, "
+                        f"got {ratios!r}")
+    for name, value in margins.items():
+        _check.choice("margins", name, _MARGINS)
+        _check.probability(name, value)
     if mosaic is not None:
         nrows, ncols = len(mosaic), len(mosaic[0])
     layout = dict(left=0.08 if ncols > 1 else 0.1, right=0.98, bottom=0.15,
@@ -126,6 +161,8 @@ def plain_numbers(axis, *, minor_ticks: bool = True) -> None:
     costs more than the rest of the figure. ``minor_ticks=False`` also drops the unlabelled
     2…9 marks between decades — a widget's log axes redraw about twice as fast without
     them."""
+    _check.instance("axis", axis, _Axis)
+    minor_ticks = _check.boolean("minor_ticks", minor_ticks)
     axis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
     axis.set_minor_formatter(NullFormatter())
     if not minor_ticks:
@@ -136,6 +173,7 @@ def twinx(ax):
     """A second y axis sharing ``ax``'s x axis — the same one on every redraw (kept in the
     figure's ``twins``), so a panel that redraws into its figure keeps it (and its ticks)
     instead of stacking new ones."""
+    _check.instance("ax", ax, _Axes)
     fig = ax.figure
     twins = fig.twins if isinstance(fig, Figure) else {}
     twin = twins.get(ax)
@@ -177,6 +215,7 @@ def _flat(axes):
 
 def finish(fig: _MplFigure) -> _MplFigure:
     """Apply the text look once everything is drawn: bold titles, frameless legends."""
+    _check.instance("fig", fig, _MplFigure)
     for ax in fig.axes:
         ax.title.set_fontsize(10.5)
         ax.title.set_fontweight("bold")
@@ -194,6 +233,8 @@ def styled(fn):
     """Decorator for ``plot_*`` functions: the returned figure gets :func:`finish`."""
     import functools
 
+    _check.function("fn", fn)
+
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         return finish(fn(*args, **kwargs))
@@ -203,6 +244,7 @@ def styled(fn):
 
 def to_png(fig: _MplFigure) -> bytes:
     """Render a figure to PNG bytes (static figures in a notebook)."""
+    _check.instance("fig", fig, _MplFigure)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=PNG_DPI)
     return buf.getvalue()
@@ -212,6 +254,7 @@ def to_svg(fig: _MplFigure) -> bytes:
     """Render a figure to SVG bytes with text left as text (the browser sets it): what a
     widget panel shows. Skipping glyph rasterisation and PNG encoding makes a redraw cheaper
     than :func:`to_png`, and the picture stays sharp at any zoom."""
+    _check.instance("fig", fig, _MplFigure)
     buf = io.BytesIO()
     with _rc({"svg.fonttype": "none", "svg.hashsalt": "scalekit"}):
         fig.savefig(buf, format="svg", dpi=DPI)

@@ -6,13 +6,15 @@ supermarket model of :mod:`scalekit.theory`.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import ipywidgets as widgets
 import numpy as np
 from matplotlib.colors import PowerNorm
 from matplotlib.ticker import MaxNLocator, NullLocator
 
-from scalekit import balancing, theory
+from scalekit import _check, balancing, theory
+from scalekit.balancing.cluster import MAX_SCENARIO_REQUESTS
 from scalekit.sim import compiled
 from scalekit.views._common import expect, readable
 from scalekit.views.panel import Panel
@@ -52,6 +54,7 @@ def plot_policies(comparison: balancing.Comparison, utilisation: bool = True):
     Right, bottom (unless ``utilisation=False``): each server's utilisation — a spread of
     points is an uneven balancer."""
     expect("comparison", comparison, balancing.Comparison)
+    utilisation = _check.boolean("utilisation", utilisation)
     names = list(comparison.results)[:_MAX_QUEUE_PANELS]
     if utilisation:
         fig, ax = figure(width=9.5, height=5.6, mosaic=[["queues", "cdf"], ["queues", "util"]],
@@ -122,6 +125,8 @@ def explore_policies(requests: int = PANEL_REQUESTS) -> Panel:
     is about 10% for random choice, 7% round robin, 3% fewest connections and 2% power of two,
     against 27%, 22%, 13% and 9% with 4,000 requests. The compiled loop is loaded before the
     first refresh (:func:`scalekit.sim.compiled.warm_up`)."""
+    requests = _check.integer("requests", requests, low=100,
+                              high=MAX_SCENARIO_REQUESTS)
     compiled.warm_up()
     extra = [p for p in balancing.POLICIES if p not in balancing.SEED_POLICIES]
     controls = {
@@ -165,7 +170,18 @@ def plot_supermarket(measured: dict | None = None, choices=(1, 2, 3),
     Mitzenmacher's supermarket model (n → ∞); ``measured`` maps d to a list of
     (load, mean) points simulated on ``servers`` servers
     (:func:`scalekit.balancing.supermarket_runs`)."""
-    loads = np.linspace(0.05, 0.98, 120) if loads is None else np.asarray(loads, dtype=float)
+    if measured is not None and not isinstance(measured, Mapping):
+        raise TypeError(f"measured must be a dict of choices → [(load, mean), …] "
+                        f"(balancing.supermarket_runs) or None, got {type(measured).__name__}")
+    choices = [_check.integer("choices", d, low=1, high=64)
+               for d in _check.sequence("choices", choices, what="choice counts", min_len=1,
+                                        max_len=len(CYCLE))]
+    loads = (np.linspace(0.05, 0.98, 120) if loads is None else
+             _check.array("loads", loads, low=0.0, low_open=True, min_len=1))
+    if loads.max() >= 1.0:
+        raise ValueError(f"loads must be below 1 (a stable queue), got {loads.max():g}")
+    servers = _check.optional(_check.integer, "servers", servers, low=1,
+                              meaning="the legend names no cluster size")
     fig, ax = figure(height=3.8)
     for i, d in enumerate(choices):
         color = CYCLE[i % len(CYCLE)]

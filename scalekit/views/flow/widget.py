@@ -42,10 +42,17 @@ class FlowView(anywidget.AnyWidget):
 
     def __init__(self, trace: flow.FlowTrace, *, speed: float | None = None, **kwargs):
         expect("trace", trace, flow.FlowTrace)
+        unknown = sorted(set(kwargs) - set(self.class_trait_names()) - {"trace"})
+        if unknown:
+            raise TypeError(f"unknown FlowView option(s) {', '.join(unknown)}; it takes speed, "
+                            f"and the widget's own traits (playing, time_s, layout …)")
         end = max(trace.horizon_s, float(trace.ended_at.max(initial=0.0)))
         chosen = max(end / PLAY_S, 0.1) if speed is None else _check.positive("speed", speed)
         self.flow = trace
-        super().__init__(trace=trace.to_json(), speed=chosen, **kwargs)
+        try:
+            super().__init__(trace=trace.to_json(), speed=chosen, **kwargs)
+        except traitlets.TraitError as exc:  # a trait given a wrong value: say so as Python does
+            raise TypeError(str(exc)) from None
 
     @property
     def summary(self) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import ipywidgets as widgets
 import numpy as np
 
-from scalekit import sim
+from scalekit import _check, sim
 from scalekit.servers import autoscaling
 from scalekit.views._common import expect
 from scalekit.views.panel import Panel
@@ -19,6 +19,8 @@ __all__ = ["day_trace", "plot_autoscaling", "explore_autoscaling"]
 def day_trace(peak_rps: float = 400.0, spike_rps: float = 300.0) -> sim.TrafficTrace:
     """The notebook's day of traffic: a daily cycle peaking at 14:00 and a flash crowd at
     09:00 lasting 15 minutes."""
+    peak_rps = _check.positive("peak_rps", peak_rps)
+    spike_rps = _check.non_negative("spike_rps", spike_rps)
     return sim.TrafficTrace.daily(base_rps=peak_rps / 8, peak_rps=peak_rps,
                                   spike_at_s=9 * 3600, spike_rps=spike_rps, spike_s=900)
 
@@ -51,6 +53,8 @@ def plot_autoscaling(*results: autoscaling.AutoscaleResult, mean_service_s: floa
         raise TypeError("plot_autoscaling needs at least one AutoscaleResult")
     for r in results:
         expect("results", r, autoscaling.AutoscaleResult)
+    mean_service_s = _check.positive("mean_service_s", mean_service_s)
+    latency = _check.boolean("latency", latency)
     if not latency:
         fig, top = figure(height=3.6)
         _draw_servers(top, results, mean_service_s, shade_slo=True)

@@ -9,7 +9,7 @@ import math
 import ipywidgets as widgets
 import numpy as np
 
-from scalekit import sim, theory
+from scalekit import _check, sim, theory
 from scalekit.servers import capacity
 from scalekit.views._common import expect
 from scalekit.views.panel import Panel
@@ -25,6 +25,13 @@ def saturate(rate_rps: float = 80.0, service_ms: float = 10.0, servers: int = 1,
              distribution: str = "exponential", duration_s: float = 60.0,
              seed: int = 1) -> sim.Results:
     """One run of a server (or a shared-queue pool) at a given load: what the widget shows."""
+    rate_rps = _check.positive("rate_rps", rate_rps)
+    service_ms = _check.positive("service_ms", service_ms)
+    servers = _check.integer("servers", servers, low=1, high=sim.MAX_CLUSTER_SERVERS)
+    distribution = _check.choice("distribution", distribution, sim.SERVICE_TIMES)
+    duration_s = _check.positive("duration_s", duration_s)
+    sim.check_expected_requests("rate_rps × duration_s", rate_rps * duration_s)
+    seed = _check.seed(seed)
     service = sim.service_time(distribution, service_ms / 1e3)
     workload = sim.Workload.poisson(rate_rps, service, horizon_s=duration_s, seed=seed)
     return sim.run(workload, servers=servers)
@@ -52,6 +59,7 @@ def plot_saturation(result: sim.Results, scv: float = 1.0):
     run marked — the curve that explodes as load approaches capacity. ``scv`` is the work's
     squared coefficient of variation (1 exponential, 0 deterministic), for the theory curve."""
     expect("result", result, sim.Results)
+    scv = _check.non_negative("scv", scv)
     fig, (left, right) = figure(2)
     t = np.linspace(0, result.horizon_s, 600)
     left.plot(t, result.in_system_at(t), color=SIMULATED, lw=1)

@@ -8,6 +8,7 @@ import math
 
 import ipywidgets as widgets
 
+from scalekit import _check
 from scalekit.servers import heartbeats
 from scalekit.views._common import draw_tradeoff, expect
 from scalekit.views.panel import Panel
@@ -54,6 +55,7 @@ def plot_heartbeats(result: heartbeats.HeartbeatResult, window_s: float = 30.0):
     """The beats the balancer heard around the crash, the timeout running out, and the
     moment the server was declared dead."""
     expect("result", result, heartbeats.HeartbeatResult)
+    window_s = _check.positive("window_s", window_s)
     fig, ax = figure(width=9.5, height=3.2, bottom=0.36)
     _draw_timeline(ax, result, window_s)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), ncols=4)
@@ -65,6 +67,8 @@ def plot_timeout_tradeoff(tradeoff: heartbeats.TimeoutTradeoff,
                           choice: heartbeats.TimeoutChoice | None = None):
     """Mean detection time and false suspicions per hour against the timeout."""
     expect("tradeoff", tradeoff, heartbeats.TimeoutTradeoff)
+    if choice is not None:
+        expect("choice", choice, heartbeats.TimeoutChoice)
     fig, ax = figure(width=9.5, height=3.6, right=0.9)
     mark = choice.timeout_s if choice is not None and choice.found else None
     _draw_tradeoff(ax, tradeoff, mark, f"chosen: {mark:g} s" if mark else "")

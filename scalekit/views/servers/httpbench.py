@@ -19,6 +19,8 @@ def run_benchmark(work_ms: float = 5.0, users=(1, 2, 4, 8, 16), step_s: float = 
                   ) -> httpbench.BenchmarkResult:
     """Start a real single-worker HTTP server on 127.0.0.1, ramp closed-loop users against
     it with a progress bar, stop the server, return the measurements."""
+    users, step_s = httpbench.ramp_steps(users, step_s)  # refused before a server starts
+    httpbench.BenchServer(work_ms=work_ms)  # work_ms checked likewise
     bar = Progress("benchmark").show()
     with httpbench.BenchServer(work_ms=work_ms) as server:
         return httpbench.benchmark(server, users=users, step_s=step_s, progress=bar)

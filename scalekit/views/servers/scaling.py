@@ -9,13 +9,16 @@ import math
 import ipywidgets as widgets
 import numpy as np
 
-from scalekit import theory
+from scalekit import _check, theory
 from scalekit.servers import scaling
 from scalekit.views._common import expect
 from scalekit.views.panel import Panel
 from scalekit.views.style import LIMIT, MEASURED, SIMULATED, THEORY, figure, styled
 
 __all__ = ["plot_scaling", "explore_scaling", "plot_usl", "explore_usl", "plot_costs"]
+
+#: Most node counts (and demands) one plot draws.
+MAX_PLOT_NODES = 10_000
 
 
 @styled
@@ -58,6 +61,20 @@ def plot_usl(sigma: float, kappa: float, max_nodes: int = 64, fit: scaling.UslFi
              measured: tuple | None = None):
     """Relative capacity C(N) under the Universal Scalability Law, next to linear scaling
     and Amdahl's law (κ = 0)."""
+    sigma = _check.probability("sigma", sigma)
+    kappa = _check.non_negative("kappa", kappa)
+    max_nodes = _check.integer("max_nodes", max_nodes, low=1, high=MAX_PLOT_NODES)
+    if fit is not None:
+        expect("fit", fit, scaling.UslFit)
+    if measured is not None:
+        if not isinstance(measured, tuple | list) or len(measured) != 2:
+            raise TypeError(f"measured must be a pair (nodes, throughput) or None, got "
+                            f"{measured!r}")
+        pair = (_check.array("measured nodes", measured[0], low=0.0),
+                _check.array("measured throughput", measured[1], low=0.0))
+        if pair[0].size != pair[1].size:
+            raise ValueError(f"measured nodes and throughput differ in length: "
+                             f"{pair[0].size} vs {pair[1].size}")
     fig, ax = figure(width=7.5, height=3.6)
     n = np.arange(1, max_nodes + 1)
     usl = np.array([theory.usl_capacity(k, sigma, kappa) for k in n])
@@ -106,8 +123,11 @@ def explore_usl() -> Panel:
 def plot_costs(model: scaling.CostModel, demands_rps, cores_each: int = 2):
     """Hourly cost of carrying each demand with one big machine vs many small ones."""
     expect("model", model, scaling.CostModel)
+    demands = _check.array("demands_rps", demands_rps, low=0.0, low_open=True, min_len=1)
+    if demands.size > MAX_PLOT_NODES:
+        raise ValueError(f"demands_rps holds {demands.size:,} demands; a plot draws at most "
+                         f"{MAX_PLOT_NODES:,}")
     fig, ax = figure(width=7.5, height=3.6)
-    demands = np.asarray(demands_rps, dtype=float)
     vertical = [model.vertical(d) for d in demands]
     horizontal = [model.horizontal(d, cores_each) for d in demands]
     v_cost = [p.cost_per_hour if p.feasible else np.nan for p in vertical]
