@@ -419,6 +419,38 @@ def run(table_file: str, timeout_s: float = 300.0) -> dict:
     return json.loads(done.stdout)
 
 
+class Started(Exception):
+    """What a patched process start raises in :func:`walk_before_start`."""
+
+
+def walk_before_start(qualname: str, call: Callable, kwargs: dict,
+                      accepts: dict | None = None) -> tuple[int, list[str]]:
+    """Walk one callable whose valid call starts a real process (a server, a cluster, a
+    child run), in this process, with that start patched by the caller to raise
+    :class:`Started`: every bad value must be refused (TypeError/ValueError naming the
+    parameter) *before* the start; one that reaches it is a finding unless ``accepts``
+    {(qualname, parameter): {label: reason}} lists it. The valid call must reach the start
+    (else the patch is not on its path and the walk would prove nothing). Returns (bad calls
+    made, findings)."""
+    target = Target(qualname, call, inspect.signature(call), "function")
+    outcome, detail = attempt(target, kwargs)
+    if outcome != "Started":
+        return 0, [f"{qualname}: the valid call did not reach the patched start: "
+                   f"{outcome}: {detail}"]
+    findings, calls = [], 0
+    for param in walked(target.signature, kwargs):
+        for label, make in BAD.items():
+            value = make()
+            outcome, detail = attempt(target, {**kwargs, param.name: value})
+            calls += 1
+            if outcome == "Started":  # got past every check: legitimate only if listed
+                outcome, detail = "ok", ""
+            finding = judge(outcome, detail, param, label, value, target, accepts or {})
+            if finding:
+                findings.append(finding)
+    return calls, findings
+
+
 def assert_clean(table_file: str) -> dict:
     """Fail with every finding, listed, unless the walk of the table's package is clean."""
     report = run(table_file)
