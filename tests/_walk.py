@@ -451,6 +451,39 @@ def walk_before_start(qualname: str, call: Callable, kwargs: dict,
     return calls, findings
 
 
+def digest(folder: str | os.PathLike) -> dict[str, str]:
+    """{relative path: SHA-256} of every file under ``folder`` (what "left as it was"
+    compares)."""
+    import hashlib
+    root = Path(folder)
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def walk_writer(qualname: str, call: Callable, kwargs: dict,
+                folder: str | os.PathLike) -> tuple[int, list[str]]:
+    """Issue 18's "a failed write leaves data as it was", for one writer: call it with each
+    bad value (one parameter at a time, ``kwargs`` the valid rest); every call refused with
+    TypeError/ValueError must leave every file under ``folder`` byte for byte as it was.
+    Returns (refused calls checked, findings)."""
+    target = Target(qualname, call, inspect.signature(call), "function")
+    findings, checked = [], 0
+    for param in walked(target.signature, kwargs):
+        for label, make in BAD.items():
+            before = digest(folder)
+            outcome, detail = attempt(target, {**kwargs, param.name: make()})
+            if outcome not in ("TypeError", "ValueError"):
+                continue  # accepted (or a finding the walk itself reports)
+            checked += 1
+            after = digest(folder)
+            if after != before:
+                changed = sorted(k for k in before.keys() | after.keys()
+                                 if before.get(k) != after.get(k))
+                findings.append(f"{qualname}({param.name}={label}) was refused ({outcome}) "
+                                f"but changed {changed[:5]}")
+    return checked, findings
+
+
 def assert_clean(table_file: str) -> dict:
     """Fail with every finding, listed, unless the walk of the table's package is clean."""
     report = run(table_file)

@@ -359,3 +359,24 @@ def test_server_starters_refuse_before_starting(monkeypatch):
         problems += findings
     assert not problems, "\n".join(problems)
     assert total == expected
+
+
+def test_a_refused_write_leaves_the_database_as_it_was(monkeypatch, tmp_path):
+    """CacheAside.write and airline_db, given each bad value: refused, and the SQLite file
+    byte for byte as before (issue 18)."""
+    from scalekit.caching.serverside import aside
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "db").mkdir()
+    db = aside.airline_db(tmp_path / "db" / "airline.sqlite3", 200)
+    problems, checked = [], 0
+    with aside.CacheAside(db, _cache()) as cache_aside:
+        for name, call, kwargs in (
+                ("serverside.aside.CacheAside.write", cache_aside.write,
+                 {"flight_id": 1, "departs_at": 1_700_000_000}),
+                ("serverside.aside.airline_db", aside.airline_db,
+                 {"path": db, "flights": 200})):
+            n, findings = _walk.walk_writer(f"{C}.{name}", call, kwargs, tmp_path / "db")
+            checked += n
+            problems += findings
+    assert not problems, "\n".join(problems)
+    assert checked >= 30, checked

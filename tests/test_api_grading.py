@@ -316,3 +316,30 @@ def test_process_starters_refuse_before_starting(started, monkeypatch):
         problems += findings
     assert not problems, "\n".join(problems)
     assert total == expected
+
+
+def test_a_refused_report_leaves_every_file_as_it_was(monkeypatch, tmp_path):
+    """The report writers, given each bad value: refused, and the grades folder byte for byte
+    as before (write_feedback used to delete its folder before looking at its grades)."""
+    from scalekit.grading import report
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "grades"
+    report.write_reports([_grade()], {"01_servers": {"q1": 2.0}}, out)
+    writers = [
+        ("report.write_scores", report.write_scores,
+         {"grades": [_grade()], "questions": ["q1"], "path": out / "01_servers-scores.csv"}),
+        ("report.write_feedback", report.write_feedback,
+         {"grades": [_grade()], "folder": out / "feedback" / "01_servers"}),
+        ("report.write_summary", report.write_summary,
+         {"grades": [_grade()], "questions": ["q1"], "possible": {"q1": 2.0},
+          "path": out / "01_servers-summary.md"}),
+        ("report.write_reports", report.write_reports,
+         {"grades": [_grade()], "points": {"01_servers": {"q1": 2.0}}, "folder": out}),
+    ]
+    problems, checked = [], 0
+    for name, call, kwargs in writers:
+        n, findings = _walk.walk_writer(f"{G}.{name}", call, kwargs, out)
+        checked += n
+        problems += findings
+    assert not problems, "\n".join(problems)
+    assert checked >= 60, checked

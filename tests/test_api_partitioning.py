@@ -367,3 +367,42 @@ def test_postgres_refuses_before_any_server(monkeypatch):
         f"{P}.postgres.compare_partitioning", postgres.compare_partitioning,
         {"n_flights": 100}, {(f"{P}.postgres.compare_partitioning", "seed"): NONE_SEED})
     assert calls == 24 and not findings, "\n".join(findings)
+
+
+def test_a_refused_write_leaves_every_file_as_it_was(monkeypatch, tmp_path):
+    """Every writer of the package, given each bad value: refused, and every database file,
+    layout and shard byte for byte as before (issue 18)."""
+    from scalekit import partitioning
+    from scalekit.partitioning import horizontal, layout
+    monkeypatch.chdir(tmp_path)
+    fl, ports = _flights(), _ports()
+    (tmp_path / "db").mkdir()
+    wide, parts = tmp_path / "db" / "wide.sqlite3", tmp_path / "db" / "parts.sqlite3"
+    partitioning.load_flights(wide, fl, ports)
+    partitioning.load_partitioned(parts, fl, ports)
+    router = partitioning.ShardRouter(tmp_path / "shards", 3)
+    router.insert_many(list(_rows()))
+    writers = [
+        ("data.load_flights", partitioning.load_flights,
+         {"path": wide, "fl": fl, "ports": ports}, tmp_path / "db"),
+        ("horizontal.load_partitioned", partitioning.load_partitioned,
+         {"path": parts, "fl": fl, "ports": ports}, tmp_path / "db"),
+        ("horizontal.add_column", horizontal.add_column,
+         {"path": parts, "name": "gate", "sql_type": "TEXT", "default": "A1"},
+         tmp_path / "db"),
+        ("sharding.ShardRouter.insert_many", router.insert_many,
+         {"rows": [_new_row()]}, tmp_path / "shards"),
+        ("sharding.ShardRouter.reshard", router.reshard, {"target": 4}, tmp_path / "shards"),
+        ("layout.write_layout", layout.write_layout,
+         {"directory": tmp_path / "shards", "layout": router.layout}, tmp_path / "shards"),
+    ]
+    problems, checked = [], 0
+    try:
+        for name, call, kwargs, folder in writers:
+            n, findings = _walk.walk_writer(f"{P}.{name}", call, kwargs, folder)
+            checked += n
+            problems += findings
+    finally:
+        router.close()
+    assert not problems, "\n".join(problems)
+    assert checked >= 150, checked  # most bad values are refused; each refusal checked
