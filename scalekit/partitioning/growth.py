@@ -233,11 +233,18 @@ def resharding_curve(name: str, keys: Sequence, max_shards: int = 16, *,
                            moved=tuple(moved), expected=tuple(expected), spread=tuple(spread))
 
 
-@functools.lru_cache(maxsize=16)
 def origin_keys(rows: int = 20_000, skew: float = 1.0, seed: int = 0) -> tuple:
     """The shard key of ``rows`` flights: each flight's origin airport code (a tuple of
     str, one per row; hubs repeat, ``skew`` as in :func:`scalekit.partitioning.flights`),
-    over the default 200 airports."""
+    over the default 200 airports (cached: the same arguments give the same tuple)."""
+    rows = _check.integer("rows", rows, low=1, high=50_000_000)
+    skew = _check.number("skew", skew, low=0.0, high=data.MAX_SKEW)
+    seed = _check.integer("seed", seed, low=0)
+    return _origin_keys(rows, skew, seed)
+
+
+@functools.lru_cache(maxsize=16)
+def _origin_keys(rows: int, skew: float, seed: int) -> tuple:
     ports = data.airports(seed=seed)
     fl = data.flights(rows, ports, seed=seed, skew=skew)
     return tuple(ports.code[fl.origin].tolist())

@@ -22,6 +22,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from scalekit import _check
 from scalekit.views.style import drawing_into, to_svg
 
 
@@ -36,6 +37,16 @@ class Panel(widgets.VBox):
         describe: Callable[[Any], str] | None = None,
         columns: int = 3,
     ):
+        if not isinstance(controls, dict) or not controls or not all(
+                isinstance(k, str) and isinstance(w, widgets.ValueWidget)
+                for k, w in controls.items()):
+            raise TypeError(f"controls must be a non-empty dict name → ipywidgets control, "
+                            f"got {controls!r:.80}")
+        _check.function("compute", compute)
+        _check.function("draw", draw)
+        _check.text("title", title, min_len=0)
+        _check.optional(_check.function, "describe", describe, meaning="no description")
+        _check.integer("columns", columns, low=1, high=6)
         self.controls = controls
         self._compute, self._draw, self._describe = compute, draw, describe
         self.result: Any = None
@@ -107,6 +118,7 @@ class Progress:
     """
 
     def __init__(self, description: str = "running"):
+        _check.text("description", description, min_len=0)
         self.bar = widgets.IntProgress(value=0, min=0, max=1, description=description,
                                        style={"description_width": "initial"})
         self.label = widgets.Label()

@@ -14,8 +14,12 @@ import contextvars
 import io
 
 import matplotlib as mpl
+from matplotlib.axes import Axes
+from matplotlib.axis import Axis
 from matplotlib.figure import Figure as _MplFigure
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter, NullLocator
+
+from scalekit import _check
 
 #: Okabe–Ito colours by name.
 COLORS = {
@@ -89,6 +93,24 @@ def figure(ncols: int = 1, nrows: int = 1, *, width: float = 9.5, height: float 
 
     ``mosaic`` (rows of axis names; a name repeated spans cells) gives instead a dict of
     named axes, with ``ratios`` such as ``{"width_ratios": [3, 2]}``."""
+    ncols = _check.integer("ncols", ncols, low=1, high=12)
+    nrows = _check.integer("nrows", nrows, low=1, high=12)
+    width = _check.number("width", width, low=1.0, high=30.0)
+    height = _check.number("height", height, low=1.0, high=30.0)
+    if mosaic is not None and (not isinstance(mosaic, list) or not mosaic or not all(
+            isinstance(row, list) and row and len(row) == len(mosaic[0])
+            and all(isinstance(name, str) for name in row) for row in mosaic)):
+        raise TypeError(f"mosaic must be None or rows (lists of equal length) of axis "
+                        f"names, got {mosaic!r:.80}")
+    if ratios is not None and not isinstance(ratios, dict):
+        raise TypeError(f"ratios must be None or a dict such as {{'width_ratios': [3, 2]}}, "
+                        f"got {type(ratios).__name__}")
+    for name, value in margins.items():
+        if name not in ("left", "right", "bottom", "top", "wspace", "hspace"):
+            raise TypeError(f"unknown margin {name}; accepted: left, right, bottom, top, "
+                            f"wspace, hspace")
+        _check.number(name, value, low=0.0, high=1.0 if name not in ("wspace", "hspace")
+                      else 5.0)
     if mosaic is not None:
         nrows, ncols = len(mosaic), len(mosaic[0])
     layout = dict(left=0.08 if ncols > 1 else 0.1, right=0.98, bottom=0.15,
@@ -126,6 +148,8 @@ def plain_numbers(axis, *, minor_ticks: bool = True) -> None:
     costs more than the rest of the figure. ``minor_ticks=False`` also drops the unlabelled
     2…9 marks between decades — a widget's log axes redraw about twice as fast without
     them."""
+    _check.instance("axis", axis, Axis)
+    _check.boolean("minor_ticks", minor_ticks)
     axis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
     axis.set_minor_formatter(NullFormatter())
     if not minor_ticks:
@@ -136,6 +160,7 @@ def twinx(ax):
     """A second y axis sharing ``ax``'s x axis — the same one on every redraw (kept in the
     figure's ``twins``), so a panel that redraws into its figure keeps it (and its ticks)
     instead of stacking new ones."""
+    _check.instance("ax", ax, Axes)
     fig = ax.figure
     twins = fig.twins if isinstance(fig, Figure) else {}
     twin = twins.get(ax)
@@ -177,6 +202,7 @@ def _flat(axes):
 
 def finish(fig: _MplFigure) -> _MplFigure:
     """Apply the text look once everything is drawn: bold titles, frameless legends."""
+    _check.instance("fig", fig, _MplFigure)
     for ax in fig.axes:
         ax.title.set_fontsize(10.5)
         ax.title.set_fontweight("bold")
@@ -192,6 +218,7 @@ def finish(fig: _MplFigure) -> _MplFigure:
 
 def styled(fn):
     """Decorator for ``plot_*`` functions: the returned figure gets :func:`finish`."""
+    _check.function("fn", fn)
     import functools
 
     @functools.wraps(fn)
@@ -203,6 +230,7 @@ def styled(fn):
 
 def to_png(fig: _MplFigure) -> bytes:
     """Render a figure to PNG bytes (static figures in a notebook)."""
+    _check.instance("fig", fig, _MplFigure)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=PNG_DPI)
     return buf.getvalue()
@@ -212,6 +240,7 @@ def to_svg(fig: _MplFigure) -> bytes:
     """Render a figure to SVG bytes with text left as text (the browser sets it): what a
     widget panel shows. Skipping glyph rasterisation and PNG encoding makes a redraw cheaper
     than :func:`to_png`, and the picture stays sharp at any zoom."""
+    _check.instance("fig", fig, _MplFigure)
     buf = io.BytesIO()
     with _rc({"svg.fonttype": "none", "svg.hashsalt": "scalekit"}):
         fig.savefig(buf, format="svg", dpi=DPI)
