@@ -380,3 +380,48 @@ def test_a_refused_write_leaves_the_database_as_it_was(monkeypatch, tmp_path):
             problems += findings
     assert not problems, "\n".join(problems)
     assert checked >= 30, checked
+
+
+# Hypothesis on top of the table (issue 18): any number at all — ints of any size, floats
+# with NaN and infinities — for the numeric parameters of the closed forms. Each call either
+# answers or refuses naming the parameter; nothing else escapes.
+def _numbers():
+    from hypothesis import strategies as st
+    return st.one_of(st.integers(min_value=-(10**20), max_value=10**20),
+                     st.floats(allow_nan=True, allow_infinity=True))
+
+
+def _answers_or_names(call, **kwargs) -> None:
+    try:
+        call(**kwargs)
+    except (TypeError, ValueError) as exc:
+        named = [p for p in kwargs if _walk.names(str(exc), p)]
+        assert named, f"{call.__name__}({kwargs}) refused without naming a parameter: {exc}"
+
+
+def test_closed_forms_answer_or_name_the_parameter_for_any_number():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from scalekit.caching.http import ranges
+    from scalekit.caching.serverside import aside, stampede, ttl
+
+    @settings(max_examples=60, deadline=None, database=None)
+    @given(a=_numbers(), b=_numbers(), c=_numbers(), which=st.integers(0, 4))
+    def check(a, b, c, which):
+        if which == 0:
+            _answers_or_names(ttl.ttl_single_key, ttl_s=a, read_rate=b, write_rate=c)
+        elif which == 1:
+            _answers_or_names(stampede.expected_db_per_expiry, mode="none", rate_rps=a,
+                              db_ms=b, servers=c)
+        elif which == 2:
+            _answers_or_names(ranges.content_range, first=a, last=b, length=c)
+        elif which == 3:
+            # keys up to the stated maximum are valid and allocate: keep the valid ones small
+            big_but_valid = isinstance(a, int) and 10**4 < a <= 10**7
+            _answers_or_names(aside.zipf_popularities, keys=a % 10**4 if big_but_valid else a,
+                              skew=b)
+        else:
+            _answers_or_names(aside.che_lru_hit_ratio, popularities=[1.0, 2.0, 3.0, a],
+                              capacity=b)
+    check()
