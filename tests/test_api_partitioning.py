@@ -406,3 +406,39 @@ def test_a_refused_write_leaves_every_file_as_it_was(monkeypatch, tmp_path):
         router.close()
     assert not problems, "\n".join(problems)
     assert checked >= 150, checked  # most bad values are refused; each refusal checked
+
+
+def test_numbers_answer_or_name_the_parameter_for_any_number():
+    """Hypothesis on top of the table: any int of any size or any float (NaN, infinities)
+    for the numeric parameters of the weights, the theory and the strategies."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from scalekit.partitioning import data, growth, shards
+
+    numbers = st.one_of(st.integers(min_value=-(10**20), max_value=10**20),
+                        st.floats(allow_nan=True, allow_infinity=True))
+
+    def answers_or_names(call, **kwargs):
+        try:
+            result = call(**kwargs)
+        except (TypeError, ValueError) as exc:
+            assert any(_walk.names(str(exc), p) for p in kwargs), (kwargs, str(exc))
+            return
+        if isinstance(result, float):
+            assert result == result, f"{kwargs} gave NaN"
+
+    @settings(max_examples=60, deadline=None, database=None)
+    @given(a=numbers, b=numbers, which=st.integers(0, 2))
+    def check(a, b, which):
+        if which == 0:  # valid sizes up to the stated maximum allocate: keep those small
+            n = a % 1000 if isinstance(a, int) and 1000 < a <= data.MAX_WEIGHTS else a
+            answers_or_names(data.hub_weights, n=n, skew=b)
+        elif which == 1:
+            answers_or_names(growth.expected_moved, name="consistent", n=a)
+        else:
+            small = isinstance(a, int) and 1 <= a <= 10_000  # a valid ring: keep it small
+            few = isinstance(b, int) and 1 <= b <= 10_000
+            answers_or_names(shards.ConsistentHash, n=1 + a % 8 if small else a,
+                             vnodes=1 + b % 50 if few else b)
+    check()
