@@ -2,8 +2,9 @@
 API table (tests/_walk.py), so a new module cannot skip its argument checks unnoticed.
 
 The convention a table follows to be found: it is a file ``tests/test_api_<topic>.py`` that
-assigns a string literal to the module-level name ``PACKAGE`` (``PACKAGE = "scalekit.sim"``).
-A table covers its ``PACKAGE`` and every module below it. The tables are read with ``ast``,
+assigns a string literal to the module-level name ``PACKAGE`` (``PACKAGE = "scalekit.sim"``)
+— or, for a table that walks several, a tuple or list of string literals to ``PACKAGES``.
+A table covers each package it names and every module below it. The tables are read with ``ast``,
 not imported, so this test walks nothing itself and takes well under a second.
 """
 
@@ -48,17 +49,22 @@ PENDING = {
 }
 
 
-def table_packages() -> dict[str, str]:
-    """{package: table file name} for every table following the convention."""
+def table_packages(folder: Path = TESTS) -> dict[str, str]:
+    """{package: table file name} for every table in ``folder`` following the convention."""
     found = {}
-    for path in sorted(TESTS.glob("test_api_*.py")):
+    for path in sorted(folder.glob("test_api_*.py")):
         for node in ast.parse(path.read_text()).body:
-            if (isinstance(node, ast.Assign) and len(node.targets) == 1
-                    and isinstance(node.targets[0], ast.Name)
-                    and node.targets[0].id == "PACKAGE"
-                    and isinstance(node.value, ast.Constant)
-                    and isinstance(node.value.value, str)):
-                found[node.value.value] = path.name
+            if not (isinstance(node, ast.Assign) and len(node.targets) == 1
+                    and isinstance(node.targets[0], ast.Name)):
+                continue
+            name, value = node.targets[0].id, node.value
+            if name == "PACKAGE" and isinstance(value, ast.Constant) \
+                    and isinstance(value.value, str):
+                found[value.value] = path.name
+            elif name == "PACKAGES" and isinstance(value, ast.Tuple | ast.List):
+                for item in value.elts:
+                    if isinstance(item, ast.Constant) and isinstance(item.value, str):
+                        found[item.value] = path.name
     return found
 
 
@@ -80,6 +86,16 @@ def test_the_convention_finds_the_existing_tables():
     assert "test_api_coverage.py" not in packages.values()  # this file walks nothing
     assert covered("scalekit.replication.multi", packages)
     assert not covered("scalekit.replicationx", {"scalekit.replication"})
+
+
+def test_the_convention_reads_package_and_packages_without_importing(tmp_path):
+    (tmp_path / "test_api_one.py").write_text('PACKAGE = "scalekit.theory"\nimport nope\n')
+    (tmp_path / "test_api_two.py").write_text('PACKAGES = ("scalekit.flow", "scalekit.hashing")\n')
+    (tmp_path / "test_api_three.py").write_text('PACKAGE = f"scalekit.{1}"\n')  # not a literal
+    (tmp_path / "test_other.py").write_text('PACKAGE = "scalekit.sim"\n')  # not a table
+    assert table_packages(tmp_path) == {"scalekit.theory": "test_api_one.py",
+                                        "scalekit.flow": "test_api_two.py",
+                                        "scalekit.hashing": "test_api_two.py"}
 
 
 def test_every_public_module_is_walked_by_a_table():
