@@ -28,12 +28,27 @@ def cell(value: object) -> str:
     return html.escape(str(value))
 
 
+def _mapping(name: str, value: object) -> Mapping:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{name} must be a mapping (a dict key → value), got "
+                        f"{type(value).__name__}")
+    return value
+
+
+def _text(name: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, got {type(value).__name__}")
+    return value
+
+
 def _note(note: str) -> str:
     return f"<p>{html.escape(note)}</p>" if note else ""
 
 
 def key_value_table(mapping: Mapping[str, object], note: str = "") -> str:
     """A two-column table, one row per key (the key as a left-aligned header cell)."""
+    _mapping("mapping", mapping)
+    _text("note", note)
     rows = "".join(f"<tr><th style='text-align:left'>{html.escape(str(key))}</th>"
                    f"<td>{cell(value)}</td></tr>" for key, value in mapping.items())
     return f"<table>{rows}</table>{_note(note)}"
@@ -47,7 +62,21 @@ def rows_table(rows: Iterable[Mapping[str, object] | Sequence[object]],
     or sequences of cells (then ``columns`` gives the header). Mappings are read in their own
     key order, so every row should have the same keys.
     """
+    if isinstance(rows, str | bytes | Mapping) or not isinstance(rows, Iterable):
+        raise TypeError(f"rows must be a list of records (dicts or sequences of cells), got "
+                        f"{type(rows).__name__}")
+    if columns is not None and (isinstance(columns, str | bytes)
+                                or not isinstance(columns, Sequence)):
+        raise TypeError(f"columns must be None or a list of column names, got "
+                        f"{type(columns).__name__}")
+    _text("note", note)
     records = list(rows)
+    for k, r in enumerate(records):
+        if isinstance(r, str | bytes) or not isinstance(r, Mapping | Sequence):
+            raise TypeError(f"rows[{k}] must be a dict or a sequence of cells, got "
+                            f"{type(r).__name__}")
+        if columns is not None and len(r) != len(columns):
+            raise ValueError(f"rows[{k}] has {len(r)} cells but columns names {len(columns)}")
     if columns is None:
         if records and not isinstance(records[0], Mapping):
             raise TypeError("rows_table needs columns when the rows are sequences, not dicts")
@@ -65,6 +94,8 @@ class Table:
     a result's ``table()`` returns, so a cell ending in ``result.table()`` shows every field."""
 
     def __init__(self, mapping: Mapping[str, object], note: str = "") -> None:
+        _mapping("mapping", mapping)
+        _text("note", note)
         self.mapping, self.note = dict(mapping), note
 
     def __repr__(self) -> str:

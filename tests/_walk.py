@@ -422,6 +422,71 @@ def run(table_file: str, timeout_s: float = 300.0) -> dict:
     return json.loads(done.stdout)
 
 
+class Started(Exception):
+    """What a patched process start raises in :func:`walk_before_start`."""
+
+
+def walk_before_start(qualname: str, call: Callable, kwargs: dict,
+                      accepts: dict | None = None) -> tuple[int, list[str]]:
+    """Walk one callable whose valid call starts a real process (a server, a cluster, a
+    child run), in this process, with that start patched by the caller to raise
+    :class:`Started`: every bad value must be refused (TypeError/ValueError naming the
+    parameter) *before* the start; one that reaches it is a finding unless ``accepts``
+    {(qualname, parameter): {label: reason}} lists it. The valid call must reach the start
+    (else the patch is not on its path and the walk would prove nothing). Returns (bad calls
+    made, findings)."""
+    target = Target(qualname, call, inspect.signature(call), "function")
+    outcome, detail = attempt(target, kwargs)
+    if outcome != "Started":
+        return 0, [f"{qualname}: the valid call did not reach the patched start: "
+                   f"{outcome}: {detail}"]
+    findings, calls = [], 0
+    for param in walked(target.signature, kwargs):
+        for label, make in BAD.items():
+            value = make()
+            outcome, detail = attempt(target, {**kwargs, param.name: value})
+            calls += 1
+            if outcome == "Started":  # got past every check: legitimate only if listed
+                outcome, detail = "ok", ""
+            finding = judge(outcome, detail, param, label, value, target, accepts or {})
+            if finding:
+                findings.append(finding)
+    return calls, findings
+
+
+def digest(folder: str | os.PathLike) -> dict[str, str]:
+    """{relative path: SHA-256} of every file under ``folder`` (what "left as it was"
+    compares)."""
+    import hashlib
+    root = Path(folder)
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def walk_writer(qualname: str, call: Callable, kwargs: dict,
+                folder: str | os.PathLike) -> tuple[int, list[str]]:
+    """Issue 18's "a failed write leaves data as it was", for one writer: call it with each
+    bad value (one parameter at a time, ``kwargs`` the valid rest); every call refused with
+    TypeError/ValueError must leave every file under ``folder`` byte for byte as it was.
+    Returns (refused calls checked, findings)."""
+    target = Target(qualname, call, inspect.signature(call), "function")
+    findings, checked = [], 0
+    for param in walked(target.signature, kwargs):
+        for label, make in BAD.items():
+            before = digest(folder)
+            outcome, detail = attempt(target, {**kwargs, param.name: make()})
+            if outcome not in ("TypeError", "ValueError"):
+                continue  # accepted (or a finding the walk itself reports)
+            checked += 1
+            after = digest(folder)
+            if after != before:
+                changed = sorted(k for k in before.keys() | after.keys()
+                                 if before.get(k) != after.get(k))
+                findings.append(f"{qualname}({param.name}={label}) was refused ({outcome}) "
+                                f"but changed {changed[:5]}")
+    return checked, findings
+
+
 def assert_clean(table_file: str) -> dict:
     """Fail with every finding, listed, unless the walk of the table's package is clean."""
     report = run(table_file)

@@ -92,8 +92,9 @@ def outcome_class(status: str) -> str:
     """nginx's ``$upstream_cache_status`` or the kit's ``X-Cache`` in one vocabulary:
     ``hit`` (served from the cache), ``miss`` (nothing usable stored: forwarded),
     ``refreshed`` (a stored copy was stale: fetched again or revalidated), ``stale``,
-    ``error``."""
-    return _CLASS.get(str(status).upper(), "other")
+    ``error``; any other status is ``other``."""
+    _check.text("status", status, min_len=0)
+    return _CLASS.get(status.upper(), "other")
 
 
 @dataclass(frozen=True)
@@ -181,7 +182,7 @@ def proxy_cache_on_nginx(steps: Sequence[Step] = DEFAULT_STEPS, *,
     :class:`~scalekit.caching.Origin` whose home page lives ``home_max_age_s`` s;
     ``revalidate`` turns on ``proxy_cache_revalidate``. Each step goes to nginx first, then
     to the kit's proxy."""
-    if isinstance(steps, str | Step) or not steps:
+    if isinstance(steps, str | Step) or not isinstance(steps, Sequence) or not steps:
         raise ValueError(f"steps must be a non-empty sequence of Step, got {steps!r}")
     if not all(isinstance(s, Step) for s in steps):
         raise TypeError("steps must all be Step values")
@@ -361,7 +362,7 @@ def eviction_on_valkey(policies: Sequence[str] = VALKEY_POLICIES, *, keys: int =
     fresh Valkey per policy, ``maxmemory`` sized for ``capacity`` keys; the model and the
     closed forms at the keys Valkey held. ``model_runs`` fresh traces measure the model's
     spread. The first ``warmup`` share of the reads is not counted."""
-    if isinstance(policies, str) or not policies:
+    if isinstance(policies, str) or not isinstance(policies, Sequence) or not policies:
         raise ValueError(f"policies must be a non-empty list of maxmemory policies, "
                          f"got {policies!r}")
     chosen = tuple(_check.choice("policies", p, VALKEY_POLICIES[:3] + (

@@ -67,6 +67,14 @@ class Backend:
     """The worker: ``name``, ``speed`` and, if ``sessions``, the session ids it holds."""
 
     def __init__(self, name: str, speed: float, sessions: bool) -> None:
+        # standard library only: this file also runs as the backend program itself
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"name must be a non-empty str, got {name!r}")
+        if (isinstance(speed, bool) or not isinstance(speed, int | float)
+                or not 0 < speed < float("inf")):
+            raise ValueError(f"speed must be a finite number > 0, got {speed!r}")
+        if not isinstance(sessions, bool):
+            raise TypeError(f"sessions must be True or False, got {sessions!r}")
         self.name, self.speed, self.sessions = name, speed, sessions
         self.held: set[str] = set()
 

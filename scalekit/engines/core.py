@@ -43,6 +43,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from scalekit import _check
 from scalekit.engines.errors import (
     CommandError,
     DataDirectoryExistsError,
@@ -80,9 +81,12 @@ def check_port_free(port: int, host: str = "127.0.0.1") -> int:
         raise TypeError(f"port must be an integer or None, got {port!r}")
     if not 1 <= port <= 65535:
         raise ValueError(f"port must be between 1 and 65535, got {port}")
+    _check.text("host", host)
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         try:
             s.bind((host, port))
+        except socket.gaierror as exc:
+            raise ValueError(f"host {host!r} is not an address here: {exc}") from exc
         except OSError as exc:
             if exc.errno in (errno.EADDRINUSE, errno.EACCES):
                 raise PortInUseError(port, host) from exc
@@ -123,8 +127,42 @@ def service_user():
                               f"{done.stderr.strip()}") from None
 
 
+def _path(name: str, value) -> Path:
+    if not isinstance(value, str | os.PathLike):
+        raise TypeError(f"{name} must be a path, got {type(value).__name__}")
+    return Path(value)
+
+
+def _argv(argv) -> list[str]:
+    """A command line: a non-empty list of str/Path arguments (not one string)."""
+    if isinstance(argv, str | bytes) or not isinstance(argv, Sequence):
+        raise TypeError(f"argv must be a list of arguments (the program first), got "
+                        f"{type(argv).__name__}")
+    if not argv:
+        raise ValueError("argv must hold at least the program, got an empty list")
+    for k, a in enumerate(argv):
+        if not isinstance(a, str | os.PathLike) or not str(a):
+            raise TypeError(f"argv[{k}] must be a non-empty str or path, got {a!r}")
+    return [str(a) for a in argv]
+
+
+def _env(env) -> None:
+    if env is not None and not (isinstance(env, Mapping) and all(
+            isinstance(k, str) and isinstance(v, str) for k, v in env.items())):
+        raise TypeError(f"env must be None or a dict of str → str, got {env!r:.80}")
+
+
+def _cwd(cwd) -> None:
+    if cwd is not None and not Path(_path("cwd", cwd)).is_dir():
+        raise ValueError(f"cwd must be an existing directory or None, got {str(cwd)!r}")
+
+
 def reachable(path: Path, user) -> bool:
     """Whether ``user`` can traverse every directory above ``path`` and read it."""
+    path = _path("path", path)
+    if user is not None and not (hasattr(user, "pw_uid") and hasattr(user, "pw_gid")):
+        raise TypeError(f"user must be a pwd.struct_passwd (service_user()) or None, got "
+                        f"{type(user).__name__}")
     if user is None:
         return os.access(path, os.R_OK | os.X_OK)
     for part in [*reversed(path.parents), path]:
@@ -153,6 +191,9 @@ def make_workdir(prefix: str = "", directory: str | os.PathLike | None = None) -
 
     ``directory``: use this path instead of a temporary one; it must not exist, or be empty
     (else :class:`DataDirectoryExistsError`)."""
+    _check.text("prefix", prefix, min_len=0, max_len=64)
+    if "/" in prefix:
+        raise ValueError(f"prefix must not contain '/', got {prefix!r}")
     _hook()
     if directory is None:
         path = Path(tempfile.mkdtemp(prefix=f"scalekit-{os.getpid()}-{prefix}"))
@@ -177,6 +218,8 @@ def remove_workdir(path: Path, *, wait: bool = False) -> None:
     """Delete a directory made by :func:`make_workdir` (nothing if it is gone). It is
     renamed away at once and deleted in a background thread — a data directory's
     thousands of freshly synced files can take seconds to unlink — unless ``wait``."""
+    path = _path("path", path)
+    wait = _check.boolean("wait", wait)
     _WORKDIRS.discard(path)
     trash = path.with_name(path.name + "-deleted")
     try:
@@ -239,6 +282,8 @@ def _kill_group(pgid: int, sig: int = signal.SIGKILL) -> None:
 
 def log_tail(path: str | os.PathLike, lines: int = LOG_TAIL_LINES) -> str:
     """The last ``lines`` lines of a text file ("(empty)" or "(no log)" otherwise)."""
+    _path("path", path)
+    lines = _check.integer("lines", lines, low=1, high=100_000)
     try:
         text = Path(path).read_text(errors="replace")
     except OSError:
@@ -254,6 +299,11 @@ def run_command(argv: Sequence[str], *, timeout_s: float = 60.0, what: str = "",
     stderr together). On failure or after ``timeout_s`` s raise :class:`CommandError` with
     the last lines of the output; on any exception (KeyboardInterrupt too) its whole
     process group is killed first."""
+    argv = _argv(argv)
+    _check.positive("timeout_s", timeout_s)
+    _check.text("what", what, min_len=0)
+    _env(env)
+    _cwd(cwd)
     _hook()
     with tempfile.TemporaryFile("w+") as out:
         proc = subprocess.Popen(list(map(str, argv)), stdout=out, stderr=subprocess.STDOUT,
@@ -297,6 +347,15 @@ class ManagedProcess:
                  env: Mapping[str, str] | None = None, stop_signal: int = signal.SIGTERM,
                  death_signal: int = signal.SIGKILL, stop_timeout_s: float = 10.0,
                  as_service_user: bool = True, cwd: str | os.PathLike | None = None) -> None:
+        argv = _argv(argv)
+        log_path = _path("log_path", log_path)
+        _check.text("name", name, min_len=0)
+        _env(env)
+        for label, sig in (("stop_signal", stop_signal), ("death_signal", death_signal)):
+            _check.integer(label, sig, low=1, high=signal.NSIG - 1)
+        _check.positive("stop_timeout_s", stop_timeout_s)
+        _check.boolean("as_service_user", as_service_user)
+        _cwd(cwd)
         _hook()
         self.argv = [str(a) for a in argv]
         self.name = name or Path(self.argv[0]).name
@@ -431,6 +490,7 @@ def owned_processes(owner: int | None = None) -> list[int]:
     directories (``scalekit-<owner>-…`` in the temporary directory — PostgreSQL's backends
     rewrite their environment area for their process titles, but they keep the data
     directory as their working directory, even after it is deleted)."""
+    _check.optional(_check.integer, "owner", owner, low=1, meaning="this process")
     owner = os.getpid() if owner is None else owner
     if not os.path.isdir("/proc/self"):  # no /proc (macOS): what this process started
         if owner != os.getpid():
@@ -471,6 +531,7 @@ _PREVIOUS: dict[int, object] = {}
 def stop_all(timeout_s: float = 5.0) -> int:
     """Stop every managed process still running and delete every work directory; returns
     how many processes were stopped. Runs by itself at exit and on SIGTERM/SIGHUP."""
+    _check.non_negative("timeout_s", timeout_s)
     with _LOCK:
         live = list(_LIVE.values())
     for p in live:

@@ -40,8 +40,9 @@ class PortInUseError(EngineError):
                          f"pass port=None to pick a free one")
 
 
-class DataDirectoryExistsError(EngineError):
-    """A data directory to be created already exists and is not empty (``path``)."""
+class DataDirectoryExistsError(EngineError, ValueError):
+    """A data directory to be created already exists and is not empty (``path``): also a
+    ValueError, the refusal of a bad ``directory`` argument."""
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = str(path)

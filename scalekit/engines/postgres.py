@@ -103,6 +103,18 @@ class PostgresCluster:
         self.delay_s = _check.number("delay_s", delay_s, low=0.0, high=10.0)
         self.jitter_s = _check.number("jitter_s", jitter_s, low=0.0, high=10.0)
         self.synchronous = _names("synchronous", synchronous)
+        known = [f"standby{i}" for i in range(1, self.n_standbys + 1)]
+        unknown = [s for s in self.synchronous if s not in known]
+        if unknown:
+            raise ValueError(f"synchronous must name standbys of this cluster ({known}), "
+                             f"got {unknown}")
+        for label, path in (("directory", directory), ("bindir", bindir)):
+            if path is not None and not isinstance(path, str | os.PathLike):
+                raise TypeError(f"{label} must be a path or None, got {type(path).__name__}")
+        if bindir is not None and not Path(bindir).is_dir():
+            raise ValueError(f"bindir must be an existing directory, got {str(bindir)!r}")
+        _check.optional(_check.integer, "port", port, low=1, high=65535,
+                        meaning="free ports, picked when it starts")
         if settings is not None and not isinstance(settings, Mapping):
             raise TypeError(f"settings must be a mapping of postgresql.conf settings, "
                             f"got {settings!r}")

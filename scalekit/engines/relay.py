@@ -66,6 +66,8 @@ class Relay:
                  delay_s: float = 0.0, jitter_s: float = 0.0, seed: int | None = 0,
                  max_lifetime_s: float = 1800.0, max_buffer_bytes: int = 64 * 2**20,
                  name: str = "relay") -> None:
+        _check.text("target_host", target_host)
+        _check.text("name", name)
         self.target = (target_host, _check.integer("target_port", target_port, low=1,
                                                    high=65535))
         self.delay_s = delay_s

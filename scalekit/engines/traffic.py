@@ -26,7 +26,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,6 +50,12 @@ def wait_listening(port: int, timeout_s: float, process: ManagedProcess | None =
     """Wait until ``port`` accepts a TCP connection; return how long that took (s).
     :class:`ServerStartError` (with the log's tail) if ``process`` exits first or
     ``timeout_s`` passes."""
+    _check.integer("port", port, low=1, high=65535)
+    _check.number("timeout_s", timeout_s, low=0.0, low_open=True, high=3600.0)
+    _check.optional(_check.instance, "process", process, ManagedProcess,
+                    meaning="no process to watch")
+    _check.text("name", name)
+    _check.text("host", host)
     start = time.monotonic()
     while True:
         try:
@@ -291,7 +297,17 @@ class _Client:
 def _check_sources(sources, users: np.ndarray) -> tuple[str, ...] | None:
     if sources is None:
         return None
-    sources = tuple(str(s) for s in sources)
+    if isinstance(sources, str | bytes) or not isinstance(sources, Sequence) or not all(
+            isinstance(s, str) for s in sources):
+        raise TypeError(f"sources must be a list of IPv4 loopback addresses (str), got "
+                        f"{sources!r:.60}")
+    for address in sources:
+        parts = address.split(".")
+        if len(parts) != 4 or parts[0] != "127" or not all(
+                p.isdigit() and int(p) < 256 for p in parts):
+            raise ValueError(f"sources must be IPv4 loopback addresses (127.x.y.z), got "
+                             f"{address!r}")
+    sources = tuple(sources)
     if users.size and len(sources) <= users.max():
         raise ValueError(f"sources must give an address to each of the {users.max() + 1} "
                          f"users, got {len(sources)}")
@@ -323,7 +339,14 @@ def replay(port: int, at_s, paths: Sequence[str], *, users=None, sources=None,
     at = _check.array("at_s", at_s, low=0.0, sorted_=True)
     if at.size > MAX_REPLAY_REQUESTS:
         raise ValueError(f"at most {MAX_REPLAY_REQUESTS:,} requests per replay, got {at.size:,}")
-    if isinstance(paths, str) or len(paths) != at.size:
+    if isinstance(paths, str) or not isinstance(paths, Sequence):
+        raise TypeError(f"paths must be a list of URL paths, got {type(paths).__name__}")
+    if at.size == 0:
+        raise ValueError("at_s must hold at least one instant (one per request), got none")
+    if isinstance(actions, str | Mapping) or not isinstance(actions, Sequence):
+        raise TypeError(f"actions must be a list of (instant, callable) pairs, got "
+                        f"{type(actions).__name__}")
+    if len(paths) != at.size:
         raise ValueError(f"paths must hold one path per request ({at.size}), got "
                          f"{paths if isinstance(paths, str) else len(paths)!r}")
     who = np.zeros(at.size, dtype=np.int64) if users is None else \

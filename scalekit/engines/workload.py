@@ -17,12 +17,14 @@ for the next background record, seconds away.) Positions (LSNs) are read as byte
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from scalekit import _check
 from scalekit.engines.pgserver import PostgresServer, psycopg
 
 __all__ = ["Ack", "PacedWriter", "ReadBack", "FailoverRun", "LSN_SQL", "COMMIT_LSN_SQL",
@@ -33,8 +35,15 @@ __all__ = ["Ack", "PacedWriter", "ReadBack", "FailoverRun", "LSN_SQL", "COMMIT_L
 LSN_SQL = "pg_wal_lsn_diff({}, '0/0')::bigint"
 
 
+MAX_SCHEDULE = 10_000_000  # poisson_schedule: expected instants at most
+
+
 def lsn_bytes(expression: str) -> str:
     """SQL for ``expression`` (an LSN) as a byte offset."""
+    if not isinstance(expression, str) or not re.fullmatch(r"[a-z_]+\(\)|'[0-9A-F]+/[0-9A-F]+'",
+                                                           expression):
+        raise ValueError(f"expression must be an LSN function call such as "
+                         f"pg_current_wal_lsn() or a literal '0/16B3748', got {expression!r}")
     return LSN_SQL.format(expression)
 
 
@@ -44,7 +53,12 @@ COMMIT_LSN_SQL = f"SELECT {lsn_bytes('pg_current_wal_flush_lsn()')}"
 
 def poisson_schedule(rate_per_s: float, duration_s: float, seed: int | None) -> np.ndarray:
     """Instants (s from the start) of a Poisson stream of ``rate_per_s`` for ``duration_s``."""
-    rng = np.random.default_rng(seed)
+    rate = _check.positive("rate_per_s", rate_per_s)
+    duration = _check.positive("duration_s", duration_s)
+    if rate * duration > MAX_SCHEDULE:
+        raise ValueError(f"rate_per_s × duration_s = {rate * duration:,.0f} expected writes: "
+                         f"at most {MAX_SCHEDULE:,}")
+    rng = np.random.default_rng(_check.seed(seed))
     gaps = rng.exponential(1.0 / rate_per_s, size=int(rate_per_s * duration_s * 2) + 10)
     times = np.cumsum(gaps)
     return times[times < duration_s]
@@ -230,7 +244,11 @@ def read_back(primary: PostgresServer, standby: PostgresServer, table: str, *, r
 
 def median_se(x: np.ndarray, rng: np.random.Generator, draws: int = 400) -> float:
     """The bootstrap standard error of the median of ``x`` (``draws`` resamples)."""
-    x = np.asarray(x, dtype=float)
+    x = _check.array("x", x, min_len=2)
+    _check.instance("rng", rng, np.random.Generator)
+    draws = _check.integer("draws", draws, low=2, high=100_000)
+    if draws * x.size > 50_000_000:
+        raise ValueError(f"draws × len(x) = {draws * x.size:,}: at most 50,000,000")
     picks = rng.integers(0, x.size, size=(draws, x.size))
     return float(np.median(x[picks], axis=1).std(ddof=1))
 

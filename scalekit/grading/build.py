@@ -32,6 +32,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import _check
+from . import _args
 from .links import Remote, binder_link, launch_links, nbgitpuller_link
 
 __all__ = ["KIT_CONFIG", "Built", "masters", "build_wheel", "build_student", "kit_config",
@@ -72,14 +74,20 @@ class Built:
 
 def masters(notebooks: Path) -> list[Path]:
     """The master notebooks (NN_topic.ipynb) in ``notebooks``."""
+    notebooks = _args.folder("notebooks", notebooks)
     found = sorted(p for p in Path(notebooks).glob("[0-9][0-9]_*.ipynb"))
     if not found:
-        raise FileNotFoundError(f"no master notebooks (NN_topic.ipynb) in {notebooks}")
+        raise _args.NothingThere(f"notebooks holds no master notebooks (NN_topic.ipynb): "
+                                 f"{notebooks}")
     return found
 
 
 def build_wheel(kit_root: Path, dest: Path) -> Path:
     """A wheel of the kit at ``kit_root`` (its pyproject.toml) written into ``dest``."""
+    kit_root = _args.folder("kit_root", kit_root)
+    if not (kit_root / "pyproject.toml").is_file():
+        raise ValueError(f"kit_root must hold a pyproject.toml, got {str(kit_root)!r}")
+    dest = _args.path("dest", dest)
     dest.mkdir(parents=True, exist_ok=True)
     for old in dest.glob("*.whl"):
         old.unlink()
@@ -96,6 +104,12 @@ def build_wheel(kit_root: Path, dest: Path) -> Path:
 
 def kit_config(master_config: dict, wheel_name: str) -> dict:
     """The master's assignment settings with the kit-wide ones (and the wheel) merged in."""
+    if not isinstance(master_config, dict):
+        raise TypeError(f"master_config must be a dict (the master's ASSIGNMENT CONFIG), got "
+                        f"{type(master_config).__name__}")
+    _check.text("wheel_name", wheel_name)
+    if not wheel_name.endswith(".whl") or "/" in wheel_name:
+        raise ValueError(f"wheel_name must be a wheel's file name (…​.whl), got {wheel_name!r}")
     import otter
 
     config = {**master_config, **KIT_CONFIG}
@@ -134,6 +148,12 @@ def _merge_config(master: Path, dest: Path, wheel_name: str) -> str:
 def prepare_student_notebook(nb, assignment: str, *, kit_url: str | None = None,
                              launch: str = "") -> None:
     """Change otter's student notebook ``nb`` in place (see the module docstring, step 3)."""
+    if not isinstance(getattr(nb, "cells", None), list):
+        raise TypeError(f"nb must be a notebook (nbformat.NotebookNode), got "
+                        f"{type(nb).__name__}")
+    _check.text("assignment", assignment)
+    _check.optional(_check.text, "kit_url", kit_url, meaning="no install line to fill in")
+    _check.text("launch", launch, min_len=0)
     cells = nb.cells
     init = next((k for k, c in enumerate(cells) if c.cell_type == "code"
                  and c.source.startswith("# Initialize Otter")), None)
@@ -200,6 +220,19 @@ def build_student(
     """
     from . import distribution
 
+    for name, value in (("notebooks", notebooks), ("out", out), ("work", work),
+                        ("instructor", instructor), ("kit_root", kit_root)):
+        _check.optional(_args.path, name, value, meaning="the default under the current folder")
+    if kit_root is not None and not (_args.folder("kit_root", kit_root)
+                                     / "pyproject.toml").is_file():
+        raise ValueError(f"kit_root must be the kit's folder (with its pyproject.toml), got "
+                         f"{str(kit_root)!r}")
+    _check.boolean("run_tests", run_tests)
+    _check.optional(_check.text, "only", only, meaning="every master")
+    _check.optional(_check.instance, "remote", remote, Remote, meaning="no launch links")
+    _check.text("branch", branch)
+    _check.text("hub", hub, min_len=0)
+    _check.function("log", log)
     root = Path.cwd()
     kit_root = Path(kit_root or root).resolve()
     notebooks = Path(notebooks or root / "notebooks").resolve()
@@ -209,8 +242,8 @@ def build_student(
     chosen = [m for m in masters(notebooks) if only in (None, m.stem)]
     if not chosen:
         known = ", ".join(m.stem for m in masters(notebooks))
-        raise FileNotFoundError(f"no master notebook named {only!r} in {notebooks} "
-                                f"(there are: {known})")
+        raise _args.NothingThere(f"only={only!r}: no master notebook of that name in "
+                                 f"{notebooks} (there are: {known})")
     for folder in (out / "notebooks", instructor / "autograder", instructor / "solutions"):
         if only is None:
             shutil.rmtree(folder, ignore_errors=True)

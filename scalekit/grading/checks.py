@@ -24,6 +24,9 @@ import json
 import os
 from pathlib import Path
 
+from .. import _check
+from . import _args
+
 __all__ = ["notebook_assignment", "notebook_path", "notebook_grader"]
 
 _MAX_NOTEBOOK_BYTES = 64 * 2**20  # a notebook larger than this is not read for its metadata
@@ -31,6 +34,7 @@ _MAX_NOTEBOOK_BYTES = 64 * 2**20  # a notebook larger than this is not read for 
 
 def notebook_assignment(path: Path | str) -> str | None:
     """The otter assignment a notebook belongs to (its metadata), or None if unreadable."""
+    _args.path("path", path)
     try:
         path = Path(path)
         if path.stat().st_size > _MAX_NOTEBOOK_BYTES:
@@ -59,6 +63,8 @@ def notebook_path(assignment: str, folder: Path | str | None = None) -> Path | N
     if not isinstance(assignment, str) or not assignment:
         raise ValueError(f"assignment must be an assignment name such as '01_servers', "
                          f"got {assignment!r}")
+    if folder is not None:
+        _args.folder("folder", folder)
     session = _session_file()
     if session is not None and session.is_file() and notebook_assignment(session) in (
             assignment, None):
@@ -72,6 +78,9 @@ def notebook_path(assignment: str, folder: Path | str | None = None) -> Path | N
 
 def notebook_grader(assignment: str, path: Path | str | None = None):
     """otter's ``Notebook`` grader for this assignment's running notebook (or for ``path``)."""
+    _check.text("assignment", assignment)
+    if path is not None:
+        _args.path("path", path)
     import otter  # the students' environments have otter; the kit's models do not need it
 
     found = Path(path) if path is not None else notebook_path(assignment)

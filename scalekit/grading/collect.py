@@ -28,6 +28,9 @@ import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .. import _check
+from . import _args
+
 __all__ = ["Submission", "collect", "MAX_NOTEBOOK_BYTES"]
 
 MAX_NOTEBOOK_BYTES = 64 * 2**20  # a submitted notebook above 64 MiB is refused before reading
@@ -115,9 +118,11 @@ def collect(folder: Path, known: list[str], only: str | None = None) -> list[Sub
     ``known`` are the assignments that have an autograder; ``only`` restricts grading to one
     of them (the others then get a ``wrong-assignment`` row).
     """
-    folder = Path(folder)
+    folder = _args.path("folder", folder)
     if not folder.is_dir():
-        raise NotADirectoryError(f"submissions must be a folder, got {folder}")
+        raise _args.NotAFolder(f"folder (the submissions) must be a folder, got {folder}")
+    known = _args.names("known", known)
+    _check.optional(_check.choice, "only", only, known, meaning="every known assignment")
     found = []
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder)
@@ -144,7 +149,7 @@ def collect(folder: Path, known: list[str], only: str | None = None) -> list[Sub
                 f"no autograder for assignment {assignment!r} (built: {', '.join(known)})"))
         found.append(sub)
     if not found:
-        raise FileNotFoundError(f"no submissions in {folder}")
+        raise _args.NothingThere(f"folder {str(folder)!r} holds no submissions (no submissions)")
     return _mark_duplicates(found)
 
 

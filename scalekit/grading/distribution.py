@@ -27,6 +27,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from .. import _check
+from . import _args
 from .links import Launch
 
 __all__ = ["write_kit_files", "write_readme", "publish"]
@@ -37,7 +39,10 @@ _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints")
 
 def write_kit_files(kit_root: Path, out: Path) -> None:
     """Copy the package and the project files of ``kit_root`` into the distribution ``out``."""
-    kit_root, out = Path(kit_root), Path(out)
+    kit_root, out = _args.folder("kit_root", kit_root), _args.folder("out", out)
+    if not (kit_root / "scalekit").is_dir():
+        raise ValueError(f"kit_root must be the kit's folder (with scalekit/ in it), got "
+                         f"{str(kit_root)!r}")
     shutil.rmtree(out / "scalekit", ignore_errors=True)
     shutil.copytree(kit_root / "scalekit", out / "scalekit", ignore=_IGNORE)
     for name in ("pyproject.toml", "environment.yml"):
@@ -50,6 +55,8 @@ def write_kit_files(kit_root: Path, out: Path) -> None:
 
 def write_readme(out: Path, launches: list[Launch]) -> Path:
     """The students' README: how to open, check and submit, with each notebook's links."""
+    out = _args.folder("out", out)
+    _args.items("launches", launches, Launch)
     rows = "\n".join(
         f"| `{Path(x.notebook).stem}` | {f'[Binder]({x.binder})' if x.binder else '—'} | "
         f"{f'[hub]({x.hub})' if x.hub else '—'} |" for x in launches)
@@ -103,7 +110,10 @@ def publish(dist: Path, repo: Path, branch: str = "student",
     Returns the branch's commit and whether it is new (False when ``dist`` has not changed
     since the last publication: nothing is committed twice).
     """
-    dist, repo = Path(dist).resolve(), Path(repo).resolve()
+    dist = _args.folder("dist", dist).resolve()
+    repo = _args.folder("repo", repo).resolve()
+    _check.text("branch", branch)
+    _check.text("message", message)
     if not (dist / "notebooks").is_dir():
         raise FileNotFoundError(f"{dist} is not a student distribution (no notebooks/ in it): "
                                 f"run `make student` first")

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .. import _check
+from . import _args
 from .collect import Submission, collect
 from .results import Case, Grade, Question
 from .sandbox import Limits, Outcome, resume, run, stop_all
@@ -26,16 +27,17 @@ _SYSTEM_EXIT = ("SystemExit", "KeyboardInterrupt")
 
 def autograders(folder: Path) -> dict[str, Path]:
     """The autograder zips in ``folder`` by assignment (``NN_topic.zip`` → ``NN_topic``)."""
-    folder = Path(folder)
+    folder = _args.folder("folder", folder)
     found = {p.stem: p for p in sorted(folder.glob("*.zip"))}
     if not found:
-        raise FileNotFoundError(f"no autograder zips in {folder}; run `make student` first to "
-                                f"build them")
+        raise _args.NothingThere(f"folder {str(folder)!r} holds no autograder zips; run "
+                                 f"`make student` first to build them")
     return found
 
 
 def possible_points(autograder: Path) -> dict[str, float]:
     """Each question's points possible, read from the tests in the autograder zip."""
+    autograder = _args.file("autograder", autograder)
     import tempfile
     import zipfile
 
@@ -64,6 +66,11 @@ def _cell_note(error: dict, limits: Limits) -> str:
 def grade_outcome(sub: Submission, table: str, possible: float, outcome: Outcome,
                   limits: Limits) -> Grade:
     """Turn what a grading job left into the submission's row (see results for statuses)."""
+    _check.instance("sub", sub, Submission)
+    _check.text("table", table, min_len=0)
+    _check.non_negative("possible", possible)
+    _check.instance("outcome", outcome, Outcome)
+    _check.instance("limits", limits, Limits)
     row = dict(student=sub.student, submission=sub.relpath, assignment=table,
                possible=possible)
     where = f" while running `{outcome.last_cell}`" if outcome.last_cell else ""
@@ -115,10 +122,17 @@ def grade_folder(
     """Grade every submission under ``submissions`` (recursively) against the zips in
     ``autograder_dir``; ``notebook`` restricts it to one assignment; ``jobs`` submissions
     at a time (default: the machine's cores)."""
+    submissions = _args.folder("submissions", submissions)
+    autograder_dir = _args.folder("autograder_dir", autograder_dir)
+    _check.optional(_check.text, "notebook", notebook, meaning="every assignment")
+    _check.optional(_check.integer, "jobs", jobs, low=1, high=256,
+                    meaning="the machine's cores")
+    _check.optional(_check.instance, "limits", limits, Limits, meaning="the default limits")
+    _check.function("log", log)
     limits = limits or Limits()
     zips = autograders(autograder_dir)
     if notebook is not None and notebook not in zips:
-        raise LookupError(f"no autograder for notebook {notebook!r} in {autograder_dir} "
+        raise _args.UnknownName(f"no autograder for notebook {notebook!r} in {autograder_dir} "
                           f"(there are: {', '.join(zips)}); check the name, or run "
                           f"`make student` to build it")
     jobs = _check.integer("jobs", jobs if jobs is not None else (os.cpu_count() or 1),

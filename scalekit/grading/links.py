@@ -25,6 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlencode, urlsplit
 
+from .. import _check
+from . import _args
+
 __all__ = ["Remote", "Launch", "parse_remote", "git_remote", "binder_link", "nbgitpuller_link",
            "launch_links"]
 
@@ -91,6 +94,10 @@ def parse_remote(url: str) -> Remote:
 
 def git_remote(repo_dir: Path | str = ".", remote: str = "origin") -> str:
     """The URL of ``remote`` in the git repository at ``repo_dir`` (``git remote get-url``)."""
+    _args.folder("repo_dir", repo_dir)
+    _check.text("remote", remote)
+    if remote.startswith("-"):
+        raise ValueError(f"remote must be a remote's name, got {remote!r}")
     done = subprocess.run(["git", "-C", str(repo_dir), "remote", "get-url", remote],
                           capture_output=True, text=True, timeout=30)
     if done.returncode != 0:
@@ -103,6 +110,8 @@ def git_remote(repo_dir: Path | str = ".", remote: str = "origin") -> str:
 
 def binder_link(remote: Remote, ref: str, path: str, *, binder: str = BINDER) -> str:
     """A Binder link that builds ``remote`` at ``ref`` and opens ``path`` in JupyterLab."""
+    _check.instance("remote", remote, Remote)
+    _check_url("binder", binder)
     _check_text("ref", ref)
     _check_text("path", path)
     base = binder.rstrip("/")
@@ -120,6 +129,7 @@ def binder_link(remote: Remote, ref: str, path: str, *, binder: str = BINDER) ->
 
 def nbgitpuller_link(hub: str, remote: Remote, branch: str, path: str) -> str:
     """An nbgitpuller link: the hub pulls ``branch`` of ``remote`` and opens ``path``."""
+    _check.instance("remote", remote, Remote)
     _check_text("branch", branch)
     _check_text("path", path)
     parts = urlsplit(hub.strip() if isinstance(hub, str) else "")
@@ -135,9 +145,24 @@ def nbgitpuller_link(hub: str, remote: Remote, branch: str, path: str) -> str:
 def launch_links(remote: Remote, branch: str, notebooks: list[str], *,
                  hub: str = "", binder: str = BINDER) -> list[Launch]:
     """Each notebook's Binder link (when the remote is reachable) and hub link (when ``hub``)."""
+    _check.instance("remote", remote, Remote)
+    _check_text("branch", branch)
+    _args.names("notebooks", notebooks)
+    _check.text("hub", hub, min_len=0)
+    if hub:
+        _check_url("hub", hub)
+    _check_url("binder", binder)
     return [Launch(nb, binder_link(remote, branch, nb, binder=binder) if remote.host else "",
                    nbgitpuller_link(hub, remote, branch, nb) if hub else "")
             for nb in notebooks]
+
+
+def _check_url(name: str, value: object) -> None:
+    _check.text(name, value)
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{name} must be an http(s) URL, e.g. https://mybinder.org, "
+                         f"got {value!r}")
 
 
 def _check_text(name: str, value: object) -> None:

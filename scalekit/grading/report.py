@@ -30,6 +30,8 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
+from .. import _check
+from . import _args
 from .results import GRADED, Grade
 
 __all__ = ["write_scores", "write_gradebook", "write_feedback", "write_summary",
@@ -45,6 +47,9 @@ def _num(x: float) -> str:
 
 def write_scores(grades: list[Grade], questions: list[str], path: Path) -> Path:
     """One assignment's score table (see the module docstring for the columns)."""
+    grades = _args.items("grades", grades, Grade)
+    questions = _args.names("questions", questions)
+    path = _args.path("path", path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     with tmp.open("w", newline="", encoding="utf-8") as fh:
@@ -63,6 +68,7 @@ def write_scores(grades: list[Grade], questions: list[str], path: Path) -> Path:
 
 def write_gradebook(folder: Path) -> Path:
     """One row per student from every ``*-scores.csv`` in ``folder`` (LMS import)."""
+    folder = _args.folder("folder", folder)
     tables = sorted(p for p in folder.glob("*-scores.csv")
                     if p.name != f"{UNASSIGNED}-scores.csv")
     names = [p.name.removesuffix("-scores.csv") for p in tables]
@@ -101,6 +107,7 @@ def _block(text: str) -> str:
 
 def feedback_text(g: Grade) -> str:
     """One submission's feedback, in Markdown."""
+    _check.instance("g", g, Grade)
     head = [f"# {g.assignment or 'Submission'} — feedback for {g.student}", "",
             f"Submission: `{g.submission}`", "",
             f"**Score: {_num(g.total)} / {_num(g.possible)}"
@@ -135,6 +142,8 @@ def _safe(name: str) -> str:
 
 def write_feedback(grades: list[Grade], folder: Path) -> list[Path]:
     """One Markdown file per submission in ``folder`` (``<student>.md``, ``-2`` … for more)."""
+    grades = _args.items("grades", grades, Grade)
+    folder = _args.new_folder("folder", folder)
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     seen: Counter[str] = Counter()
@@ -154,6 +163,8 @@ def summary_rows(grades: list[Grade], questions: list[str]) -> list[tuple[str, i
     Every submission but a superseded duplicate counts; one that could not be graded counts
     as not passed.
     """
+    grades = _args.items("grades", grades, Grade)
+    questions = _args.names("questions", questions)
     counted = [g for g in grades if g.status != "duplicate"]
     rows = []
     for q in questions:
@@ -167,6 +178,10 @@ def summary_rows(grades: list[Grade], questions: list[str]) -> list[tuple[str, i
 def write_summary(grades: list[Grade], questions: list[str], possible: dict[str, float],
                   path: Path) -> Path:
     """The instructor's summary of one assignment (see the module docstring)."""
+    grades = _args.items("grades", grades, Grade)
+    questions = _args.names("questions", questions)
+    possible = _args.points("possible", possible)
+    path = _args.path("path", path)
     statuses = Counter(g.status for g in grades)
     graded = sum(statuses[s] for s in GRADED)
     lines = [f"# {path.name.removesuffix('-summary.md')} — summary", "",
@@ -193,7 +208,13 @@ def write_reports(grades: list[Grade], points: dict[str, dict[str, float]],
                   folder: Path) -> list[Path]:
     """Every file of the module docstring for ``grades``; ``points`` are each assignment's
     questions and their points possible. Returns the score tables written."""
-    folder = Path(folder)
+    grades = _args.items("grades", grades, Grade)
+    if not isinstance(points, dict):
+        raise TypeError(f"points must be a dict assignment → {{question: points}}, got "
+                        f"{type(points).__name__}")
+    for name, table in points.items():
+        _args.points(f"points[{name!r}]", table)
+    folder = _args.new_folder("folder", folder)
     tables = []
     for name in sorted({g.assignment for g in grades}):
         mine = [g for g in grades if g.assignment == name]
@@ -202,6 +223,7 @@ def write_reports(grades: list[Grade], points: dict[str, dict[str, float]],
         tables.append(write_scores(mine, questions, folder / f"{label}-scores.csv"))
         write_feedback(mine, folder / "feedback" / label)
         if name:
-            write_summary(mine, questions, points[name], folder / f"{label}-summary.md")
+            write_summary(mine, questions, points.get(name, {}),
+                          folder / f"{label}-summary.md")
     write_gradebook(folder)
     return tables

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import _check
+from . import _args
 
 __all__ = ["Limits", "Outcome", "run", "stop_all", "resume"]
 
@@ -69,6 +70,7 @@ class Limits:
 
     def environment(self, events: Path) -> str:
         """The JSON the worker and the kernel read (``SCALEKIT_GRADING_LIMITS``)."""
+        events = _args.path("events", events)
         memory = int(self.memory_gib * 2**30)
         return json.dumps({"memory_bytes": memory, "worker_memory_bytes": memory + 2 * 2**30,
                            "cpu_s": int(2 * (self.timeout_s + self.startup_s)) + 30,
@@ -154,6 +156,9 @@ def resume() -> None:
 
 def run(submission: Path, autograder: Path, limits: Limits | None = None) -> Outcome:
     """Grade ``submission`` with the autograder zip ``autograder`` in a child process."""
+    submission = _args.file("submission", submission)
+    autograder = _args.file("autograder", autograder)
+    _check.optional(_check.instance, "limits", limits, Limits, meaning="the default limits")
     if _stopping.is_set():
         raise RuntimeError("grading was stopped; no new job starts")
     limits = limits or Limits()

@@ -17,6 +17,8 @@ import resource
 import sys
 from pathlib import Path
 
+from .. import _check
+
 _ERROR_LINE = re.compile(r"^\s*([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning))"
                          r"(?::\s?(.*))?$")
 _MAX_MESSAGE = 4000
@@ -27,6 +29,7 @@ _DOCTEST_FRAME = re.compile(r"^ *File \"[^\"]*doctest\.py\", line \d+, in \w+\n 
 
 def hidden_message(message: str) -> str:
     """A failed hidden case's message without its code: the first error's last line."""
+    _check.optional(_check.text, "message", message, min_len=0, meaning="no message")
     for line in (message or "").splitlines():
         found = _ERROR_LINE.match(line)
         if found:

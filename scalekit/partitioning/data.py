@@ -42,6 +42,8 @@ __all__ = ["Airports", "Flights", "LoadResult", "PartitionError", "LAYOUTS", "AI
 
 LAYOUTS = ("wide", "normalized")
 MAX_AIRPORTS = 2000
+MAX_WEIGHTS = 10_000_000  # hub_weights: 80 MB of float64, far past any course size
+MAX_SKEW = 10.0  # beyond it every flight leaves the top hub (weights underflow to 0)
 YEAR_START_AT = 1_704_067_200  # 2024-01-01T00:00:00Z, Unix seconds
 DAYS = 366  # 2024 is a leap year
 PROGRESS_EVERY = 50_000  # rows between progress callbacks (and insert batches)
@@ -156,8 +158,8 @@ class LoadResult(_html.ScalarTable):
 def hub_weights(n: int, skew: float) -> np.ndarray:
     """The Zipf weights of ``n`` airports by hub rank: ``r**-skew`` normalised to sum to 1
     (``skew`` = 0 gives every airport the same share)."""
-    n = _check.integer("n", n, low=1)
-    s = _check.non_negative("skew", skew)
+    n = _check.integer("n", n, low=1, high=MAX_WEIGHTS)
+    s = _check.number("skew", skew, low=0.0, high=MAX_SKEW)
     w = np.arange(1, n + 1, dtype=float) ** -s
     return w / w.sum()
 
@@ -229,7 +231,7 @@ def flights(n: int = 300_000, ports: Airports | None = None, *, seed: int | None
     distance at 780 km/h, ±3%, plus 25 minutes of taxi.
     """
     n = _check.integer("n", n, low=1, high=50_000_000)
-    s = _check.non_negative("skew", skew)
+    s = _check.number("skew", skew, low=0.0, high=MAX_SKEW)
     if ports is None:
         ports = airports(seed=seed)
     elif not isinstance(ports, Airports):
@@ -309,19 +311,23 @@ def check_pair(fl, ports) -> None:
     """Refuse ``fl`` and ``ports`` unless they are Flights and the Airports they were drawn
     from (TypeError/ValueError naming which)."""
     if not isinstance(fl, Flights):
-        raise TypeError(f"flights must be Flights (from flights()), got {type(fl).__name__}")
+        raise TypeError(f"fl must be Flights (from flights()), got {type(fl).__name__}")
     if not isinstance(ports, Airports):
-        raise TypeError(f"airports must be Airports (from airports()), "
+        raise TypeError(f"ports must be Airports (from airports()), "
                         f"got {type(ports).__name__}")
     top = int(max(fl.origin.max(), fl.destination.max()))
     if top >= ports.count:
-        raise ValueError(f"airports has {ports.count} airports but flights refer to "
+        raise ValueError(f"ports has {ports.count} airports but fl refers to "
                          f"airport index {top}: pass the airports the flights were drawn from")
 
 
 def flight_tuples(fl: Flights, ports: Airports, layout: str, lo: int, hi: int) -> list[tuple]:
     """Flights ``lo`` … ``hi − 1`` as the value tuples of the ``layout`` table's rows (wide:
     codes, cities and countries inline; normalized: location ids)."""
+    check_pair(fl, ports)
+    layout = _check.choice("layout", layout, LAYOUTS)
+    lo = _check.integer("lo", lo, low=0, high=fl.count)
+    hi = _check.integer("hi", hi, low=lo, high=fl.count)
     o, d = fl.origin[lo:hi], fl.destination[lo:hi]
     tail = [fl.airline[lo:hi].tolist(), fl.departs_at[lo:hi].tolist(),
             fl.duration_min[lo:hi].tolist(), fl.domestic[lo:hi].astype(int).tolist()]
@@ -372,6 +378,7 @@ def load_flights(path: str | os.PathLike, fl: Flights, ports: Airports, *,
     check_pair(fl, ports)
     if progress is not None and not callable(progress):
         raise TypeError(f"progress must be None or a callable(done, total), got {progress!r}")
+    _check.function("timer", timer)
     existed = target.exists()
     start = timer()
     try:

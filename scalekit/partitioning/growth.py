@@ -36,14 +36,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from scalekit import _check, _html
-from scalekit.hashing import DEFAULT_VNODES
+from scalekit.hashing import DEFAULT_VNODES, MAX_VNODES
 from scalekit.partitioning import data
 from scalekit.partitioning.shards import (
-    STRATEGIES,
     ConsistentHash,
     Strategy,
     key_hashes,
     strategy,
+    strategy_name,
 )
 
 __all__ = ["ShardGrowth", "ReshardingCurve", "strategy_for_keys", "add_shard",
@@ -74,8 +74,10 @@ def strategy_for_keys(name: str, n: int, keys: Sequence | None = None, *,
     ``keys`` into ``n`` runs of equal length (so it needs them); consistent hashing uses
     ``vnodes`` points per shard; directory places each new key on the shard with the
     fewest keys so far."""
-    _check.choice("strategy", name, STRATEGIES)
+    strategy_name(name)
     n = _check.integer("n", n, low=1, high=10_000)
+    keys = None if keys is None else _keys(keys)
+    vnodes = _check.integer("vnodes", vnodes, low=1, high=MAX_VNODES)
     if name == "range":
         if keys is None:
             raise ValueError("a range strategy needs the keys to split into ranges")
@@ -86,7 +88,7 @@ def strategy_for_keys(name: str, n: int, keys: Sequence | None = None, *,
         return strategy("range", n, boundaries=[codes[len(codes) * i // n]
                                                 for i in range(1, n)])
     if name == "consistent":
-        return _ring(n, _check.integer("vnodes", vnodes, low=1))
+        return _ring(n, vnodes)
     return strategy(name, n)
 
 
@@ -95,6 +97,7 @@ def add_shard(rule: Strategy, keys: Sequence | None = None) -> Strategy:
     again into n + 1 equal runs (a ring keeps every old point and adds the new shard's)."""
     if not isinstance(rule, Strategy):
         raise TypeError(f"rule must be a strategy, got {type(rule).__name__}")
+    keys = None if keys is None else _keys(keys)
     if rule.name == "range":
         return strategy_for_keys("range", rule.n + 1, keys)
     if isinstance(rule, ConsistentHash):
@@ -106,8 +109,8 @@ def expected_moved(name: str, n: int) -> float | None:
     """The textbook fraction of keys that move from ``n`` to ``n + 1`` shards: n/(n+1) for
     modulo, 1/(n+1) for consistent and jump hashing, 0 for a directory (its table keeps
     every placed key where it is), None for range (it depends on the boundaries)."""
-    _check.choice("strategy", name, STRATEGIES)
-    n = _check.integer("n", n, low=1)
+    strategy_name(name)
+    n = _check.integer("n", n, low=1, high=10_000)
     return {"modulo": n / (n + 1), "consistent": 1 / (n + 1), "jump": 1 / (n + 1),
             "directory": 0.0}.get(name)
 
@@ -154,6 +157,9 @@ def shard_growth(name: str, n: int, keys: Sequence, *,
     """Put ``keys`` (one per row; a hot key repeats) on ``n`` shards with strategy ``name``
     (:func:`strategy_for_keys`), add one shard (:func:`add_shard`) and count what moves —
     each distinct key looked up once."""
+    strategy_name(name)
+    _check.integer("n", n, low=1, high=10_000)
+    _check.integer("vnodes", vnodes, low=1, high=MAX_VNODES)
     rows = _keys(keys)
     counter = Counter(rows)
     distinct, counts = list(counter), np.fromiter(counter.values(), dtype=np.int64)
@@ -199,10 +205,12 @@ def resharding_curve(name: str, keys: Sequence, max_shards: int = 16, *,
     """:func:`shard_growth`'s moved fraction for n = 1 … ``max_shards`` (each step the
     same rule grown by one shard, so a ring keeps its points). Hash strategies only: range
     and directory move only what the operator moves."""
-    if name not in ("modulo", "consistent", "jump"):
-        raise ValueError(f"resharding_curve compares hash strategies (modulo, consistent, "
-                         f"jump), got {name!r}; range and directory move only what the "
-                         f"operator moves")
+    if name in ("range", "directory"):
+        raise ValueError(f"name must be one of the hash strategies (modulo, consistent, "
+                         f"jump): resharding_curve compares those, got {name!r}; range and "
+                         f"directory move only what the operator moves")
+    strategy_name(name, ("modulo", "consistent", "jump"))
+    _check.integer("vnodes", vnodes, low=1, high=MAX_VNODES)
     top = _check.integer("max_shards", max_shards, low=1, high=MAX_SHARDS)
     rows = _keys(keys)
     counter = Counter(rows)
@@ -225,11 +233,18 @@ def resharding_curve(name: str, keys: Sequence, max_shards: int = 16, *,
                            moved=tuple(moved), expected=tuple(expected), spread=tuple(spread))
 
 
-@functools.lru_cache(maxsize=16)
 def origin_keys(rows: int = 20_000, skew: float = 1.0, seed: int = 0) -> tuple:
     """The shard key of ``rows`` flights: each flight's origin airport code (a tuple of
     str, one per row; hubs repeat, ``skew`` as in :func:`scalekit.partitioning.flights`),
-    over the default 200 airports."""
+    over the default 200 airports (cached: the same arguments give the same tuple)."""
+    rows = _check.integer("rows", rows, low=1, high=50_000_000)
+    skew = _check.number("skew", skew, low=0.0, high=data.MAX_SKEW)
+    seed = _check.integer("seed", seed, low=0)
+    return _origin_keys(rows, skew, seed)
+
+
+@functools.lru_cache(maxsize=16)
+def _origin_keys(rows: int, skew: float, seed: int) -> tuple:
     ports = data.airports(seed=seed)
     fl = data.flights(rows, ports, seed=seed, skew=skew)
     return tuple(ports.code[fl.origin].tolist())

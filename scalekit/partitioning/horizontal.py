@@ -36,6 +36,7 @@ import numpy as np
 
 from scalekit import _check, _html
 from scalekit.partitioning.data import (
+    AIRLINES,
     PROGRESS_EVERY,
     Airports,
     Flights,
@@ -269,6 +270,25 @@ def _literal(sql_type: str, default: object) -> str:
                     f"got {default!r}")
 
 
+def _partition_columns(target: Path) -> None:
+    """Refuse (ValueError naming ``path``) a file that does not hold both partitions —
+    read-only, before the write begins. (A column already there is SQLite's to refuse,
+    inside the transaction: the rollback that leaves every partition as it was.)"""
+    try:
+        db = sqlite3.connect(f"{target.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            have = {t: {row[1] for row in db.execute(f"PRAGMA table_info({_quote(t)})")}
+                    for t in PARTITIONS}
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        raise ValueError(f"path {str(target)!r} is not an SQLite database: {exc}") from exc
+    missing = [t for t, cols in have.items() if not cols]
+    if missing:
+        raise ValueError(f"path {str(target)!r} holds no {', '.join(missing)} table: "
+                         f"load_partitioned() first")
+
+
 def add_column(path: str | os.PathLike, name: str, sql_type: str, default: object = None, *,
                fail_after: int | None = None) -> tuple[str, ...]:
     """Add column ``name`` of ``sql_type`` (one of :data:`SQL_TYPES`) with ``default`` to
@@ -292,6 +312,7 @@ def add_column(path: str | os.PathLike, name: str, sql_type: str, default: objec
     literal = _literal(sql_type, default)
     if fail_after is not None:
         fail_after = _check.integer("fail_after", fail_after, low=0)
+    _partition_columns(target)
     with write_transaction(target, f"adding column {name!r} to the partitions") as db:
         for done, table in enumerate(PARTITIONS):
             if fail_after is not None and done >= fail_after:
@@ -359,6 +380,11 @@ def compare_partitioning(fl: Flights, ports: Airports, *,
         if value is not None and not isinstance(value, str):
             raise TypeError(f"{name} must be a str, got {value!r}")
     check_pair(fl, ports)
+    if origin is not None and origin not in set(ports.code.tolist()):
+        raise ValueError(f"origin {origin!r} is not an airport code of ports "
+                         f"(e.g. {ports.code[0]!r})")
+    if airline not in AIRLINES:
+        raise ValueError(f"unknown airline {airline!r}; choose one of {list(AIRLINES)}")
     if origin is None:
         origin = str(ports.code[int(np.bincount(fl.origin, minlength=ports.count).argmax())])
     if folder is None:

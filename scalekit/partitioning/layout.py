@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from scalekit import _check, _html
 from scalekit.partitioning.data import PartitionError
+from scalekit.partitioning.queries import column_named
 from scalekit.partitioning.shards import Strategy, from_spec
 
 __all__ = ["LAYOUT_FILE", "Layout", "read_layout", "write_layout"]
@@ -48,6 +49,18 @@ class Layout:
     strategy: dict
     shard_key: str
     decided: int | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.strategy, Mapping):
+            raise TypeError(f"strategy must be a strategy spec (a dict with a 'name' and an "
+                            f"'n'), got {type(self.strategy).__name__}")
+        try:
+            from_spec(self.strategy)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"strategy must be a strategy spec that rebuilds: {exc}") from None
+        column_named("shard_key", self.shard_key)
+        _check.optional(_check.integer, "decided", self.decided, low=0,
+                        meaning="no transaction decided yet")
 
     @property
     def n_shards(self) -> int:
@@ -68,8 +81,16 @@ class Layout:
                                       "last decided transaction": self.decided})
 
 
+def _directory(directory):
+    if not isinstance(directory, str | os.PathLike):
+        raise TypeError(f"directory must be a path, got {type(directory).__name__}")
+    return directory
+
+
 def read_layout(directory: str | os.PathLike) -> Layout | None:
     """The layout stored in ``directory`` (None if it has no ``layout.json``)."""
+    if Path(_directory(directory)).exists() and not Path(directory).is_dir():
+        raise ValueError(f"directory {str(directory)!r} is a file, not a directory")
     path = Path(directory) / LAYOUT_FILE
     try:
         text = path.read_text(encoding="utf-8")
@@ -103,8 +124,12 @@ def write_layout(directory: str | os.PathLike, layout: Layout,
     :class:`PartitionError`; one after it (syncing the directory) is raised too, but the new
     layout is already the one a reader sees.
     """
+    if not Path(_directory(directory)).is_dir():
+        raise ValueError(f"directory {str(directory)!r} is not an existing directory")
     if not isinstance(layout, Layout):
         raise TypeError(f"layout must be a Layout, got {type(layout).__name__}")
+    if step is not None:
+        _check.function("step", step)
     folder = Path(directory)
     final, temp = folder / LAYOUT_FILE, folder / (LAYOUT_FILE + ".tmp")
     try:

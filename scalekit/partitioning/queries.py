@@ -52,11 +52,28 @@ class QueryCost:
 
 def quoted_column(name) -> str:
     """A column name checked against the schema and quoted."""
+    return column_named("name", name)
+
+
+def column_named(param: str, name) -> str:
+    """``name`` (the value of parameter ``param``) checked against the schema and quoted;
+    the error names ``param``."""
     if not isinstance(name, str):
-        raise TypeError(f"a column name must be a str, got {name!r}")
+        raise TypeError(f"{param} must be a column name (a str), got {name!r}")
     if name not in COLUMNS:
-        raise ValueError(f"unknown column {name!r}; choose one of {', '.join(COLUMNS)}")
+        raise ValueError(f"unknown column {name!r} in {param}; choose one of "
+                         f"{', '.join(COLUMNS)}")
     return f'"{name}"'
+
+
+def _column_list(columns) -> list[str]:
+    if isinstance(columns, str | bytes) or not isinstance(columns, Sequence):
+        raise TypeError(f"columns must be a list of column names, got {columns!r}")
+    if not columns:
+        raise ValueError("columns must name at least one column, got an empty list")
+    for c in columns:
+        column_named("columns", c)
+    return list(columns)
 
 
 def _where_sql(where) -> tuple[str, list]:
@@ -71,7 +88,7 @@ def _where_sql(where) -> tuple[str, list]:
             raise TypeError(f"each condition must be (column, op, value), got {cond!r}")
         col, op, value = cond
         _check.choice("operator", op, _OPS)
-        parts.append(f"{quoted_column(col)} {op} ?")
+        parts.append(f"{column_named('where', col)} {op} ?")
         params.append(value)
     return (" WHERE " + " AND ".join(parts)) if parts else "", params
 
@@ -117,6 +134,8 @@ class ShardReader:
                      ) -> list[tuple]:
         """Rows with shard key ``key`` also matching ``where`` — (column, op, value)
         conditions or a mapping column → value — read from the key's one shard."""
+        if columns is not None:
+            _column_list(columns)
         self._settle()
         cond = [(self.shard_key, "=", key), *self._conditions(where)]
         return self._select(self.strategy.shard_for(key), cond, columns)
@@ -125,9 +144,9 @@ class ShardReader:
                        order_by: str = "id") -> list[tuple]:
         """Rows matching ``where`` from every shard, merged and sorted by ``order_by``
         then id (SQLite's order: NULL first, then numbers, then text)."""
+        cols = _column_list(columns) if columns is not None else list(COLUMNS)
+        column_named("order_by", order_by)
         self._settle()
-        cols = list(columns) if columns is not None else list(COLUMNS)
-        quoted_column(order_by)
         extra = [c for c in (order_by, "id") if c not in cols]
         rows = [r for s in range(self.n_shards)
                 for r in self._select(s, self._conditions(where), cols + extra)]
@@ -141,11 +160,16 @@ class ShardReader:
         counts and sums add up, min/max take the min/max of the shards', avg is the summed
         SUM over the summed COUNT (never an average of averages). With ``group_by``, a
         sorted list of (group, value); otherwise one value (None for no rows)."""
-        func = _check.choice("aggregate", func, _AGGREGATES)
+        if not isinstance(func, str) or func not in _AGGREGATES:
+            kind = ValueError if isinstance(func, str) else TypeError
+            raise kind(f"func must be an aggregate, one of {', '.join(_AGGREGATES)}; "
+                       f"got {func!r}")
         self._settle()
-        col = "*" if func == "count" and column is None else quoted_column(column)
+        col = "*" if func == "count" and column is None else column_named("column", column)
         parts = [f"SUM({col})", f"COUNT({col})"] if func == "avg" else [f"{func}({col})"]
         sql_where, params = _where_sql(self._conditions(where))
+        if group_by is not None:
+            column_named("group_by", group_by)
         group = f"{quoted_column(group_by)}, " if group_by else ""
         sql = (f"SELECT {group}{', '.join(parts)} FROM {TABLE}{sql_where}"
                + (f" GROUP BY {quoted_column(group_by)}" if group_by else ""))
@@ -163,6 +187,7 @@ class ShardReader:
         first leg leaves ``origin`` (and matches ``where``) and the onward leg leaves the
         first leg's destination (and matches ``where``), sorted. Run as one query for the
         first legs, then one query per shard holding any of their destinations."""
+        _check.text("origin", origin)
         self._settle()
         cond = [("origin", "=", origin), *self._conditions(where)]
         if self.shard_key == "origin":
@@ -240,7 +265,16 @@ class ShardReader:
 
     def query_plan(self, shard: int, sql: str, params: Sequence = ()) -> list[str]:
         """SQLite's ``EXPLAIN QUERY PLAN`` for ``sql`` on ``shard``, one line per step."""
-        return [str(row[-1]) for row in self._run(shard, "EXPLAIN QUERY PLAN " + sql, params)]
+        _check.integer("shard", shard, low=0, high=self.n_shards - 1)
+        _check.text("sql", sql)
+        if isinstance(params, str | bytes) or not isinstance(params, Sequence):
+            raise TypeError(f"params must be a tuple or list of bound values, got {params!r}")
+        try:
+            plan = self._run(shard, "EXPLAIN QUERY PLAN " + sql, params)
+        except PartitionError as exc:
+            raise ValueError(f"sql {sql!r} cannot be planned on shard {shard}: "
+                             f"{exc.__cause__}") from exc
+        return [str(row[-1]) for row in plan]
 
 
 def _merge(func: str, partials: list[tuple]):
@@ -264,7 +298,12 @@ def measure_query_costs(router: ShardReader, key, *, repeats: int = 7,
     rows with shard key ``key`` (one shard), the rows whose destination is ``key`` (no
     shard key when sharding by origin: every shard), and :meth:`~ShardReader.join_onward`
     from ``key`` restricted to that key's first airline (a join done in the router)."""
+    _check.instance("router", router, ShardReader)
     repeats = _check.integer("repeats", repeats, low=1, high=1000)
+    _check.function("clock", clock)
+    if not isinstance(key, str):
+        raise TypeError(f"key must be an airport code (a str: the three queries read its "
+                        f"flights and its onward legs), got {key!r}")
     first = router.get(key)
     airline = first[0][list(COLUMNS).index("airline")] if first else None
     kinds = {

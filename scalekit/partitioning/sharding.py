@@ -40,6 +40,7 @@ from scalekit.partitioning.queries import (
     TABLE,
     QueryCost,
     ShardReader,
+    column_named,
     measure_query_costs,
     quoted_column,
 )
@@ -166,7 +167,7 @@ class ShardRouter(ShardReader):
         if not isinstance(directory, str | os.PathLike):
             raise TypeError(f"directory must be a path, got {type(directory).__name__}")
         if shard_key is not None:
-            quoted_column(shard_key)
+            column_named("shard_key", shard_key)
         self.directory = Path(directory)
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -239,7 +240,9 @@ class ShardRouter(ShardReader):
     # ----------------------------------------------------------------- files
 
     def path(self, shard: int) -> Path:
-        return self._files.path(shard)
+        """The file of shard ``shard`` (a number 0 … 9,999: a reshard names its new
+        shards' files before they hold anything)."""
+        return self._files.path(_check.integer("shard", shard, low=0, high=9_999))
 
     @property
     def n_shards(self) -> int:
@@ -300,7 +303,7 @@ class ShardRouter(ShardReader):
 
     def _row(self, row) -> tuple:
         if not isinstance(row, Mapping):
-            raise TypeError(f"each row must be a mapping column → value, got {row!r}")
+            raise TypeError(f"rows must hold mappings column → value, got {row!r}")
         unknown = row.keys() - _NAMES
         if unknown:
             raise ValueError(f"unknown column(s) {sorted(map(str, unknown))}; the flights "
@@ -323,6 +326,10 @@ class ShardRouter(ShardReader):
         returns the count. ``fail_after``: raise :class:`InjectedFailure` once that many
         rows are staged — before the decision, so nothing is inserted anywhere."""
         fail_after = _fail_after(fail_after)
+        if isinstance(rows, str | bytes | Mapping) or not isinstance(rows, Iterable):
+            raise TypeError(f"rows must be a list of row mappings (column → value), got "
+                            f"{type(rows).__name__}" + (" (one row? put it in a list)"
+                                                        if isinstance(rows, Mapping) else ""))
         records = [self._row(r) for r in rows]
         ids = [r[0] for r in records]
         if len(set(ids)) != len(ids):
@@ -373,6 +380,8 @@ class ShardRouter(ShardReader):
         connection has locked: :class:`ShardLockedError`) leaves every shard exactly as it
         was and removes new files; after it, the reshard completes, if need be when the
         directory is next opened."""
+        if isinstance(target, int | np.integer) and not isinstance(target, bool):
+            _check.integer("target", int(target), low=1, high=10_000)
         new = (self.strategy.resized(target) if isinstance(target, int | np.integer)
                and not isinstance(target, bool) else target)
         if not isinstance(new, Strategy):

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import bisect
+import numbers
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -49,6 +50,7 @@ class Strategy:
         analysis uses. ``hashes``: the keys' :func:`key_hash` values, if the caller has
         them (:func:`key_hashes`), so that several rules over the same keys hash them once;
         the hash strategies vectorise it."""
+        keys, hashes = _bulk(keys, hashes)
         return np.fromiter((self.shard_for(k) for k in keys), dtype=np.int64,
                            count=len(keys))
 
@@ -73,6 +75,7 @@ class ModuloHash(Strategy):
         return key_hash(key) % self.n
 
     def shards_for(self, keys: Sequence, hashes: np.ndarray | None = None) -> np.ndarray:
+        keys, hashes = _bulk(keys, hashes)
         h = key_hashes(keys) if hashes is None else hashes
         return (h % np.uint64(self.n)).astype(np.int64)
 
@@ -86,6 +89,7 @@ class JumpHash(Strategy):
         return jump_hash(key_hash(key), self.n)
 
     def shards_for(self, keys: Sequence, hashes: np.ndarray | None = None) -> np.ndarray:
+        keys, hashes = _bulk(keys, hashes)
         return _jump_many(key_hashes(keys) if hashes is None else hashes, self.n)
 
 
@@ -104,6 +108,7 @@ class ConsistentHash(Strategy):
         return self.ring.index_for(key)
 
     def shards_for(self, keys: Sequence, hashes: np.ndarray | None = None) -> np.ndarray:
+        keys, hashes = _bulk(keys, hashes)
         return self.ring.indices_for(list(keys))
 
     def resized(self, n: int) -> ConsistentHash:
@@ -121,7 +126,7 @@ class RangeShards(Strategy):
 
     def __init__(self, n: int, boundaries: Sequence | None = None):
         super().__init__(n)
-        if boundaries is None or isinstance(boundaries, str | bytes):
+        if isinstance(boundaries, str | bytes) or not isinstance(boundaries, Sequence):
             raise TypeError(f"boundaries must be a sorted list of {self.n - 1} keys, "
                             f"got {boundaries!r}")
         bounds = list(boundaries)
@@ -145,8 +150,8 @@ class RangeShards(Strategy):
                             f"{self.boundaries!r}") from exc
 
     def resized(self, n: int) -> RangeShards:
-        raise ValueError("a range strategy cannot guess new boundaries: reshard to a new "
-                         "RangeShards(n, boundaries) instead of a shard count")
+        raise ValueError(f"n={n!r}: a range strategy cannot guess new boundaries: reshard to "
+                         f"a new RangeShards(n, boundaries) instead of a shard count")
 
     def spec(self) -> dict:
         return {**super().spec(), "boundaries": list(self.boundaries)}
@@ -162,6 +167,9 @@ class DirectoryShards(Strategy):
     def __init__(self, n: int, table: Mapping | None = None, rule: str = "least"):
         super().__init__(n)
         self.rule = _check.choice("rule", rule, ("least", "hash"))
+        if table is not None and not isinstance(table, Mapping):
+            raise TypeError(f"table must be a dict key → shard (or None), got "
+                            f"{type(table).__name__}")
         self.table: dict = {}
         self._keys_per_shard = [0] * self.n
         for key, shard in dict(table or {}).items():
@@ -169,6 +177,7 @@ class DirectoryShards(Strategy):
 
     def assign(self, key, shard: int) -> None:
         """Put ``key`` on ``shard`` (a later reshard moves its rows there)."""
+        _directory_key(key)
         shard = _check.integer("shard", shard, low=0, high=self.n - 1)
         if key in self.table:
             self._keys_per_shard[self.table[key]] -= 1
@@ -176,6 +185,7 @@ class DirectoryShards(Strategy):
         self._keys_per_shard[shard] += 1
 
     def shard_for(self, key) -> int:
+        _directory_key(key)
         if key not in self.table:
             if self.rule == "hash":
                 shard = key_hash(key) % self.n
@@ -205,13 +215,48 @@ STRATEGIES = {"modulo": ModuloHash, "range": RangeShards, "directory": Directory
 def strategy(name: str, n: int, **kw) -> Strategy:
     """The strategy called ``name`` over ``n`` shards (``kw``: ``vnodes`` for consistent,
     ``boundaries`` for range, ``table``/``rule`` for directory)."""
-    _check.choice("strategy", name, STRATEGIES)
+    strategy_name(name)
     _check.integer("n", n, low=1, high=10_000)
     return STRATEGIES[name](n, **kw)
 
 
+def strategy_name(name, options=None) -> str:
+    """``name`` if it names a strategy (one of ``options``, default all of
+    :data:`STRATEGIES`); the error names the parameter ``name``."""
+    options = tuple(STRATEGIES if options is None else options)
+    listed = ", ".join(repr(o) for o in options)
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a strategy name, one of {listed}; got {name!r}")
+    if name not in options:
+        raise ValueError(f"unknown strategy name {name!r}; choose one of {listed}")
+    return name
+
+
+def _directory_key(key) -> None:
+    """A directory's key: what a layout file can hold and hash — a str, bytes or a whole
+    number (not None, NaN, a list …)."""
+    if isinstance(key, bool) or not isinstance(key, str | bytes | numbers.Integral):
+        raise TypeError(f"key must be a str, bytes or int, got {key!r}")
+
+
+def _bulk(keys, hashes) -> tuple[Sequence, np.ndarray | None]:
+    """``keys`` (a list of shard keys) and ``hashes`` (None or one uint64 per key),
+    checked."""
+    if isinstance(keys, str | bytes) or not isinstance(keys, Sequence | np.ndarray):
+        raise TypeError(f"keys must be a list of shard keys, got {type(keys).__name__}")
+    if hashes is not None:
+        if not isinstance(hashes, np.ndarray) or hashes.dtype != np.uint64:
+            raise TypeError(f"hashes must be None or key_hashes(keys) (a uint64 array), got "
+                            f"{type(hashes).__name__}")
+        if hashes.shape != (len(keys),):
+            raise ValueError(f"hashes must hold one hash per key ({len(keys)}), got shape "
+                             f"{hashes.shape}")
+    return keys, hashes
+
+
 def key_hashes(keys: Sequence) -> np.ndarray:
     """:func:`scalekit.hashing.key_hash` of every key, as a uint64 array."""
+    _bulk(keys, None)
     return np.fromiter((key_hash(k) for k in keys), dtype=np.uint64, count=len(keys))
 
 
@@ -254,7 +299,7 @@ def shard_load(rule: Strategy, keys: Iterable) -> np.ndarray:
     order)."""
     if not isinstance(rule, Strategy):
         raise TypeError(f"rule must be a strategy, got {type(rule).__name__}")
-    if isinstance(keys, str | bytes) or not isinstance(keys, Iterable):
+    if isinstance(keys, str | bytes | Mapping) or not isinstance(keys, Iterable):
         raise TypeError(f"keys must be a list of shard keys (one per row), got "
                         f"{type(keys).__name__}")
     load = np.zeros(rule.n, dtype=np.int64)

@@ -35,6 +35,7 @@ it applied, so recovery can itself be killed at any point and rerun.
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
@@ -72,6 +73,10 @@ def holder_lock(path: str | Path) -> str:
     for each lock in turn without waiting (the lock states of sqlite.org/lockingv3.html):
     EXCLUSIVE granted → none any more; RESERVED granted → the holder has SHARED (a reader);
     SHARED granted → RESERVED (a writer's open transaction); else PENDING or EXCLUSIVE."""
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(f"path must be a file path, got {type(path).__name__}")
+    if not Path(path).is_file():
+        raise ValueError(f"path {str(path)!r} is not an existing SQLite file")
     probe = sqlite3.connect(path, timeout=0, isolation_level=None)
     try:
         for sql in ("BEGIN EXCLUSIVE", "BEGIN IMMEDIATE", "BEGIN"):

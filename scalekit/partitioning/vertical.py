@@ -28,6 +28,7 @@ from scalekit.partitioning.data import (
     Airports,
     Flights,
     PartitionError,
+    check_pair,
     load_flights,
 )
 
@@ -89,10 +90,34 @@ class VerticalResult(_html.ScalarTable):
         return _html.rows_table(rows, note=note)
 
 
+MAX_REPEATS = 1000
+
+
+def _statement(db, sql, params) -> None:
+    """Refuse anything but an open connection, SQL text and a tuple/list/dict of bound
+    parameters (naming which)."""
+    _check.instance("db", db, sqlite3.Connection)
+    _check.text("sql", sql)
+    if not isinstance(params, tuple | list | dict):
+        raise TypeError(f"params must be a tuple, list or dict of bound values, "
+                        f"got {type(params).__name__}")
+
+
+def _execute(db: sqlite3.Connection, sql: str, params) -> list:
+    try:
+        return db.execute(sql, params).fetchall()
+    except sqlite3.ProgrammingError as exc:
+        raise ValueError(f"sql and params do not fit together ({len(params)} params "
+                         f"given): {exc}") from exc
+    except sqlite3.Error as exc:
+        raise ValueError(f"sql {sql!r} failed: {exc}") from exc
+
+
 def query_plan(db: sqlite3.Connection, sql: str, params: tuple = ()) -> str:
     """SQLite's ``EXPLAIN QUERY PLAN`` for ``sql`` on ``db``, one step per line (``SCAN``
     reads a whole table, ``SEARCH … USING INDEX`` jumps to the rows)."""
-    rows = db.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()
+    _statement(db, sql, params)
+    rows = _execute(db, "EXPLAIN QUERY PLAN " + sql, params)
     return "\n".join(row[-1] for row in rows)
 
 
@@ -101,10 +126,13 @@ def time_query(db: sqlite3.Connection, sql: str, params: tuple, repeats: int,
                ) -> tuple[float, np.ndarray, list]:
     """Run ``sql`` on ``db`` ``repeats`` times, fetching every row: the median time (ms),
     each run's time (ms) and the rows of the last run. ``timer`` returns seconds."""
+    _statement(db, sql, params)
+    repeats = _check.integer("repeats", repeats, low=1, high=MAX_REPEATS)
+    _check.function("timer", timer)
     times = np.empty(repeats)
     for k in range(repeats):
         start = timer()
-        rows = db.execute(sql, params).fetchall()
+        rows = _execute(db, sql, params)
         times[k] = (timer() - start) * 1e3
     return float(np.median(times)), times, rows
 
@@ -128,12 +156,18 @@ def compare_layouts(fl: Flights, ports: Airports, *, folder: str | os.PathLike |
     removed afterwards. ``city``/``country``: the lookup (default: the biggest hub's city and
     the foreign country it flies to most). ``timer`` returns seconds.
     """
-    n = _check.integer("repeats", repeats, low=1, high=1000)
+    n = _check.integer("repeats", repeats, low=1, high=MAX_REPEATS)
     if not callable(timer):
         raise TypeError(f"timer must be a callable returning seconds, got {timer!r}")
     for name, value in (("city", city), ("country", country)):
         if value is not None and not isinstance(value, str):
             raise TypeError(f"{name} must be None or a str, got {value!r}")
+    check_pair(fl, ports)
+    if city is not None and city not in set(ports.city.tolist()):
+        raise ValueError(f"city {city!r} is not a city of ports (e.g. {ports.city[0]!r})")
+    if country is not None and country not in set(ports.country.tolist()):
+        raise ValueError(f"country {country!r} is not a country of ports "
+                         f"(e.g. {ports.country[0]!r})")
     if folder is not None:
         if not isinstance(folder, str | os.PathLike):
             raise TypeError(f"folder must be None or a directory path, "

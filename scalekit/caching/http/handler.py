@@ -55,8 +55,9 @@ _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 _OWN = frozenset({"content-length", "via", "x-cache", "x-cache-reason", "connection"})
 
 
-class Refused(Exception):
-    """A request the proxy will not forward: the status to answer and why."""
+class Refused(ValueError):
+    """A request the proxy will not forward: the status to answer and why (a ValueError:
+    a bad target is a bad argument of :meth:`CachingProxy.target_url`)."""
 
     def __init__(self, status: int, why: str):
         super().__init__(why)

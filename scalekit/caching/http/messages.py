@@ -47,9 +47,10 @@ class Headers:
         self._pairs: list[tuple[str, str]] = []
         if pairs is None:
             return
-        if isinstance(pairs, (str, bytes)):
-            raise TypeError("headers must be (name, value) pairs or a mapping, "
-                            f"got {type(pairs).__name__}")
+        if isinstance(pairs, (str, bytes)) or not isinstance(pairs, Iterable | Mapping |
+                                                                 Headers):
+            raise TypeError("pairs (the header fields) must be (name, value) pairs or a "
+                            f"mapping, got {type(pairs).__name__}")
         items = pairs.items() if isinstance(pairs, (Mapping, Headers)) else pairs
         for item in items:
             if not isinstance(item, tuple) or len(item) != 2:
@@ -70,6 +71,23 @@ class Headers:
             raise ValueError(f"header {name!r} has a line break or NUL in its value")
         return name, value
 
+    @staticmethod
+    def _name(name: object) -> str:
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a header field name (a str), got {name!r}")
+        return name
+
+    @staticmethod
+    def _names(names: object, param: str = "names") -> list[str]:
+        if isinstance(names, str | bytes) or not isinstance(names, Iterable):
+            raise TypeError(f"{param} must be a collection of header field names, got "
+                            f"{names!r}")
+        names = list(names)
+        for n in names:
+            if not isinstance(n, str):
+                raise TypeError(f"{param} must hold header field names (str), got {n!r}")
+        return names
+
     def add(self, name: str, value: str) -> None:
         """Append one field line (keeping any with the same name)."""
         self._pairs.append(self._checked(name, value))
@@ -81,7 +99,7 @@ class Headers:
 
     def get_all(self, name: str) -> list[str]:
         """Each field line's value for ``name``, in order."""
-        key = name.lower()
+        key = self._name(name).lower()
         return [v for n, v in self._pairs if n.lower() == key]
 
     def items(self) -> list[tuple[str, str]]:
@@ -108,15 +126,16 @@ class Headers:
 
     def remove_all(self, names: Iterable[str]) -> None:
         """Drop every field line whose name (any case) is one of ``names``."""
-        keys = frozenset(n.lower() for n in names)
+        keys = frozenset(n.lower() for n in self._names(names))
         self._pairs = [(n, v) for n, v in self._pairs if n.lower() not in keys]
 
     def remove(self, name: str) -> None:
         """Drop every field line for ``name`` (no error if there is none)."""
-        self.remove_all((name,))
+        self.remove_all((self._name(name),))
 
     def without(self, names: Iterable[str]) -> Headers:
         """A copy without the field lines whose name (any case) is one of ``names``."""
+        names = self._names(names)
         new = self.copy()
         new.remove_all(names)
         return new
@@ -126,7 +145,9 @@ class Headers:
         replaces this one's lines of that name, in place of the first of them (or at the
         end), and keeps every other line: how a cache freshens a stored response with the
         fields of a 304 or 206 (RFC 9111 §3.2, §3.4)."""
-        skipped = frozenset(n.lower() for n in skip)
+        if not isinstance(update, Headers):
+            raise TypeError(f"update must be Headers, got {type(update).__name__}")
+        skipped = frozenset(n.lower() for n in self._names(skip, "skip"))
         fresh: dict[str, list[tuple[str, str]]] = {}
         for name, value in update._pairs:
             if name.lower() not in skipped:

@@ -219,6 +219,7 @@ class Origin(LoopbackServer):
         ``/static/app.css`` (a new stylesheet, hence a new fingerprinted URL and a new home
         page). The page gets a ``Last-Modified`` later than before, by a second at least.
         """
+        _check.choice("path", path, ("/news", "/", "/static/app.css"))
         if not isinstance(body, str | bytes | type(None)):
             raise TypeError(f"body must be str, bytes or None, got {type(body).__name__}")
         with self._pages_lock:
@@ -294,6 +295,13 @@ class Origin(LoopbackServer):
     def respond(self, method: str, target: str, headers: Mapping[str, str],
                 body: bytes = b"") -> _Reply:
         """The answer to one request (what the handler sends), counted in :attr:`stats`."""
+        _check.text("method", method, max_len=32)
+        _check.text("target", target)
+        if not callable(getattr(headers, "get", None)) or isinstance(headers, str | bytes):
+            raise TypeError(f"headers must be a mapping name → value (a dict, or the "
+                            f"request's message), got {type(headers).__name__}")
+        if not isinstance(body, bytes):
+            raise TypeError(f"body must be bytes, got {type(body).__name__}")
         path = target.split("?", 1)[0]
         if "://" in path:  # absolute form, as sent to a proxy: keep the path
             path = "/" + path.split("://", 1)[1].partition("/")[2]

@@ -48,7 +48,7 @@ import threading
 import time
 import urllib.parse
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -160,6 +160,13 @@ class CachingProxy(LoopbackServer):
         if isinstance(allow_hosts, str):
             raise TypeError(f"allow_hosts must be a collection of host names, not the "
                             f"string {allow_hosts!r}; write ({allow_hosts!r},)")
+        if isinstance(allow_hosts, Mapping) or not isinstance(allow_hosts, Iterable) or not all(
+                isinstance(h, str) and h for h in allow_hosts):
+            raise TypeError(f"allow_hosts must be a collection of host names (str), got "
+                            f"{allow_hosts!r}")
+        if not tuple(allow_hosts):
+            raise ValueError("allow_hosts must name at least one host (the proxy would "
+                             "refuse every request)")
         self.allow_hosts = tuple(str(h).lower() for h in allow_hosts)
         if upstream is not None:
             if not isinstance(upstream, str):
@@ -193,6 +200,7 @@ class CachingProxy(LoopbackServer):
         """The absolute URL a request target stands for, if this proxy may fetch it, without
         any ``user:password@`` (dropped, RFC 9110 §4.2.4: so it is neither sent in ``Host``
         nor part of the cache key)."""
+        _check.text("target", target)
         if not target.isascii() or _BAD_TARGET.search(target):
             raise Refused(400, f"request target {target[:100]!r} is not printable ASCII: "
                                 "percent-encode other characters (RFC 3986)")
@@ -323,6 +331,9 @@ def measure_proxy_rps(path: str = "/", *, requests: int = 2000, concurrency: int
     concurrency = _check.integer("concurrency", concurrency, low=1, high=64)
     origin_delay_ms = _check.number("origin_delay_ms", origin_delay_ms, low=0.0, high=1000.0)
     via_proxy = _check.boolean("via_proxy", via_proxy)
+    caching = _check.boolean("caching", caching)
+    keep_alive = _check.boolean("keep_alive", keep_alive)
+    home_max_age_s = _check.number("home_max_age_s", home_max_age_s, low=0.0, high=86_400.0)
     if not isinstance(path, str) or not path.startswith("/"):
         raise ValueError(f"path must be a URL path starting with '/', got {path!r}")
     with Origin(delay_ms=origin_delay_ms, home_max_age_s=home_max_age_s,

@@ -19,6 +19,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from scalekit import _check
+
 __all__ = ["parse_range", "resolve", "parse_content_range", "content_range", "Pieces",
            "MAX_RANGES"]
 
@@ -69,6 +71,20 @@ def resolve(specs: list[tuple[int | None, int | None]], length: int) -> list[tup
     end is unsatisfiable, a last one past the end is cut to it, a suffix longer than the
     representation is all of it, a suffix of 0 bytes is unsatisfiable. An empty list means
     nothing is satisfiable: answer ``416`` (§15.5.17)."""
+    if isinstance(specs, str | bytes) or not isinstance(specs, list | tuple):
+        raise TypeError(f"specs must be a list of (first, last) pairs (parse_range's), got "
+                        f"{type(specs).__name__}")
+    if not specs:
+        raise ValueError("specs must hold at least one (first, last) pair (parse_range "
+                         "gives None, not [], for a field to ignore)")
+    for spec in specs:
+        if (not isinstance(spec, tuple) or len(spec) != 2
+                or not all(p is None or (isinstance(p, int) and not isinstance(p, bool)
+                                         and p >= 0) for p in spec)
+                or spec == (None, None)):
+            raise ValueError(f"specs must hold (first, last) pairs of byte positions >= 0 "
+                             f"or None, got {spec!r}")
+    length = _check.integer("length", length, low=0)
     out = []
     for first, last in specs:
         if first is None:
@@ -86,6 +102,8 @@ def parse_content_range(value: str | None) -> tuple[int, int, int | None] | None
     first, or past the complete length)."""
     if value is None:
         return None
+    if not isinstance(value, str):
+        raise TypeError(f"value must be a string or None, got {type(value).__name__}")
     m = _CONTENT_RANGE.fullmatch(value)
     if m is None:
         return None
@@ -98,6 +116,13 @@ def parse_content_range(value: str | None) -> tuple[int, int, int | None] | None
 
 def content_range(first: int, last: int, length: int | None) -> str:
     """The Content-Range field value for bytes ``first..last`` of ``length`` (None: ``*``)."""
+    first = _check.integer("first", first, low=0)
+    last = _check.integer("last", last, low=0)
+    if last < first:
+        raise ValueError(f"last ({last}) must be >= first ({first})")
+    _check.optional(_check.integer, "length", length, low=0, meaning="unknown: *")
+    if length is not None and length <= last:
+        raise ValueError(f"length ({length}) must be > last ({last})")
     return f"bytes {first}-{last}/{'*' if length is None else length}"
 
 
@@ -109,9 +134,21 @@ class Pieces:
     length: int | None
     runs: tuple[tuple[int, bytes], ...]
 
+    def __post_init__(self):
+        _check.optional(_check.integer, "length", self.length, low=0, meaning="unknown")
+        if not isinstance(self.runs, tuple) or not all(
+                isinstance(r, tuple) and len(r) == 2 and isinstance(r[0], int)
+                and not isinstance(r[0], bool) and r[0] >= 0 and isinstance(r[1], bytes)
+                for r in self.runs):
+            raise TypeError(f"runs must be a tuple of (first, bytes) runs, got "
+                            f"{self.runs!r:.80}")
+
     def add(self, first: int, data: bytes) -> Pieces:
         """These pieces with ``data`` at ``first`` merged in (adjacent and overlapping runs
         become one; the newer bytes win where they overlap)."""
+        _check.integer("first", first, low=0)
+        if not isinstance(data, bytes):
+            raise TypeError(f"data must be bytes, got {type(data).__name__}")
         runs = sorted(self.runs + ((first, data),), key=lambda run: run[0])
         merged: list[tuple[int, bytearray]] = []
         for start, chunk in runs:
@@ -129,6 +166,10 @@ class Pieces:
 
     def covering(self, first: int, last: int) -> bytes | None:
         """Bytes ``first..last`` (inclusive) if one run holds them all, else None."""
+        first = _check.integer("first", first, low=0)
+        last = _check.integer("last", last, low=0)
+        if last < first:
+            raise ValueError(f"last ({last}) must be >= first ({first})")
         for start, data in self.runs:
             if start <= first and last < start + len(data):
                 return data[first - start:last - start + 1]

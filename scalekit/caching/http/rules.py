@@ -74,6 +74,7 @@ _UNDERSTOOD = frozenset(s.value for s in _http.HTTPStatus if s.value >= 200) - {
 def understood(status: int) -> bool:
     """Whether this cache understands (and conforms to the caching rules of) ``status``:
     a final status defined by RFC 9110 §15 (RFC 9111 §5.2.2.3)."""
+    _check.integer("status", status, low=100, high=999)
     return status in _UNDERSTOOD
 
 
@@ -110,6 +111,8 @@ def parse_cache_control(value: str | None) -> dict[str, str | None]:
 def split_list(value: str) -> list[str]:
     """The members of a comma-separated list field value (RFC 9110 §5.6.1), split only at
     commas outside quoted-strings; members keep their spaces (strip them yourself)."""
+    if not isinstance(value, str):
+        raise TypeError(f"value must be a field value (a str), got {type(value).__name__}")
     items, start, quoted, escaped = [], 0, False, False
     for i, c in enumerate(value):
         if escaped:
@@ -146,6 +149,8 @@ def delta_seconds(value: str | None) -> int | None:
     """delta-seconds (RFC 9111 §1.2.2): digits only, capped at 2**31; anything else None."""
     if value is None:
         return None
+    if not isinstance(value, str):
+        raise TypeError(f"value must be a string or None, got {type(value).__name__}")
     value = value.strip()
     if not value or not value.isascii() or not value.isdigit():
         return None

@@ -17,6 +17,7 @@ captured by a one-request socket listener on 127.0.0.1 — to count its Content-
 from __future__ import annotations
 
 import http.client
+import re
 import socket
 import threading
 from collections.abc import Sequence
@@ -66,7 +67,7 @@ def revalidation_timeline(max_age_s: float = 10, window_s: float = 30, *,
     max_age = _check.integer("max_age_s", max_age_s, low=0, high=86_400)
     window = _check.integer("window_s", window_s, low=0, high=86_400)
     change = _check.positive("change_every_s", change_every_s)
-    times = _check.array("visit_times_s", visit_times_s, low=0.0)
+    times = _check.array("visit_times_s", visit_times_s, low=0.0, min_len=1)
     if times.size > 10_000 or np.any(np.diff(times) < 0):
         raise ValueError("visit_times_s must be at most 10,000 increasing times (s), got "
                          f"{times.size} values")
@@ -108,9 +109,13 @@ def forwarded_request(method: str = "PUT", body: bytes = b"seat=12A",
     (and its own ``Content-Length``) through a caching proxy — as text, one field a line."""
     from scalekit.caching.http.proxy import CachingProxy  # the proxy needs this package
 
+    _check.text("method", method, max_len=32)
+    if not re.fullmatch(r"[A-Z]+", method):
+        raise ValueError(f"method must be an HTTP method in capitals (PUT, POST …), got "
+                         f"{method!r}")
     if not isinstance(body, bytes):
         raise TypeError(f"body must be bytes, got {type(body).__name__}")
-    timeout = _check.positive("timeout_s", timeout_s)
+    timeout = _check.number("timeout_s", timeout_s, low=0.0, low_open=True, high=60.0)
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(timeout)
     captured: list[bytes] = []

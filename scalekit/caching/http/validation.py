@@ -7,6 +7,7 @@ cache sends, what is stored of a response, and which Location is the same origin
 from __future__ import annotations
 
 import urllib.parse
+from collections.abc import Iterable
 
 from scalekit.caching.http.entry import Entry
 from scalekit.caching.http.messages import Request, Response
@@ -44,6 +45,9 @@ def check_targets(targets) -> tuple[str, ...]:
     if isinstance(targets, str):
         raise TypeError(f"targets must be a collection of field names, not the string "
                         f"{targets!r}; write ({targets!r},)")
+    if not isinstance(targets, Iterable):
+        raise TypeError(f"targets must be a collection of field names, got "
+                        f"{type(targets).__name__}")
     out = tuple(targets)
     for name in out:
         if not is_token(name):

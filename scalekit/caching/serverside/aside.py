@@ -60,6 +60,14 @@ class CacheDbError(DatabaseError):
 # --------------------------------------------------------------------------- the database
 
 
+class NoSuchFlight(KeyError, ValueError):
+    """A flight_id the database does not hold: a KeyError (documented) and a ValueError
+    naming ``flight_id``."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 def airline_db(path: str | os.PathLike, flights: int = 20_000, *, seed: int | None = 0) -> Path:
     """The SQLite file at ``path`` holding ``flights`` flights (the wide layout of
     :func:`scalekit.partitioning.data.load_flights`, airports and flights drawn with
@@ -115,6 +123,8 @@ class CacheAside:
     def __init__(self, db_path: str | os.PathLike, cache: Cache, ttl_s: float | None = None):
         if not isinstance(cache, Cache):
             raise TypeError(f"cache must be a Cache, got {type(cache).__name__}")
+        if not isinstance(db_path, str | os.PathLike):
+            raise TypeError(f"db_path must be a file path, got {type(db_path).__name__}")
         path = data.database_path(db_path)
         if not path.exists():
             raise ValueError(f"db_path {str(db_path)!r} does not exist: build it with "
@@ -138,12 +148,13 @@ class CacheAside:
         self.db_time_s += time.perf_counter() - start
         self.db_reads += 1
         if row is None:
-            raise KeyError(f"no flight with id {flight_id}")
+            raise NoSuchFlight(f"flight_id {flight_id}: no flight with that id")
         return row
 
     def read(self, flight_id: int) -> tuple:
         """The flight's row (id, origin, destination, airline, departs_at, duration_min),
         from the cache or the database; KeyError if there is no such flight."""
+        _check.integer("flight_id", flight_id, low=1)
         self.reads += 1
         row = self.cache.get(flight_id)
         if row is None:
@@ -180,7 +191,7 @@ class CacheAside:
         finally:
             self.db_time_s += time.perf_counter() - start
         if not changed:
-            raise KeyError(f"no flight with id {fid}")
+            raise NoSuchFlight(f"flight_id {fid}: no flight with that id")
         return row
 
     @contextlib.contextmanager
@@ -212,7 +223,7 @@ class CacheAside:
 
 def zipf_popularities(keys: int, skew: float) -> np.ndarray:
     """p_r ∝ r^−skew for ranks r = 1 … keys, summing to 1."""
-    return data.hub_weights(_check.integer("keys", keys, low=1), skew)
+    return data.hub_weights(_check.integer("keys", keys, low=1, high=data.MAX_WEIGHTS), skew)
 
 
 def _solve(occupancy: Callable[[float], float], capacity: float) -> float:
@@ -352,8 +363,11 @@ def hit_ratio_curve(sizes: Sequence[int], *,
     if not np.all(sz == np.round(sz)):
         raise ValueError("sizes must be whole numbers of keys")
     sz = sz.astype(np.int64)
-    if isinstance(policies, str):
-        raise TypeError("policies must be a sequence of policy names, not one string")
+    if isinstance(policies, str) or not isinstance(policies, Sequence):
+        raise TypeError(f"policies must be a sequence of policy names, got "
+                        f"{type(policies).__name__}")
+    if db_path is not None and not isinstance(db_path, str | os.PathLike):
+        raise TypeError(f"db_path must be None or a file path, got {type(db_path).__name__}")
     pols = tuple(_check.choice("policies", p, _eviction_policies()) for p in policies)
     if not pols:
         raise ValueError("policies must name at least one policy")

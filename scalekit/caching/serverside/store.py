@@ -60,6 +60,28 @@ _LFU_MAX = 255
 _INF = math.inf
 
 
+class NotCached(KeyError, ValueError):
+    """:meth:`Cache.ttl` of a key that is not cached: a KeyError (as a dict's) and a
+    ValueError naming ``key``."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def _key(key) -> None:
+    """A cache key: any hashable value but None and NaN (Redis keys are strings; the models
+    use ints and strs)."""
+    if key is None:
+        raise TypeError("key must be a hashable value (a str or an int), got None")
+    try:
+        hash(key)
+    except TypeError:
+        raise TypeError(f"key must be a hashable value (a str or an int), got "
+                        f"{type(key).__name__}") from None
+    if isinstance(key, float) and key != key:
+        raise ValueError("key must not be NaN (NaN equals nothing, not even itself)")
+
+
 class CacheFull(RuntimeError):
     """A write needed room and the policy may not evict (Redis: ``OOM command not allowed
     when used memory > 'maxmemory'``). ``policy`` and ``capacity`` say why."""
@@ -354,8 +376,12 @@ class Cache:
         try:
             value = self._data[key]
         except KeyError:
+            _key(key)
             self._misses += 1
             return default
+        except TypeError:
+            _key(key)
+            raise
         if self._expires and key in self._expires:
             now = self._clock()
             if self._expires[key] <= now:
@@ -387,8 +413,9 @@ class Cache:
     def ttl(self, key: Hashable) -> float | None:
         """Seconds until ``key`` expires, or None if it has no TTL; KeyError if it is not
         cached (or has expired)."""
+        _key(key)
         if key not in self:
-            raise KeyError(key)
+            raise NotCached(f"key {key!r} is not cached (or has expired)")
         at = self._expires.get(key)
         return None if at is None else at - self._clock()
 
@@ -406,6 +433,7 @@ class Cache:
         which may be None = no expiry). Setting a key replaces its value and its TTL, and
         counts as an access. A new key in a full cache evicts one by the policy, or raises
         :class:`CacheFull` when the policy may not."""
+        _key(key)
         if ttl_s is None:
             ttl_s = self.default_ttl_s
         else:
@@ -446,6 +474,7 @@ class Cache:
 
     def delete(self, key: Hashable) -> bool:
         """Remove ``key``; True if it was cached (expired or not)."""
+        _key(key)
         if key not in self._data:
             return False
         self._remove(key)

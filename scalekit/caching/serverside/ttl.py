@@ -52,9 +52,10 @@ def ttl_single_key(ttl_s: float, read_rate: float, write_rate: float) -> dict:
     """The closed forms for one key (see the module): ``db_reads_per_s`` = 1/(T + 1/λ),
     ``stale_hit_share`` = s(μT), ``stale_share`` = λT·s(μT)/(1 + λT), and
     ``mean_staleness_s`` of a stale read."""
-    t = _check.positive("ttl_s", ttl_s)
-    lam = _check.positive("read_rate", read_rate)
-    mu = _check.non_negative("write_rate", write_rate)
+    # bounded so that every closed form stays finite (1e-300 reads/s gave NaN, not an error)
+    t = _check.number("ttl_s", ttl_s, low=1e-6, high=1e7)
+    lam = _check.number("read_rate", read_rate, low=1e-9, high=1e9)
+    mu = _check.number("write_rate", write_rate, low=0.0, high=1e9)
     return {k: float(v[0]) for k, v in _ttl_theory(t, np.array([lam]), np.array([mu])).items()}
 
 

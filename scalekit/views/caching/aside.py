@@ -11,6 +11,7 @@ from pathlib import Path
 
 import ipywidgets as widgets
 
+from scalekit import _check
 from scalekit.caching.serverside import aside as model
 from scalekit.views._common import expect
 from scalekit.views.panel import Panel
@@ -80,6 +81,7 @@ def explore_cache(keys: int = 5000) -> Panel:
     """Controls: cache size, eviction policy, popularity skew. Each refresh replays 4,000
     Zipf reads through a real cache in front of a real SQLite database (``keys`` flights),
     against the theory curve of every policy."""
+    keys = _check.integer("keys", keys, low=10, high=100_000)
     controls = {
         "size": widgets.IntSlider(value=200, min=10, max=2000, step=10,
                                   description="cache size (keys)"),

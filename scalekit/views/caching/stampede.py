@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from scalekit import _check
 from scalekit.caching.serverside import stampede as model
 from scalekit.views._common import results_list
 from scalekit.views.style import COLORS, figure, plain_numbers, styled
@@ -22,6 +23,7 @@ def plot_herd(runs, *, window_s: float = 2.0):
     """Database queries per bin around the first expiry of the hot key (left; log scale),
     and queries per expiry for each mode against the closed form (right)."""
     runs = results_list("runs", runs, model.Herd)
+    window_s = _check.positive("window_s", window_s)
     fig, axes = figure(mosaic=[["timeline", "bars"]], width=7.0, height=4.4,
                        ratios={"width_ratios": [3, 2]}, wspace=0.3, top=0.85, left=0.11)
     ax = axes["timeline"]

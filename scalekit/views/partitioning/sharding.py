@@ -101,7 +101,17 @@ def explore_sharding() -> Panel:
 def _names(strategies) -> tuple:
     if isinstance(strategies, str):
         strategies = (strategies,)
-    return tuple(_check.choice("strategy", s, STRATEGY_NAMES) for s in strategies)
+    if not isinstance(strategies, Sequence):
+        raise TypeError(f"strategies must be a list of strategy names, got "
+                        f"{type(strategies).__name__}")
+    if not strategies:
+        raise ValueError("strategies must name at least one strategy, got none")
+    for s in strategies:
+        if not isinstance(s, str) or s not in STRATEGY_NAMES:
+            kind = ValueError if isinstance(s, str) else TypeError
+            raise kind(f"strategies must be strategy names: unknown strategy {s!r}; choose "
+                       f"from {', '.join(map(repr, STRATEGY_NAMES))}")
+    return tuple(strategies)
 
 
 @styled
