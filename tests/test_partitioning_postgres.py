@@ -93,3 +93,15 @@ def test_postgres_partitioning_views_draw_both_sides(parts):
     assert "80%" in view.plot_resize(parts).axes[0].get_title()
     with pytest.raises(TypeError, match="PartitioningComparison"):
         view.plot_pruning(parts.queries)
+
+
+def test_postgres_partitioning_views_are_readable_at_1024_by_768(parts):
+    """Issue 19 §5: every text at least 9 px, none cut off, in JupyterLab at 1024×768."""
+    from _screen import unreadable
+
+    from scalekit.views.partitioning import postgres as view
+    from scalekit.views.style import PNG_DPI
+
+    for fig in (view.plot_pruning(parts), view.plot_resize(parts)):
+        small, cut = unreadable(fig, PNG_DPI)
+        assert not small and not cut, (fig.axes[0].get_title(), small, cut)
