@@ -21,10 +21,14 @@ N = 5000
 Z = 4.0
 
 
+PROGRESS: list[tuple[int, int]] = []
+
+
 @pytest.fixture(scope="module")
 def parts(pg_cluster):
     try:
-        return pp.compare_partitioning(N, cluster=pg_cluster)
+        return pp.compare_partitioning(N, cluster=pg_cluster,
+                                       progress=lambda *a: PROGRESS.append(a))
     except EngineUnavailable as exc:  # pragma: no cover - the fixture above skips first
         pytest.skip(str(exc))
 
@@ -74,9 +78,15 @@ def test_postgres_partitioning_result_is_frozen_and_shows_its_ddl(parts):
     assert "scalekit_part_" not in parts.ddl and "<table>" in parts._repr_html_()
 
 
+def test_postgres_partitioning_reports_progress_to_the_end(parts):
+    total = 1 + len(pp.QUERIES) + 2
+    assert PROGRESS == [(i, total) for i in range(1, total + 1)]
+
+
 @pytest.mark.parametrize("kw, error, match", [({"n_flights": 10}, ValueError, "n_flights"),
                                               ({"n_flights": 1.5}, TypeError, "n_flights"),
-                                              ({"cluster": "db"}, TypeError, "cluster")])
+                                              ({"cluster": "db"}, TypeError, "cluster"),
+                                              ({"progress": 3}, TypeError, "progress")])
 def test_postgres_partitioning_refuses_bad_input(kw, error, match):
     with pytest.raises(error, match=match):
         pp.compare_partitioning(**kw)
