@@ -157,7 +157,7 @@ def test_postgres_section_skips_with_one_sentence_per_run_where_postgres_is_miss
         said[cid] = [line for line in capsys.readouterr().out.splitlines()
                      if not line.startswith("HBox(")]  # a progress bar, outside a kernel
     runs = [cid for cid, source in cells if "engines.EngineUnavailable" in source]
-    assert len(runs) == 2
+    assert len(runs) == 3
     for cid in runs:
         assert said[cid] == ["skipped: PostgreSQL is not installed here (a test)"], said[cid]
     assert all(not lines for cid, lines in said.items() if cid not in runs), said

@@ -73,15 +73,15 @@ def plot_read_your_writes(result: pg.ReadYourWritesComparison):
     the one-way delay, on PostgreSQL (points, ± one binomial standard error) and in the
     model (line); the two fixes at zero. Right: how long the wait-for-LSN fix waits."""
     expect("result", result, pg.ReadYourWritesComparison)
-    fig, axes = figure(mosaic=[["stale", "wait"]], ratios={"width_ratios": [3, 2]},
-                       width=9.5, height=3.6, top=0.82)
+    fig, axes = figure(mosaic=[["stale"], ["wait"]], width=WIDTH, height=6.4, top=0.87,
+                       bottom=0.08, left=0.11, right=0.6, hspace=0.42)
     ms = 1e3 * result.delays_s
     ax = axes["stale"]
     p, n = result.stale_rate, np.maximum(result.reads, 1)
     ax.fill_between(ms, np.minimum(result.model_stale_low, result.model_stale_high),
                     np.maximum(result.model_stale_low, result.model_stale_high),
                     color=SIMULATED, alpha=0.15, lw=0,
-                    label="model, replay time 10th–90th percentile")
+                    label="model, replay time\n10th–90th percentile")
     ax.plot(ms, result.model_stale_rate, "-", color=SIMULATED, lw=2, label=MODEL_LABEL)
     ax.errorbar(ms, p, yerr=np.sqrt(p * (1 - p) / n), fmt="o", color=MEASURED, capsize=3,
                 label=f"{_engine(result.engine)}: read the standby")
@@ -93,18 +93,19 @@ def plot_read_your_writes(result: pg.ReadYourWritesComparison):
                label=f"think time {1e3 * result.think_s:g} ms")
     ax.set(xlabel="one-way delay to the standby (ms)", ylabel="stale reads (share)",
            ylim=(-0.03, 1.05))
-    ax.legend(loc="center right", fontsize=8)
+    # beside the axes: the rising curve crosses every place inside them
+    ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), borderaxespad=0)
     ax.set_title("Reading your own write from the standby")
     wait = axes["wait"]
     wait.plot(ms, 1e3 * result.model_wait_s, "-", color=SIMULATED, lw=2, label=MODEL_LABEL)
     wait.plot(ms, 1e3 * result.mean_wait_s, "o", color=MEASURED, label=_engine(result.engine))
     wait.set(xlabel="one-way delay (ms)", ylabel="wait for the LSN (ms)", ylim=(0, None))
-    wait.legend(loc="upper left")
+    wait.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), borderaxespad=0)
     wait.set_title("The price of fix 2")
     cross = ms[np.argmax(p >= 0.5)] if np.any(p >= 0.5) else None
     where = (f"from about {cross:g} ms of delay" if cross is not None
              else "not at these delays")
-    fig.suptitle(f"Reading {1e3 * result.think_s:g} ms after a write, the standby misses it "
+    fig.suptitle(f"Reading {1e3 * result.think_s:g} ms after a write, the standby misses it\n"
                  f"{where}; both fixes never do", fontsize=10.5, fontweight="bold")
     return fig
 
