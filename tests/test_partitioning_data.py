@@ -117,6 +117,10 @@ def test_load_counts_and_progress(tmp_path, ports, fl, layout):
     assert calls == [(N, N)]  # one batch of 50,000 rows or fewer
     assert res.seconds > 0 and res.rows_per_s > 0
     assert res.file_bytes == path.stat().st_size > 0
+    # the notebook shows a short summary (issue 19 §5); the temporary path only on request
+    page = res._repr_html_()
+    assert f"{N:,} flights" in page and str(path) not in page and "MB" in page
+    assert str(path) in repr(res.table())
 
 
 def test_progress_every_50k_rows(tmp_path, ports):

@@ -21,10 +21,14 @@ N = 5000
 Z = 4.0
 
 
+PROGRESS: list[tuple[int, int]] = []
+
+
 @pytest.fixture(scope="module")
 def parts(pg_cluster):
     try:
-        return pp.compare_partitioning(N, cluster=pg_cluster)
+        return pp.compare_partitioning(N, cluster=pg_cluster,
+                                       progress=lambda *a: PROGRESS.append(a))
     except EngineUnavailable as exc:  # pragma: no cover - the fixture above skips first
         pytest.skip(str(exc))
 
@@ -74,9 +78,15 @@ def test_postgres_partitioning_result_is_frozen_and_shows_its_ddl(parts):
     assert "scalekit_part_" not in parts.ddl and "<table>" in parts._repr_html_()
 
 
+def test_postgres_partitioning_reports_progress_to_the_end(parts):
+    total = 1 + len(pp.QUERIES) + 2
+    assert PROGRESS == [(i, total) for i in range(1, total + 1)]
+
+
 @pytest.mark.parametrize("kw, error, match", [({"n_flights": 10}, ValueError, "n_flights"),
                                               ({"n_flights": 1.5}, TypeError, "n_flights"),
-                                              ({"cluster": "db"}, TypeError, "cluster")])
+                                              ({"cluster": "db"}, TypeError, "cluster"),
+                                              ({"progress": 3}, TypeError, "progress")])
 def test_postgres_partitioning_refuses_bad_input(kw, error, match):
     with pytest.raises(error, match=match):
         pp.compare_partitioning(**kw)
@@ -93,3 +103,15 @@ def test_postgres_partitioning_views_draw_both_sides(parts):
     assert "80%" in view.plot_resize(parts).axes[0].get_title()
     with pytest.raises(TypeError, match="PartitioningComparison"):
         view.plot_pruning(parts.queries)
+
+
+def test_postgres_partitioning_views_are_readable_at_1024_by_768(parts):
+    """Issue 19 §5: every text at least 9 px, none cut off, in JupyterLab at 1024×768."""
+    from _screen import unreadable
+
+    from scalekit.views.partitioning import postgres as view
+    from scalekit.views.style import PNG_DPI
+
+    for fig in (view.plot_pruning(parts), view.plot_resize(parts)):
+        small, cut = unreadable(fig, PNG_DPI)
+        assert not small and not cut, (fig.axes[0].get_title(), small, cut)

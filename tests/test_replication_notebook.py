@@ -121,3 +121,43 @@ def test_q1_is_a_calculation_the_runs_agree_with():
     assert abs(sum(rates) / len(rates) - 0.3) <= 4 * se
     assert all(r.stale_reads == r.replica_reads for r in runs)  # every replica read misses
     assert solutions()["stale_rate"] == pytest.approx(0.3)
+
+
+# --------------------------------------------------------------------------- section 5: PostgreSQL
+
+
+def _section_code(heading: str) -> list[tuple[str, str]]:
+    """(cell id, source) of the code cells from ``heading`` to the next ``## `` heading."""
+    out, inside = [], False
+    for cell in _cells():
+        text = _source(cell)
+        if cell["cell_type"] == "markdown" and text.startswith("## "):
+            inside = text.startswith(heading)
+        elif inside and cell["cell_type"] == "code":
+            out.append((cell["id"], text))
+    return out
+
+
+def test_postgres_section_skips_with_one_sentence_per_run_where_postgres_is_missing(
+        monkeypatch, capsys):
+    """Issue 13: where PostgreSQL cannot run, each real run says why in one sentence (the
+    engine's "skipped: …") and the figures after it draw nothing; no cell fails."""
+    from scalekit.engines import EngineUnavailable
+    from scalekit.engines import postgres as engine
+
+    def missing(bindir=None):
+        raise EngineUnavailable("PostgreSQL is not installed here (a test)")
+
+    monkeypatch.setattr(engine, "find_postgres", missing)
+    cells = _section_code("## 5. Streaming replication on real PostgreSQL")
+    assert len(cells) >= 6
+    namespace, said = {"replication": replication}, {}
+    for cid, source in cells:
+        exec(compile(source, cid, "exec"), namespace)  # noqa: S102 — our own notebook
+        said[cid] = [line for line in capsys.readouterr().out.splitlines()
+                     if not line.startswith("HBox(")]  # a progress bar, outside a kernel
+    runs = [cid for cid, source in cells if "engines.EngineUnavailable" in source]
+    assert len(runs) == 3
+    for cid in runs:
+        assert said[cid] == ["skipped: PostgreSQL is not installed here (a test)"], said[cid]
+    assert all(not lines for cid, lines in said.items() if cid not in runs), said

@@ -258,3 +258,16 @@ def test_postgres_replication_views_draw_both_sides(lag, ryw, commits, failovers
         assert fig._repr_png_()[:4] == b"\x89PNG"
     with pytest.raises(TypeError, match="LagComparison"):
         view.plot_lag(ryw)
+
+
+def test_postgres_replication_views_are_readable_at_1024_by_768(lag, ryw, commits, failovers):
+    """Issue 19 §5: every text at least 9 px, none cut off, in JupyterLab at 1024×768."""
+    from _screen import unreadable
+
+    from scalekit.views.replication import postgres as view
+    from scalekit.views.style import PNG_DPI
+
+    for fig in (view.plot_lag(lag), view.plot_read_your_writes(ryw),
+                view.plot_commit_latency(commits), view.plot_failover(list(failovers.values()))):
+        small, cut = unreadable(fig, PNG_DPI)
+        assert not small and not cut, (fig.axes[0].get_title(), small, cut)

@@ -1,6 +1,7 @@
 """Notebook 04's panels and figures: the shared panel contract for the sharding panel, then
 what each figure must show a student (checked against the strategies' own rule and theory)."""
 
+import functools
 import math
 from collections import Counter
 from pathlib import Path
@@ -8,10 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from _panels import PanelContract, assert_labelled
+from _screen import SVG_PX_PER_IN, unreadable
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from scalekit import partitioning
 from scalekit.views import partitioning as view
-from scalekit.views.style import to_png
+from scalekit.views.style import PNG_DPI, to_png
 
 Z = 4.0  # standard errors: 17 seeded points, deterministic, a wide margin against chance
 KEYS = 20_000
@@ -201,3 +204,89 @@ def test_plots_refuse_what_is_not_a_result():
     curve = partitioning.resharding_curve("jump", [1, 2, 3], 2)
     with pytest.raises(ValueError, match="same strategies"):
         view.plot_moved_by_key([curve], [partitioning.resharding_curve("modulo", [1, 2], 2)])
+
+
+# ------------------------------------------------------------------ what the titles name
+
+
+@pytest.mark.parametrize("shards", [4, 8, 13])
+def test_shard_load_labels_every_shard_so_the_named_one_can_be_found(shards):
+    """Issue 19 §3: the title names 'shard 3' while the axis labelled every other shard."""
+    ax = view.plot_shard_load(shards=shards).axes[0]
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert labels == [str(i) for i in range(shards)]
+    named = ax.get_title().split("(shard ")[1].split()[0]
+    assert named in labels
+
+
+def test_panel_labels_every_shard_and_the_new_one():
+    p = view.explore_sharding()
+    for n in (8, 32):
+        p.controls["shards"].value = n
+        ax = p.figure.axes[0]
+        assert [t.get_text() for t in ax.get_xticklabels()] == [str(i) for i in range(n + 1)]
+        assert f"shard {p.result.hottest} holds" in ax.get_title()
+
+
+def test_bars_stay_below_the_legend():
+    """Legends are not crossed by data: every bar ends below the legend's lower edge."""
+    for fig in (view.plot_shard_load(shards=8), view.explore_sharding().figure):
+        ax = fig.axes[0]
+        renderer = FigureCanvasAgg(fig).get_renderer()
+        fig.draw(renderer)
+        legend = ax.get_legend().get_window_extent(renderer)
+        tops = [ax.transData.transform((p.get_x(), p.get_y() + p.get_height()))[1]
+                for p in ax.patches if p.get_height() > 0]
+        assert max(tops) < legend.y0
+
+
+# ------------------------------------------------------------------ readable on a small screen
+
+
+@functools.cache
+def _figures():
+    ports = partitioning.airports()
+    fl = partitioning.flights(5000, ports)
+    ids = list(range(1, 5_001))
+    origins = partitioning.origin_keys(KEYS)
+    names = ("modulo", "consistent", "jump")
+    from scalekit.partitioning.faults import CrashMatrix, DiskCensus
+    from scalekit.partitioning.twophase import Recovery
+    steps = ("locked", "staged shard 0", "staged shard 1", "layout written", "decided",
+             "published shard 4", "deleted shard 0", "deleted shard 1")
+    census = DiskCensus(("shard-00.sqlite3",), (100,), (0,), 100, 0, 4, "jump")
+    return {
+        "layouts": view.plot_layouts(partitioning.compare_layouts(fl, ports, repeats=1)),
+        "shard load": view.plot_shard_load(shards=8),
+        "resharding": view.plot_resharding(),
+        "moved by key": view.plot_moved_by_key(
+            [partitioning.resharding_curve(n, ids, 8) for n in names],
+            [partitioning.resharding_curve(n, origins, 8) for n in names]),
+        "crash matrix": view.plot_crash_matrix(CrashMatrix(
+            "reshard", 100, 0, steps, (census,) * len(steps), (Recovery(),) * len(steps),
+            (census,) * len(steps))),
+    }
+
+
+@pytest.mark.parametrize(("kind", "name", "shards"), [
+    ("figure", n, None) for n in ("layouts", "shard load", "resharding", "moved by key",
+                                  "crash matrix")]
+    + [("panel", "explore_sharding", 8), ("panel", "explore_sharding", 32)])
+def test_every_text_is_at_least_9_px_and_inside_the_figure_at_1024_by_768(kind, name, shards):
+    if kind == "figure":
+        fig, dpi = _figures()[name], PNG_DPI
+    else:
+        panel = getattr(view, name)()
+        panel.controls["shards"].value = shards
+        fig, dpi = panel.figure, SVG_PX_PER_IN
+    _save(fig, f"screen_{name.replace(' ', '_')}_{shards}")
+    small, cut = unreadable(fig, dpi)
+    assert not small, f"{name}: text under 9 px at 1024×768: {small}"
+    assert not cut, f"{name}: text cut off at the figure's edge: {cut}"
+
+
+def test_panel_controls_shrink_to_their_column():
+    """Issue 19 §5: at 1024×768 a slider's fixed 300 px plus its description overflowed
+    its column and was clipped; each control now takes its column's width."""
+    for control in view.explore_sharding().controls.values():
+        assert control.layout.width == "98%"

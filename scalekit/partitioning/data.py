@@ -151,6 +151,16 @@ class LoadResult(_html.ScalarTable):
     rows_per_s: float
     file_bytes: int
 
+    def _repr_html_(self) -> str:
+        """What a reader asks about (the temporary file's path is in ``table()``)."""
+        written = f"{self.rows:,} flights" + (f" and {self.locations:,} locations"
+                                              if self.locations else "")
+        return _html.key_value_table(
+            {"layout": self.layout, "written": written,
+             "took": f"{self.seconds:.2f} s ({self.rows_per_s:,.0f} flights/s)",
+             "file size": f"{self.file_bytes / 1e6:.1f} MB"},
+            note="result.table(): every field, the file's path included")
+
 
 # --------------------------------------------------------------------------- generation
 

@@ -27,6 +27,7 @@ import datetime as dt
 import json
 import secrets
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -159,15 +160,22 @@ def _relations(plan: dict) -> list[str]:
 
 
 def compare_partitioning(n_flights: int = 20_000, *, seed: int | None = 0,
-                         cluster: PostgresCluster | None = None) -> PartitioningComparison:
+                         cluster: PostgresCluster | None = None,
+                         progress: Callable[[int, int], object] | None = None
+                         ) -> PartitioningComparison:
     """Load ``n_flights`` seeded flights into LIST, RANGE and HASH partitioned tables on
     PostgreSQL (the primary of ``cluster``, or a server of its own), count the partitions
     each of :data:`QUERIES` reads there and through the SQLite routers, and measure the 4 →
-    5 hash resize on both."""
+    5 hash resize on both. ``progress(done, total)`` is called after the load, each query
+    and each resize."""
     n = _check.integer("n_flights", n_flights, low=100, high=200_000)
     seed = _check.seed(seed)
     if cluster is not None and not isinstance(cluster, PostgresCluster):
         raise TypeError(f"cluster must be a started PostgresCluster or None, got {cluster!r}")
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be None or a callable(done, total), got {progress!r}")
+    steps = 1 + len(QUERIES) + 2
+    tick = progress or (lambda done, total: None)
     ports = airports(seed=seed)
     rows = flight_rows(flights(n, ports, seed=seed), ports)
     own = cluster is None
@@ -179,10 +187,16 @@ def compare_partitioning(n_flights: int = 20_000, *, seed: int | None = 0,
             for statement in ddl:
                 conn.execute(statement)
             _load(conn, schema, rows)
-            queries = tuple(_query(conn, schema, name, rows) for name in QUERIES)
+            tick(1, steps)
+            queries = []
+            for name in QUERIES:
+                queries.append(_query(conn, schema, name, rows))
+                tick(1 + len(queries), steps)
+            queries = tuple(queries)
             counts = {layout: _per_partition(conn, schema, layout)
                       for layout in ("list", "range", "hash4")}
             pg_moved, mod_share = _moved(conn, schema)
+            tick(steps - 1, steps)
             plan = "\n".join(r[0] for r in conn.execute(
                 f"EXPLAIN SELECT count(*) FROM {schema}.flights_range WHERE "
                 f"{QUERIES['flights in March'][1]}"))
@@ -194,6 +208,7 @@ def compare_partitioning(n_flights: int = 20_000, *, seed: int | None = 0,
         if own:
             c.close()
     moved = _router_moves(rows, seed)
+    tick(steps, steps)
     return PartitioningComparison(
         engine=engine, rows=n, pg_moved=pg_moved, modulo_moved=moved["modulo"],
         ring_moved=moved["consistent"], jump_moved=moved["jump"], ideal_moved=1 / 5,

@@ -16,6 +16,9 @@ __all__ = ["plot_lag", "plot_read_your_writes", "plot_commit_latency", "plot_fai
 
 ENGINE_LABEL = "PostgreSQL"
 MODEL_LABEL = "model"
+#: Figure width (in): shown 588 px wide in JupyterLab at 1024×768 with the file browser open,
+#: 8 pt text stays above 9 px (at the former 9.5 in it fell to 7).
+WIDTH = 7.0
 
 
 def _engine(text: str) -> str:
@@ -29,8 +32,8 @@ def plot_lag(result: pg.LagComparison):
     in the model, with Little's law (rate × delay). Right: ``pg_stat_replication``'s write,
     flush and replay lag (ms) beside one round trip on the link."""
     expect("result", result, pg.LagComparison)
-    fig, axes = figure(mosaic=[["behind", "lags"]], ratios={"width_ratios": [3, 2]},
-                       width=9.5, height=3.6, top=0.82)
+    fig, axes = figure(mosaic=[["behind"], ["lags"]], width=WIDTH, height=6.2, top=0.86,
+                       bottom=0.08, left=0.11, hspace=0.42)
     ax = axes["behind"]
     ax.step(result.at_s, result.writes_behind, where="post", color=MEASURED, lw=1.4,
             label=f"{_engine(result.engine)} (mean {result.mean_writes_behind:.1f})")
@@ -40,7 +43,7 @@ def plot_lag(result: pg.LagComparison):
                label=f"rate × delay = {result.expected_writes_behind:.1f}")
     top = max(float(np.max(result.writes_behind, initial=0)),
               float(np.max(result.model_writes_behind, initial=0)), 1.0)
-    ax.set(xlabel="time (s)", ylabel="writes not yet replayed", ylim=(0, 1.5 * top))
+    ax.set(xlabel="time (s)", ylabel="writes not yet replayed", ylim=(0, 1.6 * top))
     ax.yaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
     ax.legend(loc="upper left", ncols=2)
     ax.set_title("Writes behind on the standby")
@@ -54,11 +57,11 @@ def plot_lag(result: pg.LagComparison):
     seen = [v for v in (result.write_lag_s, result.flush_lag_s, result.replay_lag_s)
             if np.isfinite(v).any()]
     top = max([2e3 * result.delay_s] + [1e3 * float(np.nanmax(v)) for v in seen])
-    lag.set(xlabel="time (s)", ylabel="lag seen by the primary (ms)", ylim=(0, 1.6 * top))
+    lag.set(xlabel="time (s)", ylabel="lag seen by\nthe primary (ms)", ylim=(0, 1.6 * top))
     lag.legend(loc="upper right", ncols=2)
     lag.set_title("pg_stat_replication")
     fig.suptitle(f"{result.writes_per_s:g} writes/s over a {1e3 * result.delay_s:g} ms link: "
-                 f"the standby trails by {result.mean_writes_behind:.1f} writes "
+                 f"the standby trails by {result.mean_writes_behind:.1f} writes\n"
                  f"({result.mean_lsn_distance:.0f} bytes of WAL), the model by "
                  f"{result.model_mean_writes_behind:.1f}", fontsize=10.5, fontweight="bold")
     return fig
@@ -70,15 +73,15 @@ def plot_read_your_writes(result: pg.ReadYourWritesComparison):
     the one-way delay, on PostgreSQL (points, ± one binomial standard error) and in the
     model (line); the two fixes at zero. Right: how long the wait-for-LSN fix waits."""
     expect("result", result, pg.ReadYourWritesComparison)
-    fig, axes = figure(mosaic=[["stale", "wait"]], ratios={"width_ratios": [3, 2]},
-                       width=9.5, height=3.6, top=0.82)
+    fig, axes = figure(mosaic=[["stale"], ["wait"]], width=WIDTH, height=6.4, top=0.87,
+                       bottom=0.08, left=0.11, right=0.6, hspace=0.42)
     ms = 1e3 * result.delays_s
     ax = axes["stale"]
     p, n = result.stale_rate, np.maximum(result.reads, 1)
     ax.fill_between(ms, np.minimum(result.model_stale_low, result.model_stale_high),
                     np.maximum(result.model_stale_low, result.model_stale_high),
                     color=SIMULATED, alpha=0.15, lw=0,
-                    label="model, replay time 10th–90th percentile")
+                    label="model, replay time\n10th–90th percentile")
     ax.plot(ms, result.model_stale_rate, "-", color=SIMULATED, lw=2, label=MODEL_LABEL)
     ax.errorbar(ms, p, yerr=np.sqrt(p * (1 - p) / n), fmt="o", color=MEASURED, capsize=3,
                 label=f"{_engine(result.engine)}: read the standby")
@@ -90,18 +93,19 @@ def plot_read_your_writes(result: pg.ReadYourWritesComparison):
                label=f"think time {1e3 * result.think_s:g} ms")
     ax.set(xlabel="one-way delay to the standby (ms)", ylabel="stale reads (share)",
            ylim=(-0.03, 1.05))
-    ax.legend(loc="center right", fontsize=8)
+    # beside the axes: the rising curve crosses every place inside them
+    ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), borderaxespad=0)
     ax.set_title("Reading your own write from the standby")
     wait = axes["wait"]
     wait.plot(ms, 1e3 * result.model_wait_s, "-", color=SIMULATED, lw=2, label=MODEL_LABEL)
     wait.plot(ms, 1e3 * result.mean_wait_s, "o", color=MEASURED, label=_engine(result.engine))
     wait.set(xlabel="one-way delay (ms)", ylabel="wait for the LSN (ms)", ylim=(0, None))
-    wait.legend(loc="upper left")
+    wait.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), borderaxespad=0)
     wait.set_title("The price of fix 2")
     cross = ms[np.argmax(p >= 0.5)] if np.any(p >= 0.5) else None
     where = (f"from about {cross:g} ms of delay" if cross is not None
              else "not at these delays")
-    fig.suptitle(f"Reading {1e3 * result.think_s:g} ms after a write, the standby misses it "
+    fig.suptitle(f"Reading {1e3 * result.think_s:g} ms after a write, the standby misses it\n"
                  f"{where}; both fixes never do", fontsize=10.5, fontweight="bold")
     return fig
 
@@ -112,7 +116,7 @@ def plot_commit_latency(result: pg.CommitLatencyComparison):
     standard error) beside the model's mode, and the expectation for a synchronous mode:
     local commit + one round trip on the link (measured)."""
     expect("result", result, pg.CommitLatencyComparison)
-    fig, ax = figure(width=9.5, height=3.6, bottom=0.17)
+    fig, ax = figure(width=WIDTH, height=4.2, bottom=0.17, top=0.86, left=0.1)
     x = np.arange(len(result.modes))
     ax.bar(x - 0.2, 1e3 * result.median_s, 0.4, yerr=1e3 * result.median_se_s, capsize=3,
            color=MEASURED, label=f"{_engine(result.engine)} (median)")
@@ -123,9 +127,9 @@ def plot_commit_latency(result: pg.CommitLatencyComparison):
             label="the same with no delay + one round trip")
     for xi, v, se in zip(x, result.median_s, result.median_se_s, strict=True):
         ax.annotate(f"{1e3 * v:.1f}", (xi - 0.2, 1e3 * (v + se)), ha="center", va="bottom",
-                    fontsize=8, xytext=(0, 3), textcoords="offset points")
-    ax.set(xticks=x, xticklabels=[f"{m}\n(model: {pg.MODEL_MODE[m]})" for m in result.modes],
-           ylabel="commit latency (ms)", ylim=(0, 1.3e3 * max(result.median_s.max(),
+                    fontsize=8.5, xytext=(0, 3), textcoords="offset points")
+    ax.set(xticks=x, xticklabels=[f"{m}\n(model:\n{pg.MODEL_MODE[m]})" for m in result.modes],
+           ylabel="commit latency (ms)", ylim=(0, 1.6e3 * max(result.median_s.max(),
                                                                result.model_mean_s.max())))
     ax.grid(False, axis="x")
     ax.legend(loc="upper left")
@@ -133,7 +137,7 @@ def plot_commit_latency(result: pg.CommitLatencyComparison):
     slow = max((result.of(m) for m in waiting), default=0.0)
     fast = max((result.of(m) for m in result.modes if m not in waiting), default=0.0)
     ax.set_title(f"{1e3 * result.delay_s:g} ms link: waiting for the standby costs up to "
-                 f"{1e3 * slow:.0f} ms a commit, not waiting {1e3 * fast:.1f} ms")
+                 f"{1e3 * slow:.0f} ms\na commit, not waiting {1e3 * fast:.1f} ms")
     return fig
 
 
@@ -144,16 +148,16 @@ def plot_failover(results):
     ``results``: one :class:`~scalekit.replication.postgres.FailoverComparison` or a list
     of them (:func:`~scalekit.replication.postgres.compare_failover`)."""
     runs = results_list("results", results, pg.FailoverComparison)
-    fig, ax = figure(width=9.5, height=3.6, bottom=0.17)
+    fig, ax = figure(width=WIDTH, height=3.9, bottom=0.17, top=0.84, left=0.1)
     x = np.arange(len(runs))
     engine = [r.lost_writes for r in runs]
     model = [r.model_lost_writes for r in runs]
     bars = ax.bar(x - 0.2, engine, 0.4, color=MEASURED, label=_engine(runs[0].engine))
     ax.bar_label(bars, labels=[f"{r.lost_writes} of {r.acknowledged}" for r in runs],
-                 fontsize=8, padding=2)
+                 fontsize=8.5, padding=2)
     bars = ax.bar(x + 0.2, model, 0.4, color=SIMULATED, label=MODEL_LABEL)
     ax.bar_label(bars, labels=[f"{r.model_lost_writes} of {r.model_acknowledged}"
-                               for r in runs], fontsize=8, padding=2)
+                               for r in runs], fontsize=8.5, padding=2)
     ax.set(xticks=x, xticklabels=[f"{r.commit}\n(model: {r.model_commit})" for r in runs],
            ylabel="acknowledged writes lost", ylim=(0, 1.35 * max(engine + model + [1])))
     ax.yaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
@@ -164,5 +168,5 @@ def plot_failover(results):
     sync_lost = sum(r.lost_writes + r.model_lost_writes for r in runs
                     if r.commit in pg.SYNC_MODES)
     ax.set_title(f"Primary fails at {runs[0].failed_at_s:.1f} s: asynchronous commits lose "
-                 f"{lost} acknowledged writes (model {model}); synchronous ones {sync_lost}")
+                 f"{lost} acknowledged\nwrites (model {model}); synchronous ones {sync_lost}")
     return fig
