@@ -26,10 +26,8 @@ SHOWING_CALLS = re.compile(r"^(print|display|plot_\w+|explore_\w+|show)$")
 # Notebooks whose issue-19 pass has not landed yet: expected to fail, strictly (a notebook that
 # starts passing must leave this list).
 PENDING = {
-    "predict": {"01_servers", "02_balancing", "03_sessions", "04_partitioning",
-                "06_caching"},
-    "asserts": {"01_servers", "02_balancing", "03_sessions", "04_partitioning",
-                "06_caching"},
+    "predict": {"03_sessions", "04_partitioning", "06_caching"},
+    "asserts": {"03_sessions", "04_partitioning", "06_caching"},
 }
 
 

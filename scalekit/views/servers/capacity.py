@@ -52,7 +52,7 @@ def plot_saturation(result: sim.Results, scv: float = 1.0):
     run marked — the curve that explodes as load approaches capacity. ``scv`` is the work's
     squared coefficient of variation (1 exponential, 0 deterministic), for the theory curve."""
     expect("result", result, sim.Results)
-    fig, (left, right) = figure(2)
+    fig, (left, right) = figure(2, width=7.2, height=3.4)
     t = np.linspace(0, result.horizon_s, 600)
     left.plot(t, result.in_system_at(t), color=SIMULATED, lw=1)
     left.set(xlabel="time (s)", ylabel="requests in system",
@@ -105,6 +105,8 @@ def explore_saturation() -> Panel:
                 f"p99 {r.p99_s * 1e3:.1f} ms · still queued at the end: {r.in_system}"
                 + (" · UNSTABLE" if r.unstable else ""))
 
+    for control in controls.values():  # two columns that fit 1024 px
+        control.layout = widgets.Layout(width="98%")
     return Panel(controls, compute, draw, title="Saturate a server", describe=describe,
                  columns=2)
 
@@ -117,7 +119,7 @@ def plot_ramp(result: capacity.CapacityResult):
     """Throughput and tail latency per step of a load ramp, with the SLO, the capacity
     estimate and the knee marked."""
     expect("result", result, capacity.CapacityResult)
-    fig, (left, right) = figure(2)
+    fig, (left, right) = figure(2, width=7.2, height=3.6)
     offered = result.column("offered_rps")
     left.plot(offered, result.column("throughput_rps"), "o-", color=SIMULATED,
               label="measured")
@@ -162,5 +164,7 @@ def explore_ramp() -> Panel:
         return (f"{len(r.steps)} steps run · capacity ≈ {r.capacity_rps:.0f} req/s · "
                 f"true capacity {r.true_capacity_rps:.0f} req/s · knee {r.knee_rps:.0f} req/s")
 
+    for control in controls.values():  # two columns that fit 1024 px
+        control.layout = widgets.Layout(width="98%")
     return Panel(controls, compute, plot_ramp, title="Benchmark by ramping the load",
-                 describe=describe)
+                 describe=describe, columns=2)
