@@ -52,7 +52,7 @@ def plot_autoscaling(*results: autoscaling.AutoscaleResult, mean_service_s: floa
     for r in results:
         expect("results", r, autoscaling.AutoscaleResult)
     if not latency:
-        fig, top = figure(width=7.2, height=3.8)
+        fig, top = figure(width=7.2, height=4.4, bottom=0.36)
         _draw_servers(top, results, mean_service_s, shade_slo=True)
         return fig
     fig, (top, bottom) = figure(1, 2, width=7.2, height=6.4, bottom=0.17)
@@ -99,11 +99,15 @@ def _draw_servers(top, results, mean_service_s: float, shade_slo: bool):
         if shade_slo:
             _shade(top, r.times_s, r.latency_s > r.slo_s, line.get_color())
     most = max(float(np.max(r.servers_ready)) for r in results)
-    top.set(ylabel="servers", xlim=(0, first.duration_s / 3600.0), ylim=(0, most * 1.55),
+    top.set(ylabel="servers", xlim=(0, first.duration_s / 3600.0),
+            ylim=(0, most * (1.1 if shade_slo else 1.55)),
             xlabel="time of day (h)" if shade_slo else "",
-            title="Autoscaling follows the work; a fixed pool is too small or too big"
-                  + (" (shaded: SLO missed)" if shade_slo else ""))
-    top.legend(loc="upper left", ncols=2)
+            title="Servers over the day (shaded: SLO missed)" if shade_slo
+            else "Autoscaling follows the work; a fixed pool is too small or too big")
+    if shade_slo:  # the panel's figure: below the axes, where the long entries fit
+        top.legend(loc="upper center", bbox_to_anchor=(0.5, -0.17))
+    else:
+        top.legend(loc="upper left", ncols=2)
     return hours, size, colors
 
 

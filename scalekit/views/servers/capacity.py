@@ -119,15 +119,15 @@ def plot_ramp(result: capacity.CapacityResult):
     """Throughput and tail latency per step of a load ramp, with the SLO, the capacity
     estimate and the knee marked."""
     expect("result", result, capacity.CapacityResult)
-    fig, (left, right) = figure(2, width=7.2, height=3.6)
+    fig, (left, right) = figure(2, width=7.2, height=4.3, bottom=0.36, wspace=0.3)
     offered = result.column("offered_rps")
     left.plot(offered, result.column("throughput_rps"), "o-", color=SIMULATED,
               label="measured")
     left.plot(offered, offered, ":", color=THEORY, label="throughput = offered")
     left.axhline(result.true_capacity_rps, color=LIMIT, ls="--", label="true capacity")
     left.set(xlabel="offered load (req/s)", ylabel="throughput (req/s)",
-             title="Throughput follows load until the server is full")
-    left.legend()
+             title="Throughput follows load to capacity")
+    left.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2))  # below: lines cross inside
     tail = result.column("tail_s")  # the percentile the SLO was judged on
     ok = np.array([s.met_slo for s in result.steps])
     right.plot(offered, tail * 1e3, "-", color=SIMULATED)
@@ -136,10 +136,10 @@ def plot_ramp(result: capacity.CapacityResult):
     right.axhline(result.slo_s * 1e3, color=MEASURED, ls="--",
                   label=f"SLO p{result.percentile} ≤ {result.slo_s * 1e3:.0f} ms")
     right.axvline(result.knee_rps, color=LIMIT, ls=":", label=f"knee {result.knee_rps:.0f}/s")
-    top = max(result.slo_s, float(np.nanmax(tail))) * 1e3 * 1.6  # room for the legend
+    top = max(result.slo_s, float(np.nanmax(tail))) * 1e3 * 1.15
     right.set(xlabel="offered load (req/s)", ylabel=f"p{result.percentile} latency (ms)",
               ylim=(0, top), title=f"Capacity ≈ {result.capacity_rps:.0f} req/s under the SLO")
-    right.legend(loc="upper left", ncols=2)
+    right.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=2)
     return fig
 
 
