@@ -12,14 +12,20 @@ import numpy as np
 from matplotlib.colors import PowerNorm
 from matplotlib.ticker import LogLocator, MaxNLocator, NullLocator
 
-from scalekit import balancing, theory
+from scalekit import balancing, flow, theory
 from scalekit.sim import compiled
 from scalekit.views._common import expect, readable
+from scalekit.views.flow import FlowView
+from scalekit.views.flow.widget import PLAY_S
 from scalekit.views.panel import Panel
 from scalekit.views.style import CYCLE, LIMIT, SIMULATED, THEORY, figure, plain_numbers, styled
 
-__all__ = ["plot_policies", "explore_policies", "plot_supermarket", "QUEUE_COLORMAP",
-           "PANEL_REQUESTS"]
+__all__ = ["plot_policies", "explore_policies", "plot_supermarket", "animate_policies",
+           "QUEUE_COLORMAP", "PANEL_REQUESTS", "MAX_ANIMATED_REQUESTS"]
+
+#: Most requests per policy :func:`animate_policies` hands the browser (each view replays
+#: every one of them).
+MAX_ANIMATED_REQUESTS = 5_000
 
 #: Perceptually uniform and readable with colour-blindness: dark = empty, bright = long queue.
 QUEUE_COLORMAP = "viridis"
@@ -161,6 +167,47 @@ def explore_policies(requests: int = PANEL_REQUESTS) -> Panel:
         control.layout = widgets.Layout(width="98%")
     return Panel(controls, compute, draw, title="Balancer policies, same requests",
                  describe=describe, columns=2)
+
+
+# --------------------------------------------------------------------------- moving
+
+
+class PolicyFlows(widgets.Box):
+    """:func:`animate_policies`' result: the flow views (``views``, by policy name) in a row
+    that wraps on a narrow screen; ``links`` are the browser-side links that make them
+    play, pause, change speed and scrub together."""
+
+    def __init__(self, views: dict[str, FlowView], links: list):
+        self.views, self.links = views, links
+        super().__init__(list(views.values()),
+                         layout=widgets.Layout(display="flex", flex_flow="row wrap"))
+
+
+def animate_policies(comparison: balancing.Comparison, speed: float | None = None
+                     ) -> PolicyFlows:
+    """Every policy of ``comparison`` as an animated request flow
+    (:class:`scalekit.views.flow.FlowView`), side by side on the same arrivals — the model's
+    own runs replayed, request by request. They play, pause, change speed and scrub
+    together, in the browser: start one and all start. ``speed``: simulated seconds per
+    second on screen, the same for all (default: the longest run in about
+    :data:`scalekit.views.flow.widget.PLAY_S` seconds)."""
+    expect("comparison", comparison, balancing.Comparison)
+    runs = comparison.results
+    longest = max(len(r.arrivals_at) for r in runs.values())
+    if longest > MAX_ANIMATED_REQUESTS:
+        raise ValueError(f"comparison has {longest:,} requests per policy; animate at most "
+                         f"{MAX_ANIMATED_REQUESTS:,} (compare_policies(..., requests=…))")
+    traces = {name: flow.trace_results(r, title=readable(name)) for name, r in runs.items()}
+    end = max(max(t.horizon_s, float(t.ended_at.max(initial=0.0))) for t in traces.values())
+    pace = max(end / PLAY_S, 0.1) if speed is None else speed
+    views = {name: FlowView(t, speed=pace, layout=widgets.Layout(
+        flex="1 1 340px", min_width="320px", margin="0 12px 10px 0"))
+             for name, t in traces.items()}
+    ordered = list(views.values())
+    links = [widgets.jslink((a, trait), (b, trait))
+             for a, b in zip(ordered[:-1], ordered[1:], strict=True)
+             for trait in ("playing", "speed", "time_s")]
+    return PolicyFlows(views, links)
 
 
 # --------------------------------------------------------------------------- supermarket
