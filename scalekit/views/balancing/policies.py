@@ -200,8 +200,10 @@ def animate_policies(comparison: balancing.Comparison, speed: float | None = Non
     traces = {name: flow.trace_results(r, title=readable(name)) for name, r in runs.items()}
     end = max(max(t.horizon_s, float(t.ended_at.max(initial=0.0))) for t in traces.values())
     pace = max(end / PLAY_S, 0.1) if speed is None else speed
+    # Each at least the view's 320 px, at most 480: three in a row on a wide notebook, two
+    # and one of the same size on a middling one, one per row at 1024 px.
     views = {name: FlowView(t, speed=pace, layout=widgets.Layout(
-        flex="1 1 340px", min_width="320px", margin="0 12px 10px 0"))
+        flex="1 1 320px", min_width="320px", max_width="480px", margin="0 12px 10px 0"))
              for name, t in traces.items()}
     ordered = list(views.values())
     links = [widgets.jslink((a, trait), (b, trait))
