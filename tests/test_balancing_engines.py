@@ -17,6 +17,7 @@ import math
 
 import numpy as np
 import pytest
+from _readable import check_readable, crossed_legends
 
 from scalekit import engines
 from scalekit.balancing import engines as be
@@ -125,8 +126,12 @@ def test_mean_detection_matches_the_model_and_the_closed_form(checks):
 def test_views_draw_both_comparisons(policies, checks):
     fig = view.plot_policies_on_haproxy(policies)
     assert "beside the model" in fig._suptitle.get_text()
+    check_readable(fig, "figure", "policies on HAProxy")  # issue 19: as notebook 02 shows it
+    assert crossed_legends(fig) == []
     fig = view.plot_health_check_on_haproxy(checks)
     assert "inter 60 ms" in fig._suptitle.get_text()
+    check_readable(fig, "figure", "health check on HAProxy")
+    assert crossed_legends(fig) == []
     with pytest.raises(TypeError, match="HaproxyBalancing"):
         view.plot_policies_on_haproxy(checks)
 
@@ -140,3 +145,40 @@ def test_bad_input_is_refused_before_anything_starts():
         be.policies_on_haproxy(requests=10**6)
     with pytest.raises(ValueError, match="inter_s"):
         be.health_check_on_haproxy(inter_s=0.0)
+
+
+# ---------------------------------------------------------------- notebook 02's cells
+
+
+def _unavailable(binary=None):
+    raise engines.EngineUnavailable("no HAProxy for this platform (test)")
+
+
+@pytest.mark.parametrize("run", [view.run_policies_on_haproxy, view.run_health_check_on_haproxy])
+def test_a_cell_without_haproxy_says_so_in_one_sentence_and_starts_nothing(run, monkeypatch,
+                                                                           capsys):
+    monkeypatch.setattr(be, "find_haproxy", _unavailable)
+    monkeypatch.setattr(view, "find_haproxy", _unavailable)
+    assert run() is None
+    printed = capsys.readouterr().out.strip()
+    assert printed == "skipped: no HAProxy for this platform (test)"
+    assert engines.owned_processes() == []
+
+
+def test_the_policies_cell_shows_the_generated_config(policies, monkeypatch, capsys):
+    """What notebook 02 prints before its figure: the haproxy.cfg HAProxy ran (indented),
+    and the balance line of every policy — here from the module's own run."""
+    monkeypatch.setattr(be, "policies_on_haproxy", lambda *a, **k: policies)
+    assert view.run_policies_on_haproxy(requests=360) is policies
+    out = capsys.readouterr().out
+    first = next(iter(policies.runs.values()))
+    assert "    backend app" in out and f"    balance {first.balance}" in out
+    head = next(line for line in out.splitlines() if "the generated haproxy.cfg" in line)
+    assert all(r.balance in head for r in policies.runs.values())
+    assert out.count("    server s") == len(policies.speeds)
+
+
+def test_nothing_is_left_running_after_the_experiments(policies, checks):
+    """Every HAProxy and backend the experiments started (and the notebook's cells, which
+    call them) is stopped when they return."""
+    assert engines.owned_processes() == []

@@ -76,3 +76,51 @@ def test_a_reused_policy_figure_equals_a_fresh_one(comparison):
 def test_plots_refuse_what_is_not_a_result(plot):
     with pytest.raises(TypeError, match="must be a scalekit"):
         plot("not a result")
+
+
+# ------------------------------------------------------------------ the moving picture
+
+
+@pytest.fixture(scope="module")
+def small():
+    """Notebook 02's flows: 400 requests, the three seed rules, the same arrivals."""
+    return balancing.compare_policies(balancing.SEED_POLICIES, servers=8, load=0.85,
+                                      requests=400, seed=1)
+
+
+def test_animated_policies_replay_the_model_on_the_same_arrivals(small):
+    """Each view's trace is its rule's run (issue 15: the model is the truth): the same
+    arrival instants in every view, each request on the server the model chose, leaving
+    when the model says."""
+    box = view.animate_policies(small)
+    assert list(box.views) == list(small.results) == list(balancing.SEED_POLICIES)
+    for name, v in box.views.items():
+        run, trace = small[name], v.flow
+        assert np.array_equal(trace.arrivals_at, small["random"].arrivals_at)
+        assert np.array_equal(trace.server_of, run.server_of)
+        assert np.array_equal(trace.departures_at, run.departures_at)
+        assert trace.title == name.replace("_", " ")
+
+
+def test_animated_policies_play_pause_and_scrub_together(small):
+    """One speed for all, and browser-side links chaining play, speed and time through the
+    three views (so starting one starts all, pausing one stops all where it stopped)."""
+    box = view.animate_policies(small, speed=0.5)
+    views = list(box.views.values())
+    assert {v.speed for v in views} == {0.5}
+    linked = {(link.source[0], link.target[0], link.source[1]) for link in box.links}
+    for a, b in zip(views[:-1], views[1:], strict=True):
+        for trait in ("playing", "speed", "time_s"):
+            assert (a, b, trait) in linked
+    assert box.layout.flex_flow == "row wrap"  # side by side, stacked on a narrow screen
+    default = view.animate_policies(small)
+    end = max(float(np.nanmax(r.departures_at)) for r in small.results.values())
+    assert list(default.views.values())[0].speed == pytest.approx(end / 20.0, rel=0.05)
+
+
+def test_animate_policies_refuses_what_it_cannot_replay(small):
+    with pytest.raises(TypeError, match="comparison must be a scalekit.balancing.Comparison"):
+        view.animate_policies(small["random"])
+    big = balancing.compare_policies(["random"], servers=4, load=0.5, requests=6_000, seed=1)
+    with pytest.raises(ValueError, match="animate at most 5,000"):
+        view.animate_policies(big)

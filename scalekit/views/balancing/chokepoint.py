@@ -4,6 +4,8 @@ balancer's and the servers' capacity marked — views of :mod:`scalekit.balancin
 
 from __future__ import annotations
 
+import textwrap
+
 import ipywidgets as widgets
 import numpy as np
 from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
@@ -72,13 +74,14 @@ def _latency(ax, sweep, colours, hi: float, labelled: bool) -> None:
     y = sweep.mean_s * 1e3
     stable = y[~sweep.unstable & np.isfinite(y)]
     known = stable if stable.size else y[np.isfinite(y)]
-    floor, ceiling = (known.min() * 0.8, known.max() * 2.5) if known.size else (0.1, 10.0)
+    floor, ceiling = (_tick_below(known.min() * 0.9), known.max() * 2.5) if known.size \
+        else (0.1, 10.0)
     _curves(ax, sweep, np.where(sweep.unstable, ceiling, y), colours, labelled)
     _capacity_lines(ax, sweep, colours, hi, labelled)
     ax.plot([], [], "o", mfc="white", mec=THEORY,
             label="saturated: no steady state\n(latency drawn at the top)")
     ax.set_yscale("log")
-    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))  # labels within a decade
+    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0), numticks=30))  # 1-2-5 labels
     ax.yaxis.set_minor_locator(NullLocator())  # unlabelled minor ticks: SVG paths for nothing
     plain_numbers(ax.yaxis)
     ax.set(xlim=(0, hi), ylim=(floor, ceiling * 1.3), xlabel="offered rate (requests/s)",
@@ -87,7 +90,7 @@ def _latency(ax, sweep, colours, hi: float, labelled: bool) -> None:
 
 
 def _draw(sweep: chokepoint.ChokepointSweep):
-    fig, (left, right) = figure(2, width=9.5, height=4.0, bottom=0.3, top=0.82)
+    fig, (left, right) = figure(2, width=7.2, height=4.4, bottom=0.34, top=0.82, wspace=0.32)
     hi = float(sweep.rates_rps.max()) * 1.04
     colours = _colours(sweep)
     left.plot([0, hi], [0, hi], ":", color=THEORY, lw=1)
@@ -99,12 +102,19 @@ def _draw(sweep: chokepoint.ChokepointSweep):
     _thousands(left.yaxis)
     _latency(right, sweep, colours, hi, labelled=False)
     right.set_title("Latency explodes at the same rate")
-    fig.suptitle(_finding(sweep), fontsize=11, fontweight="bold")
+    fig.suptitle(textwrap.fill(_finding(sweep), 80), fontsize=10.5, fontweight="bold")
     handles, labels = left.get_legend_handles_labels()
     more, more_labels = right.get_legend_handles_labels()
     left.legend(handles + more, labels + more_labels, loc="upper center",
-                bbox_to_anchor=(1.08, -0.2), ncols=3)
+                bbox_to_anchor=(1.1, -0.2), ncols=3)
     return fig
+
+
+def _tick_below(value: float) -> float:
+    """The largest 1-2-5 value (…, 0.5, 1, 2, 5, 10, …) at or below ``value`` > 0: the log
+    axis then starts on a labelled tick."""
+    decade = 10.0 ** np.floor(np.log10(value))
+    return max(m * decade for m in (1.0, 2.0, 5.0) if m * decade <= value)
 
 
 def _thousands(axis) -> None:
@@ -127,10 +137,10 @@ def plot_chokepoint(sweep: chokepoint.ChokepointSweep):
 @styled
 def _plot_panel(sweep: chokepoint.ChokepointSweep):
     """The panel's lighter figure: latency only, one axes (a refresh within 150 ms)."""
-    fig, ax = figure(width=9.5, height=3.6, right=0.74)
+    fig, ax = figure(width=7.2, height=4.0, right=0.66, top=0.82)
     hi = float(sweep.rates_rps.max()) * 1.04
     _latency(ax, sweep, _colours(sweep), hi, labelled=True)
-    ax.set_title(_finding(sweep))
+    ax.set_title(textwrap.fill(_finding(sweep), 60))
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5))
     return fig
 
@@ -178,5 +188,7 @@ def explore_chokepoint() -> Panel:
                                     sweep.balancer_capacity_rps, strict=True)]
         return " · ".join(parts) + f" · servers' capacity {sweep.servers_capacity_rps:,.0f}/s"
 
+    for control in controls.values():  # two columns that fit 1024 px
+        control.layout = widgets.Layout(width="98%")
     return Panel(controls, compute, _plot_panel, title="The balancer as a chokepoint",
-                 describe=describe)
+                 describe=describe, columns=2)

@@ -78,9 +78,9 @@ def plot_failover(result: failover.FailoverResult):
     Master_Down_Timer runs, the moment it declares the active down, the takeover, and the
     requests that fail from the crash until the VIP answers again."""
     expect("result", result, failover.FailoverResult)
-    fig, ax = figure(width=9.5, height=3.2, bottom=0.36)
+    fig, ax = figure(width=7.2, height=3.8, bottom=0.42)
     _draw_timeline(ax, result)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.25), ncols=3)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncols=2)
     return fig
 
 
@@ -89,10 +89,10 @@ def plot_failover_tradeoff(tradeoff: failover.FailoverTradeoff):
     """Mean downtime per crash and false failovers per day against the timeout, with
     RFC 5798's Master_Down_Interval marked."""
     expect("tradeoff", tradeoff, failover.FailoverTradeoff)
-    fig, ax = figure(width=9.5, height=3.6, right=0.9)
-    ax.legend(*_draw_tradeoff(ax, tradeoff, None, ""), loc="upper center")
-    ax.set_title("A shorter timeout cuts the downtime of a crash but fails over falsely "
-                 "more often")
+    fig, ax = figure(width=7.2, height=4.2, right=0.88, bottom=0.32)
+    ax.legend(*_draw_tradeoff(ax, tradeoff, None, ""), loc="upper center",
+              bbox_to_anchor=(0.5, -0.2), ncols=2)
+    ax.set_title("A shorter timeout: less downtime per crash, more false failovers")
     return fig
 
 
@@ -101,9 +101,10 @@ def _plot_panel(out):
     """The panel's figure: the trade-off with the chosen timeout marked (one axes and its
     twin, so a refresh stays within 150 ms); the crash timeline is plot_failover's."""
     tradeoff, j = out
-    fig, ax = figure(width=9.5, height=3.6, right=0.9)
+    fig, ax = figure(width=7.2, height=4.2, right=0.88, bottom=0.32)
+    # Below the axes: the marked timeout moves with the slider and would cross it inside.
     ax.legend(*_draw_tradeoff(ax, tradeoff, float(tradeoff.timeouts_s[j]), "this timeout"),
-              loc="upper center")
+              loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=2)
     ax.set_title(f"Timeout {tradeoff.timeouts_s[j]:.3g} s: a crash costs "
                  f"{tradeoff.mean_downtime_s[j]:.2f} s of downtime; "
                  f"{tradeoff.false_failovers_per_day[j]:.3g} false failovers a day")
@@ -145,5 +146,7 @@ def explore_failover() -> Panel:
                 f"{t.false_failovers_per_day[j]:.3g} false failovers/day ≈ "
                 f"{t.false_failover_requests_per_day[j]:,.0f} failed requests/day")
 
+    for control in controls.values():  # two columns that fit 1024 px
+        control.layout = widgets.Layout(width="98%")
     return Panel(controls, compute, _plot_panel, title="Failover of an active–passive pair",
-                 describe=describe)
+                 describe=describe, columns=2)

@@ -6,6 +6,7 @@ instants the health checks took it out and put it back — views of
 from __future__ import annotations
 
 import math
+import textwrap
 
 import ipywidgets as widgets
 import numpy as np
@@ -65,7 +66,7 @@ def plot_backend_failure(result: health.BackendFailureResult, bin_s: float | Non
     r = result
     tl = r.timeline(_bin_s(r.horizon_s) if bin_s is None else bin_s)
     edges = np.append(tl.starts_at, tl.starts_at[-1] + tl.bin_s)
-    fig, ax = figure(width=9.5, height=3.9, bottom=0.32, top=0.9)
+    fig, ax = figure(width=7.2, height=4.4, bottom=0.34, top=0.84)
     ax.stairs(tl.served_rps, edges, baseline=None, color=SIMULATED, lw=2, label="served")
     if r.redispatch:
         ax.stairs(tl.retried_rps, edges, baseline=None, color=_RETRIED, lw=1.5,
@@ -82,8 +83,8 @@ def plot_backend_failure(result: health.BackendFailureResult, bin_s: float | Non
     _mark(ax, r.marked_up_at, r.horizon_s, "marked up", f"rise {r.rise}", color=_BACK,
           ls="--", lw=1.5)
     ax.set(xlim=(0, edges[-1]), ylim=(0, None), xlabel="time (s)",
-           ylabel="requests per second", title=_title(r))
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.17), ncols=4)
+           ylabel="requests per second", title=textwrap.fill(_title(r), 66))
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.17), ncols=2)
     return fig
 
 
@@ -113,5 +114,7 @@ def explore_backend_failure() -> Panel:
                 f"marked down · {r.retried:,} retried · {r.failed:,} failed "
                 f"({100 * r.failed_fraction:.1f} %) · p99 latency {r.p99_s * 1e3:.0f} ms")
 
+    for control in controls.values():  # two columns that fit 1024 px
+        control.layout = widgets.Layout(width="98%")
     return Panel(controls, compute, plot_backend_failure, title="A backend dies",
-                 describe=describe)
+                 describe=describe, columns=2)

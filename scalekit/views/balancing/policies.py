@@ -11,17 +11,23 @@ from collections.abc import Mapping
 import ipywidgets as widgets
 import numpy as np
 from matplotlib.colors import PowerNorm
-from matplotlib.ticker import MaxNLocator, NullLocator
+from matplotlib.ticker import LogLocator, MaxNLocator, NullLocator
 
-from scalekit import _check, balancing, theory
+from scalekit import _check, balancing, flow, theory
 from scalekit.balancing.cluster import MAX_SCENARIO_REQUESTS
 from scalekit.sim import compiled
 from scalekit.views._common import expect, readable
+from scalekit.views.flow import FlowView
+from scalekit.views.flow.widget import PLAY_S
 from scalekit.views.panel import Panel
 from scalekit.views.style import CYCLE, LIMIT, SIMULATED, THEORY, figure, plain_numbers, styled
 
-__all__ = ["plot_policies", "explore_policies", "plot_supermarket", "QUEUE_COLORMAP",
-           "PANEL_REQUESTS"]
+__all__ = ["plot_policies", "explore_policies", "plot_supermarket", "animate_policies",
+           "QUEUE_COLORMAP", "PANEL_REQUESTS", "MAX_ANIMATED_REQUESTS"]
+
+#: Most requests per policy :func:`animate_policies` hands the browser (each view replays
+#: every one of them).
+MAX_ANIMATED_REQUESTS = 5_000
 
 #: Perceptually uniform and readable with colour-blindness: dark = empty, bright = long queue.
 QUEUE_COLORMAP = "viridis"
@@ -57,13 +63,13 @@ def plot_policies(comparison: balancing.Comparison, utilisation: bool = True):
     utilisation = _check.boolean("utilisation", utilisation)
     names = list(comparison.results)[:_MAX_QUEUE_PANELS]
     if utilisation:
-        fig, ax = figure(width=9.5, height=5.6, mosaic=[["queues", "cdf"], ["queues", "util"]],
-                         ratios={"width_ratios": [1.25, 1]}, left=0.13, right=0.97,
-                         top=0.88, bottom=0.1, hspace=0.5, wspace=0.2)
+        fig, ax = figure(width=7.2, height=5.4, mosaic=[["queues", "cdf"], ["queues", "util"]],
+                         ratios={"width_ratios": [1.1, 1]}, left=0.14, right=0.97,
+                         top=0.88, bottom=0.14, hspace=0.55, wspace=0.3)
     else:
-        fig, ax = figure(width=9.5, height=4.0, mosaic=[["queues", "cdf"]],
-                         ratios={"width_ratios": [1.25, 1]}, left=0.13, right=0.97,
-                         top=0.84, bottom=0.14, wspace=0.2)
+        fig, ax = figure(width=7.2, height=4.2, mosaic=[["queues", "cdf"]],
+                         ratios={"width_ratios": [1.1, 1]}, left=0.14, right=0.97,
+                         top=0.84, bottom=0.2, wspace=0.3)
     first = comparison[names[0]]
     k, horizon = first.servers, first.horizon_s
     t = np.linspace(0.0, horizon, _POINTS)
@@ -83,25 +89,31 @@ def plot_policies(comparison: balancing.Comparison, utilisation: bool = True):
     for label, i in zip(heat.get_yticklabels(), range(len(names)), strict=True):
         label.set_color(CYCLE[i % len(CYCLE)])
     heat.tick_params(axis="y", length=0)
-    heat.set(xlabel=f"time (s) · colour: requests at a server, 0 (dark) → {top}+ (bright)",
+    heat.set(xlabel=f"time (s) · colour: requests queued,\n0 (dark) → {top}+ (bright)",
              title=f"Queues at each of {k} servers")
     cdf = ax["cdf"]
+    ranked_min, ranked_max = np.inf, 0.0
     for i, (name, r) in enumerate(comparison.results.items()):
         lat = r.latencies_s * 1e3
         if lat.size == 0:
             continue
         color = CYCLE[i % len(CYCLE)]
         ranked = np.sort(lat)  # the curve's points: every (1/120)th of the sorted latencies
+        ranked_min, ranked_max = min(ranked_min, ranked[0]), max(ranked_max, ranked[-1])
         cdf.plot(ranked[(_QUANTILES * (ranked.size - 1)).astype(int)], _QUANTILES, color=color,
                  lw=2, label=readable(name))
         cdf.plot([r.p99_s * 1e3], [0.99], "o", color=color, ms=6)
     cdf.set_xscale("log")
+    decades = np.log10(max(ranked_max, 1e-9) / max(ranked_min, 1e-9))
+    # every decade labelled, and 1-2-5 within a decade when the range is short
+    cdf.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0) if decades < 2.5 else (1.0,),
+                                           numticks=30))
     cdf.xaxis.set_minor_locator(NullLocator())  # minor ticks on a log axis cost a lot to draw
     plain_numbers(cdf.xaxis)
     cdf.set(xlabel="latency (ms, log scale)", ylabel="fraction of requests", ylim=(0, 1.03),
             title="Latency (dot: 99th percentile)", yticks=[0, 0.25, 0.5, 0.75, 1])
-    if utilisation or len(comparison.results) > len(names):  # else the names on the left
-        cdf.legend(loc="upper left")                          # are the legend, in colour
+    if len(comparison.results) > len(names):  # else the names on the left, in colour, are the
+        cdf.legend(loc="upper left")          # legend: no box for the curves to cross
     fig.suptitle(_verdict(comparison), x=0.02, ha="left", fontsize=11, fontweight="bold")
     if not utilisation:
         return fig
@@ -156,8 +168,53 @@ def explore_policies(requests: int = PANEL_REQUESTS) -> Panel:
     def draw(comp):
         return plot_policies(comp, utilisation=False)
 
+    for control in controls.values():  # two columns that fit 1024 px
+        control.layout = widgets.Layout(width="98%")
     return Panel(controls, compute, draw, title="Balancer policies, same requests",
-                 describe=describe)
+                 describe=describe, columns=2)
+
+
+# --------------------------------------------------------------------------- moving
+
+
+class PolicyFlows(widgets.Box):
+    """:func:`animate_policies`' result: the flow views (``views``, by policy name) in a row
+    that wraps on a narrow screen; ``links`` are the browser-side links that make them
+    play, pause, change speed and scrub together."""
+
+    def __init__(self, views: dict[str, FlowView], links: list):
+        self.views, self.links = views, links
+        super().__init__(list(views.values()),
+                         layout=widgets.Layout(display="flex", flex_flow="row wrap"))
+
+
+def animate_policies(comparison: balancing.Comparison, speed: float | None = None
+                     ) -> PolicyFlows:
+    """Every policy of ``comparison`` as an animated request flow
+    (:class:`scalekit.views.flow.FlowView`), side by side on the same arrivals — the model's
+    own runs replayed, request by request. They play, pause, change speed and scrub
+    together, in the browser: start one and all start. ``speed``: simulated seconds per
+    second on screen, the same for all (default: the longest run in about
+    :data:`scalekit.views.flow.widget.PLAY_S` seconds)."""
+    expect("comparison", comparison, balancing.Comparison)
+    runs = comparison.results
+    longest = max(len(r.arrivals_at) for r in runs.values())
+    if longest > MAX_ANIMATED_REQUESTS:
+        raise ValueError(f"comparison has {longest:,} requests per policy; animate at most "
+                         f"{MAX_ANIMATED_REQUESTS:,} (compare_policies(..., requests=…))")
+    traces = {name: flow.trace_results(r, title=readable(name)) for name, r in runs.items()}
+    end = max(max(t.horizon_s, float(t.ended_at.max(initial=0.0))) for t in traces.values())
+    pace = max(end / PLAY_S, 0.1) if speed is None else speed
+    # Each at least the view's 320 px, at most 480: three in a row on a wide notebook, two
+    # and one of the same size on a middling one, one per row at 1024 px.
+    views = {name: FlowView(t, speed=pace, layout=widgets.Layout(
+        flex="1 1 320px", min_width="320px", max_width="480px", margin="0 12px 10px 0"))
+             for name, t in traces.items()}
+    ordered = list(views.values())
+    links = [widgets.jslink((a, trait), (b, trait))
+             for a, b in zip(ordered[:-1], ordered[1:], strict=True)
+             for trait in ("playing", "speed", "time_s")]
+    return PolicyFlows(views, links)
 
 
 # --------------------------------------------------------------------------- supermarket
@@ -182,7 +239,7 @@ def plot_supermarket(measured: dict | None = None, choices=(1, 2, 3),
         raise ValueError(f"loads must be below 1 (a stable queue), got {loads.max():g}")
     servers = _check.optional(_check.integer, "servers", servers, low=1,
                               meaning="the legend names no cluster size")
-    fig, ax = figure(height=3.8)
+    fig, ax = figure(width=7.2, height=3.8)
     for i, d in enumerate(choices):
         color = CYCLE[i % len(CYCLE)]
         curve = [theory.supermarket_sojourn_s(x, d) for x in loads]
@@ -194,7 +251,7 @@ def plot_supermarket(measured: dict | None = None, choices=(1, 2, 3),
         where = f", n = {servers}" if servers else ""
         ax.plot([], [], "o", color=SIMULATED, mec=THEORY, label=f"simulated{where}")
     ax.set_yscale("log")
-    ax.set_yticks([1, 2, 5, 10, 20, 50])
+    ax.set_yticks([1, 1.5, 2, 3, 5, 7, 10, 20, 30, 50])
     plain_numbers(ax.yaxis)
     ax.set(xlabel="load λ per server", ylabel="mean time in system (service times)",
            title="Two random choices instead of one: from 1/(1 − λ) to almost flat",

@@ -60,7 +60,7 @@ def plot_saturation(result: sim.Results, scv: float = 1.0):
     squared coefficient of variation (1 exponential, 0 deterministic), for the theory curve."""
     expect("result", result, sim.Results)
     scv = _check.non_negative("scv", scv)
-    fig, (left, right) = figure(2)
+    fig, (left, right) = figure(2, width=7.2, height=3.4)
     t = np.linspace(0, result.horizon_s, 600)
     left.plot(t, result.in_system_at(t), color=SIMULATED, lw=1)
     left.set(xlabel="time (s)", ylabel="requests in system",
@@ -113,6 +113,8 @@ def explore_saturation() -> Panel:
                 f"p99 {r.p99_s * 1e3:.1f} ms · still queued at the end: {r.in_system}"
                 + (" · UNSTABLE" if r.unstable else ""))
 
+    for control in controls.values():  # two columns that fit 1024 px
+        control.layout = widgets.Layout(width="98%")
     return Panel(controls, compute, draw, title="Saturate a server", describe=describe,
                  columns=2)
 
@@ -125,15 +127,15 @@ def plot_ramp(result: capacity.CapacityResult):
     """Throughput and tail latency per step of a load ramp, with the SLO, the capacity
     estimate and the knee marked."""
     expect("result", result, capacity.CapacityResult)
-    fig, (left, right) = figure(2)
+    fig, (left, right) = figure(2, width=7.2, height=4.3, bottom=0.36, wspace=0.3)
     offered = result.column("offered_rps")
     left.plot(offered, result.column("throughput_rps"), "o-", color=SIMULATED,
               label="measured")
     left.plot(offered, offered, ":", color=THEORY, label="throughput = offered")
     left.axhline(result.true_capacity_rps, color=LIMIT, ls="--", label="true capacity")
     left.set(xlabel="offered load (req/s)", ylabel="throughput (req/s)",
-             title="Throughput follows load until the server is full")
-    left.legend()
+             title="Throughput follows load to capacity")
+    left.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2))  # below: lines cross inside
     tail = result.column("tail_s")  # the percentile the SLO was judged on
     ok = np.array([s.met_slo for s in result.steps])
     right.plot(offered, tail * 1e3, "-", color=SIMULATED)
@@ -142,10 +144,10 @@ def plot_ramp(result: capacity.CapacityResult):
     right.axhline(result.slo_s * 1e3, color=MEASURED, ls="--",
                   label=f"SLO p{result.percentile} ≤ {result.slo_s * 1e3:.0f} ms")
     right.axvline(result.knee_rps, color=LIMIT, ls=":", label=f"knee {result.knee_rps:.0f}/s")
-    top = max(result.slo_s, float(np.nanmax(tail))) * 1e3 * 1.6  # room for the legend
+    top = max(result.slo_s, float(np.nanmax(tail))) * 1e3 * 1.15
     right.set(xlabel="offered load (req/s)", ylabel=f"p{result.percentile} latency (ms)",
               ylim=(0, top), title=f"Capacity ≈ {result.capacity_rps:.0f} req/s under the SLO")
-    right.legend(loc="upper left", ncols=2)
+    right.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=2)
     return fig
 
 
@@ -170,5 +172,7 @@ def explore_ramp() -> Panel:
         return (f"{len(r.steps)} steps run · capacity ≈ {r.capacity_rps:.0f} req/s · "
                 f"true capacity {r.true_capacity_rps:.0f} req/s · knee {r.knee_rps:.0f} req/s")
 
+    for control in controls.values():  # two columns that fit 1024 px
+        control.layout = widgets.Layout(width="98%")
     return Panel(controls, compute, plot_ramp, title="Benchmark by ramping the load",
-                 describe=describe)
+                 describe=describe, columns=2)

@@ -18,19 +18,28 @@ __all__ = ["plot_heartbeats", "plot_timeout_tradeoff", "explore_heartbeats"]
 
 
 def _draw_timeline(ax, result: heartbeats.HeartbeatResult, window_s: float) -> None:
+    """Time is measured from the crash (s), so the numbers read as delays; without a crash,
+    from the start of the run. The window keeps the crash at 60% of its width, and reaches
+    past the declaration when the timeout is long."""
     crash = result.crashed_at
-    lo = max(0.0, crash - window_s * 0.6) if math.isfinite(crash) else 0.0
+    origin = crash if math.isfinite(crash) else 0.0
+    lo = -min(window_s * 0.6, origin) if math.isfinite(crash) else 0.0
     hi = lo + window_s
-    beats = result.arrivals_at[(result.arrivals_at >= lo) & (result.arrivals_at <= hi)]
+    if math.isfinite(crash):
+        hi = max(hi, result.declared_dead_at - origin + 0.15 * window_s)
+    beats = result.arrivals_at - origin
+    beats = beats[(beats >= lo) & (beats <= hi)]
     ax.vlines(beats, 0, 1, color=SIMULATED, lw=1.5, label="heartbeat heard")
     if math.isfinite(crash):
-        ax.axvline(crash, color=MEASURED, lw=2, label="server crashes")
-        last = beats[beats <= crash].max() if (beats <= crash).any() else lo
-        ax.axvspan(last, result.declared_dead_at, color=MEASURED, alpha=0.12,
+        declared = result.declared_dead_at - origin
+        ax.axvline(0.0, color=MEASURED, lw=2, label="server crashes")
+        last = beats[beats <= 0].max() if (beats <= 0).any() else lo
+        ax.axvspan(last, declared, color=MEASURED, alpha=0.12,
                    label=f"silence: {result.timeout_s:.3g} s timeout running")
-        ax.axvline(result.declared_dead_at, color=THEORY, ls="--",
+        ax.axvline(declared, color=THEORY, ls="--",
                    label=f"declared dead (+{result.detection_s:.1f} s)")
-    ax.set(xlim=(lo, hi), ylim=(0, 1.1), yticks=[], xlabel="time (s)",
+    ax.set(xlim=(lo, hi), ylim=(0, 1.1), yticks=[],
+           xlabel="time from the crash (s)" if math.isfinite(crash) else "time (s)",
            title=f"Detected {result.detection_s:.1f} s after the crash: "
                  f"≈{result.requests_to_dead:.0f} requests went to a dead server")
 
@@ -45,9 +54,11 @@ def _draw_tradeoff(left, tradeoff: heartbeats.TimeoutTradeoff, mark_s: float | N
                           alarms_axis="false suspicions per hour (per server)", linthresh=0.01)
     if mark_s is not None:
         left.axvline(mark_s / tradeoff.interval_s, color=THEORY, ls="--", label=mark_label)
+    # Below the axes: the marked timeout moves with a slider and would cross a legend inside.
     handles, labels = left.get_legend_handles_labels()
     more, more_labels = right.get_legend_handles_labels()
-    left.legend(handles + more, labels + more_labels, loc="upper center")
+    left.legend(handles + more, labels + more_labels, loc="upper center",
+                bbox_to_anchor=(0.5, -0.2), ncols=3)
 
 
 @styled
@@ -56,9 +67,9 @@ def plot_heartbeats(result: heartbeats.HeartbeatResult, window_s: float = 30.0):
     moment the server was declared dead."""
     expect("result", result, heartbeats.HeartbeatResult)
     window_s = _check.positive("window_s", window_s)
-    fig, ax = figure(width=9.5, height=3.2, bottom=0.36)
+    fig, ax = figure(width=7.2, height=3.4, bottom=0.36)
     _draw_timeline(ax, result, window_s)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), ncols=4)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.25), ncols=2)
     return fig
 
 
@@ -69,7 +80,7 @@ def plot_timeout_tradeoff(tradeoff: heartbeats.TimeoutTradeoff,
     expect("tradeoff", tradeoff, heartbeats.TimeoutTradeoff)
     if choice is not None:
         expect("choice", choice, heartbeats.TimeoutChoice)
-    fig, ax = figure(width=9.5, height=3.6, right=0.9)
+    fig, ax = figure(width=7.2, height=4.2, right=0.86, bottom=0.3)
     mark = choice.timeout_s if choice is not None and choice.found else None
     _draw_tradeoff(ax, tradeoff, mark, f"chosen: {mark:g} s" if mark else "")
     ax.set_title("A short timeout detects fast but cries wolf; a long one is calm but slow")
@@ -79,7 +90,7 @@ def plot_timeout_tradeoff(tradeoff: heartbeats.TimeoutTradeoff,
 @styled
 def _plot_heartbeat_panel(out):
     result, tradeoff = out
-    fig, ax = figure(width=9.5, height=3.6, right=0.9)
+    fig, ax = figure(width=7.2, height=4.2, right=0.86, bottom=0.3)
     _draw_tradeoff(ax, tradeoff, result.timeout_s, f"this timeout: {result.timeout_s:.3g} s")
     ax.set_title(f"At a {result.timeout_s:.3g} s timeout: {result.mean_detection_s:.2f} s to "
                  f"detect a crash, {result.false_suspicions_per_hour:.2f} false alarms/hour")
@@ -115,5 +126,7 @@ def explore_heartbeats() -> Panel:
                 f"mean detection {r.mean_detection_s:.2f} s · "
                 f"{r.false_suspicions_per_hour:.2f} false suspicions/hour per server")
 
+    for control in controls.values():  # two columns that fit 1024 px
+        control.layout = widgets.Layout(width="98%")
     return Panel(controls, compute, _plot_heartbeat_panel, title="Heartbeats and timeouts",
-                 describe=describe)
+                 describe=describe, columns=2)

@@ -31,7 +31,7 @@ def plot_benchmark(result: httpbench.BenchmarkResult):
     """Measured throughput and latency against users, next to the MVA prediction made from
     one request at a time."""
     expect("result", result, httpbench.BenchmarkResult)
-    fig, (left, right) = figure(2)
+    fig, (left, right) = figure(2, width=7.2, height=4.0, bottom=0.34, wspace=0.3)
     n = result.users
     z = result.single.overhead_s
     # The same model fed with the service demand the server measured during each step: on a
@@ -43,10 +43,9 @@ def plot_benchmark(result: httpbench.BenchmarkResult):
     left.plot(n, [x for x, _ in step_model], ":", color=SIMULATED,
               label="model with each step's measured D")
     left.axhline(result.max_throughput_rps, color=LIMIT, ls=":", label="1/D from 1 request")
-    top = max(float(np.max(result.throughput_rps)), result.max_throughput_rps) * 1.45
+    top = max(float(np.max(result.throughput_rps)), result.max_throughput_rps) * 1.15
     left.set(xlabel="concurrent users", ylabel="throughput (req/s)", ylim=(0, top),
-             title=f"Throughput levels off at ≈{np.median(result.throughput_rps[1:]):.0f} req/s")
-    left.legend(loc="upper left", ncols=2)
+             title=f"Throughput levels off at ≈{np.median(result.throughput_rps[1:]):.0f}/s")
     right.plot(n, result.mean_s * 1e3, "o-", color=MEASURED, label="measured mean")
     right.plot(n, result.p95_s * 1e3, "^:", color=MEASURED, alpha=0.6, label="measured p95")
     right.plot(n, result.predicted_mean_s * 1e3, "s--", color=THEORY,
@@ -54,6 +53,10 @@ def plot_benchmark(result: httpbench.BenchmarkResult):
     right.plot(n, [(r + z) * 1e3 for _, r in step_model], ":", color=SIMULATED,
                label="model, each step's D")
     right.set(xlabel="concurrent users", ylabel="latency (ms)", ylim=(0, None),
-              title="Past saturation, each user adds one service time")
-    right.legend(loc="upper left")
+              title="Past saturation, +D per user")
+    # One legend for both panels, below them: the same four lines, and no data crossed.
+    handles, labels = left.get_legend_handles_labels()
+    handles.insert(1, right.lines[1])
+    labels.insert(1, "measured p95 (right)")
+    left.legend(handles, labels, loc="upper center", bbox_to_anchor=(1.1, -0.2), ncols=3)
     return fig

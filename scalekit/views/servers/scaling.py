@@ -25,7 +25,7 @@ MAX_PLOT_NODES = 10_000
 def plot_scaling(result: scaling.ScalingComparison):
     """Mean latency of one k× server, k servers sharing a queue, k servers at random."""
     expect("result", result, scaling.ScalingComparison)
-    fig, ax = figure(width=8.5, height=3.4, left=0.27)
+    fig, ax = figure(width=7.2, height=3.4, left=0.3)
     rows = result.rows()
     y = np.arange(len(rows))
     ax.barh(y - 0.2, [r[1] for r in rows], height=0.4, color=SIMULATED, label="simulated")
@@ -35,7 +35,7 @@ def plot_scaling(result: scaling.ScalingComparison):
     best = min(rows, key=lambda r: r[2])[0]
     ax.set(xlabel="mean time in system (× one request's service time)",
            title=f"Same capacity, load {result.load:.2f}: fastest is {best}")
-    ax.legend(loc="center right")
+    ax.legend(loc="upper right")  # beside the top row, one k× server: always the shortest
     return fig
 
 
@@ -52,8 +52,10 @@ def explore_scaling() -> Panel:
     def describe(r):
         return " · ".join(f"{name}: {sim_s:.2f} (theory {th:.2f})" for name, sim_s, th in r.rows())
 
+    for control in controls.values():  # two columns that fit 1024 px
+        control.layout = widgets.Layout(width="98%")
     return Panel(controls, compute, plot_scaling, title="One big server or k small ones?",
-                 describe=describe)
+                 describe=describe, columns=2)
 
 
 @styled
@@ -75,7 +77,7 @@ def plot_usl(sigma: float, kappa: float, max_nodes: int = 64, fit: scaling.UslFi
         if pair[0].size != pair[1].size:
             raise ValueError(f"measured nodes and throughput differ in length: "
                              f"{pair[0].size} vs {pair[1].size}")
-    fig, ax = figure(width=7.5, height=3.6)
+    fig, ax = figure(width=7.2, height=4.2, bottom=0.3)
     n = np.arange(1, max_nodes + 1)
     usl = np.array([theory.usl_capacity(k, sigma, kappa) for k in n])
     amdahl = np.array([theory.usl_capacity(k, sigma, 0.0) for k in n])
@@ -86,15 +88,30 @@ def plot_usl(sigma: float, kappa: float, max_nodes: int = 64, fit: scaling.UslFi
         ax.plot(measured[0], measured[1], "o", color=MEASURED, label="measured")
     peak = theory.usl_peak(sigma, kappa)
     if math.isfinite(peak) and peak <= max_nodes:
+        best = theory.usl_capacity(peak, sigma, kappa)
         ax.axvline(peak, color=MEASURED, ls=":", label=f"peak N* = {peak:.0f}")
-        title = f"Past {peak:.0f} nodes, adding nodes loses capacity"
+        ax.plot([peak], [best], "o", color=SIMULATED, ms=7)
+        ax.annotate(f"{best:.1f}× at N* = {peak:.0f}", (peak, best), xytext=(0, 8),
+                    textcoords="offset points", ha="center", va="bottom", fontsize=9,
+                    color=SIMULATED)
+        title = f"Past {peak:.0f} nodes, adding nodes loses capacity (peak {best:.1f}×)"
     else:
         title = f"Capacity flattens towards 1/σ = {1 / sigma:.0f}×" if sigma > 0 \
             else "Linear scaling: no contention, no coherency cost"
-    ax.set(xlabel="nodes N", ylabel="capacity relative to one node", ylim=(0, None),
-           title=title)
-    ax.legend(loc="upper left")
+    ax.set(xlabel="nodes N", ylabel="capacity relative to one node",
+           ylim=(0, _usl_top(usl, amdahl, measured)), xlim=(0, max_nodes * 1.02), title=title)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.17), ncols=2)
     return fig
+
+
+def _usl_top(usl, amdahl, measured=None) -> float:
+    """The capacity axis' top: room above the curves that bend (USL, Amdahl, measured
+    points), not the ideal line — which would stretch the axis to N and flatten the peak
+    the title names. The ideal line runs off the top instead."""
+    tops = [float(np.max(usl)), float(np.max(amdahl))]
+    if measured is not None and len(measured[1]):
+        tops.append(float(np.max(measured[1])))
+    return max(tops) * 1.3
 
 
 def explore_usl() -> Panel:
@@ -115,8 +132,10 @@ def explore_usl() -> Panel:
         peak = theory.usl_peak(v[0], v[1])
         return f"peak at N* = √((1−σ)/κ) = {peak:.1f} nodes"
 
+    for control in controls.values():  # two columns that fit 1024 px
+        control.layout = widgets.Layout(width="98%")
     return Panel(controls, compute, lambda v: plot_usl(*v), title="Universal Scalability Law",
-                 describe=describe)
+                 describe=describe, columns=2)
 
 
 @styled
@@ -127,7 +146,7 @@ def plot_costs(model: scaling.CostModel, demands_rps, cores_each: int = 2):
     if demands.size > MAX_PLOT_NODES:
         raise ValueError(f"demands_rps holds {demands.size:,} demands; a plot draws at most "
                          f"{MAX_PLOT_NODES:,}")
-    fig, ax = figure(width=7.5, height=3.6)
+    fig, ax = figure(width=7.2, height=4.2, bottom=0.32)
     vertical = [model.vertical(d) for d in demands]
     horizontal = [model.horizontal(d, cores_each) for d in demands]
     v_cost = [p.cost_per_hour if p.feasible else np.nan for p in vertical]
@@ -142,8 +161,8 @@ def plot_costs(model: scaling.CostModel, demands_rps, cores_each: int = 2):
     stuck = [p for p in horizontal if not p.feasible]
     if stuck:
         ax.axvline(stuck[0].capacity_rps, color=SIMULATED, ls=":",
-                   label=f"most any number of {cores_each}-core machines carry (USL peak)")
+                   label=f"the most {cores_each}-core machines can carry (USL peak)")
     ax.set(xlabel="demand (req/s)", ylabel="cost per hour",
            title="Big machines cost more per request — and stop at a maximum size")
-    ax.legend(loc="upper left")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.17), ncols=2)
     return fig
