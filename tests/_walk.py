@@ -28,7 +28,8 @@ A topic's table is a module (``tests/test_api_<topic>.py``) defining:
 ``ACCEPTED``   {(qualname, parameter): {bad label: reason}} — a bad value that is legitimate
                there ("*" as the parameter applies to all of the callable's parameters);
 ``SKIP``       {qualname: reason} — callables not walked (results built only by the models,
-               command-line entry points …), each with its reason.
+               command-line entry points …), each with its reason;
+``ELSEWHERE``  modules below ``PACKAGE`` that another table walks (optional).
 
 Run ``python tests/_walk.py tests/test_api_<topic>.py`` to print the report as JSON.
 """
@@ -157,12 +158,16 @@ def signature(obj) -> inspect.Signature | None:
         return None
 
 
-def targets(package: str, instances: dict[str, Callable]) -> tuple[list[Target], list[str]]:
-    """Every walkable target of ``package``, and the qualnames that could not be walked
-    (no signature, or a class whose methods have no instance factory)."""
+def targets(package: str, instances: dict[str, Callable],
+            elsewhere: tuple[str, ...] = ()) -> tuple[list[Target], list[str]]:
+    """Every walkable target of ``package`` (but the modules in ``elsewhere``), and the
+    qualnames that could not be walked (no signature, or a class whose methods have no
+    instance factory)."""
     found: list[Target] = []
     unwalkable: list[str] = []
     for module in public_modules(package):
+        if module.__name__ in elsewhere:
+            continue
         for qualname, obj in defined_here(module):
             sig = signature(obj)
             if sig is None:
@@ -329,7 +334,8 @@ def walk(table) -> dict:
     instances = getattr(table, "INSTANCES", {})
     accepts = getattr(table, "ACCEPTED", {})
     skip = getattr(table, "SKIP", {})
-    found, unwalkable = targets(table.PACKAGE, instances)
+    elsewhere = tuple(getattr(table, "ELSEWHERE", ()))
+    found, unwalkable = targets(table.PACKAGE, instances, elsewhere)
     report = {"package": table.PACKAGE, "callables": 0, "calls": 0, "refused": 0,
               "accepted": 0, "findings": [], "no_baseline": [], "unwalkable": [],
               "skipped": sorted(skip)}

@@ -1,4 +1,4 @@
-"""Issue 18: every public callable of scalekit.cookies, given one bad value at a time,
+"""Issue 18: every public callable of scalekit.sessions.cookies, given one bad value at a time,
 refuses it clearly (TypeError/ValueError naming the parameter) or accepts it for a reason
 listed here. The machinery and its rules: tests/_walk.py.
 
@@ -12,19 +12,19 @@ from __future__ import annotations
 
 import _walk
 
-PACKAGE = "scalekit.cookies"
+PACKAGE = "scalekit.sessions.cookies"
 
-C = "scalekit.cookies"
+C = "scalekit.sessions.cookies"
 KEY = "a secret key of some length"
 
 
 def _cookie() -> str:
-    from scalekit import cookies
+    from scalekit.sessions import cookies
     return cookies.SessionSigner(KEY, clock=lambda: 1.7e9).dumps({"user": "ada"})
 
 
 def _signer():
-    from scalekit import cookies
+    from scalekit.sessions import cookies
     return cookies.SessionSigner(KEY, clock=lambda: 1.7e9)
 
 

@@ -58,7 +58,7 @@ def test_the_convention_finds_the_existing_tables():
     packages = table_packages()
     # tables known to exist, each naming its package the documented way
     assert packages["scalekit.replication"] == "test_api_replication.py"
-    assert packages["scalekit.cookies"] == "test_api_cookies.py"
+    assert packages["scalekit.sessions.cookies"] == "test_api_cookies.py"
     assert "test_api_coverage.py" not in packages.values()  # this file walks nothing
     assert covered("scalekit.replication.multi", packages)
     assert not covered("scalekit.replicationx", {"scalekit.replication"})

@@ -15,6 +15,7 @@ import pytest
 import _walk
 
 PACKAGE = "scalekit.sessions"
+ELSEWHERE = ("scalekit.sessions.cookies",)  # tests/test_api_cookies.py walks it
 
 SE = "scalekit.sessions"
 # Small runs: a few users for a few seconds, the store's rows written once at the end.

@@ -25,7 +25,7 @@ def _comparison():
 
 
 def _signer():
-    from scalekit import cookies
+    from scalekit.sessions import cookies
     return cookies.SessionSigner(KEY, clock=lambda: 1.7e9)
 
 

@@ -27,8 +27,8 @@ from itsdangerous import encoding as its_encoding
 from itsdangerous.timed import TimestampSigner
 from markupsafe import Markup
 
-from scalekit import cookies
-from scalekit.cookies import (
+from scalekit.sessions import cookies
+from scalekit.sessions.cookies import (
     MAX_COOKIE_BYTES,
     BadCookie,
     BadPayload,

@@ -32,8 +32,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scalekit import cookies, sessions
-from scalekit.sessions import cluster, visits
+from scalekit import sessions
+from scalekit.sessions import cluster, cookies, visits
 from scalekit.sessions.cluster import DATABASE_DOWN, LOST, REFUSED, SERVED, TOO_LARGE
 
 from _stats import Z
@@ -235,7 +235,7 @@ def test_the_database_costs_its_stated_or_measured_latency():
 
 
 def test_client_cookies_are_real_signed_cookies():
-    """The bytes a request carries are those of the cookie scalekit.cookies signs for the
+    """The bytes a request carries are those of the cookie scalekit.sessions.cookies signs for the
     session the previous answer left — and that cookie verifies back to the session."""
     steps = visits.session_data(8, 500)
     sizes = visits.cookie_sizes(8, 500)

@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 from _checks import NOTEBOOKS, defined_names, public_tests, run, shape_problems, solution_cells
 
-from scalekit import cookies, sessions
+from scalekit import sessions
+from scalekit.sessions import cookies
 
 NOTEBOOK = NOTEBOOKS / "03_sessions.ipynb"
 QUESTIONS = ["q1", "q2", "q3", "q4"]

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from scalekit import cookies
-from scalekit.cookies import SessionSigner
+from scalekit.sessions import cookies
+from scalekit.sessions.cookies import SessionSigner
 from scalekit.views.sessions import cookies as cookies_view
 from scalekit.views.sessions.cookies import PART_COLORS, CookieView, show_cookie
 

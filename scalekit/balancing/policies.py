@@ -27,6 +27,9 @@ name, :func:`as_policy` a policy as given or by name. Each built-in policy also 
 decision as a :class:`scalekit.sim.Rule` (:meth:`~scalekit.sim.Policy.rule`), which the
 compiled loop runs when numba is installed — the same decisions, bit for bit, much faster; a
 policy you write runs its ``choose`` in Python.
+
+One file of about 500 lines: every balancing policy with its compiled rule, side by side, so
+the differences between them are the differences on the page.
 """
 
 from __future__ import annotations

@@ -33,6 +33,9 @@ How the tiers add up (each tier's numbers come from its topic's model, :mod:`.ti
 
 Limits: quasi-static (the worst moment's rate held for the run), one request = one key
 read or write, HTTP hit shares computed at the worst moment's rate and held for the day.
+
+One file of about 500 lines: how the tiers add up is one computation, read in the order the
+docstring above gives; the tiers themselves are in :mod:`.tiers`.
 """
 
 from __future__ import annotations

@@ -23,6 +23,11 @@ handed to it. Without root everything runs as the current user.
 The errors (:mod:`scalekit.engines.errors`) form one ladder under ``EngineError``;
 ``EngineUnavailable`` is the one reason to *skip* (no binaries on this platform): its message
 starts with ``"skipped: "``.
+
+One file of about 570 lines: process ownership (sessions, PR_SET_PDEATHSIG, the exit and
+signal handlers), ports, work directories and the service user are one mechanism — each
+relies on the others' invariants, and reading them apart would hide how a server is sure to
+stop.
 """
 
 from __future__ import annotations

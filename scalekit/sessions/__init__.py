@@ -12,7 +12,7 @@ on another server, and the three fixes — the models behind notebook 03.
 * :mod:`scalekit.sessions.store` — the shared session table on a real SQLite file, and the
   measured cost of one request's read + write.
 
-Signed cookies themselves are :mod:`scalekit.cookies`. The entry points and result types
+Signed cookies themselves are :mod:`scalekit.sessions.cookies`. The entry points and result types
 are re-exported here: ``from scalekit import sessions; sessions.compare_strategies()``.
 """
 

@@ -31,8 +31,8 @@ request may land on another server; what happens then depends on where the sessi
   freely and nothing is lost when a server dies — but every request waits for the store, and
   the store is a new single point of failure.
 * ``client`` (:class:`ClientSessions`) — Flask's default session: a signed cookie
-  (:mod:`scalekit.cookies`); no server keeps anything, so nothing is lost — but every request
-  carries the whole session, and a cookie over the 4,093-byte limit fails.
+  (:mod:`scalekit.sessions.cookies`); no server keeps anything, so nothing is lost — but
+  every request carries the whole session, and a cookie over the 4,093-byte limit fails.
 
 Write your own by subclassing :class:`Strategy` and overriding :meth:`~Strategy.route`; it
 reads the :class:`Cluster` it is given (which servers are up, each user's SERVERID cookie

@@ -13,7 +13,7 @@ request leaves behind.
   user: a user id, a CSRF token and a profile padded to about ``session_bytes`` bytes of
   JSON (random characters: incompressible, so the signed cookie is about as large), then the
   products viewed, the cart and the order. Its signed cookie is made with
-  :func:`scalekit.cookies.dumps` — the real thing, byte for byte as Flask would set it —
+  :func:`scalekit.sessions.cookies.dumps` — the real thing, byte for byte as Flask would set it —
   so :func:`cookie_sizes` measures the cookie at every step, or finds it over the limit.
 
 Units: seconds. ``seed`` makes everything repeatable.
@@ -29,7 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scalekit import _check, cookies
+from scalekit import _check
+from scalekit.sessions import cookies
 from scalekit.sim import check_expected_requests
 
 __all__ = ["Visits", "draw_visits", "visit_steps", "session_data", "cookie_sizes",
@@ -96,7 +97,7 @@ def session_data(visit_requests: int, session_bytes: int, user: int = 0) -> list
 def cookie_sizes(visit_requests: int, session_bytes: int) -> tuple[tuple[int, bool], ...]:
     """(bytes, fits) of the client-side session cookie after each step: the length of the
     request's ``Cookie`` header value ``session=<signed cookie>``, and whether the cookie
-    is within :data:`scalekit.cookies.MAX_COOKIE_BYTES` (when it is not, ``bytes`` is the
+    is within :data:`scalekit.sessions.cookies.MAX_COOKIE_BYTES` (when it is not, ``bytes`` is the
     size the cookie would have had)."""
     # checked before the cache, which would refuse an unhashable value without naming it
     return _cookie_sizes(

@@ -30,6 +30,10 @@ to HEAD freshens, or invalidates, the stored GET response it describes (§4.3.5)
 Sources: RFC 9111 *HTTP Caching*, RFC 9110 *HTTP Semantics* (June 2022); RFC 5861 *HTTP
 Cache-Control Extensions for Stale Content* (May 2010); RFC 9213 *Targeted HTTP Cache
 Control* (June 2022).
+
+One file of about 500 lines: the cache's decision for one request (look up, serve, validate,
+store, invalidate) is one procedure, RFC 9111's §4 in order; the steps it calls live in
+its sibling modules.
 """
 
 from __future__ import annotations

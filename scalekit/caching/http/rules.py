@@ -31,6 +31,10 @@ stored, HEAD freshens them (§4.3.5).
 Sources: RFC 9111 *HTTP Caching* and RFC 9110 *HTTP Semantics* (§5.3 field lines, §5.6.7
 dates, §8.8.3 entity tags, §13.1.2 If-None-Match), both June 2022; RFC 9213 *Targeted HTTP
 Cache Control* (June 2022); RFC 8941 *Structured Field Values* (February 2021).
+
+One file of about 500 lines: RFC 9111's pure rules (storable, freshness, age, directives) in
+the RFC's order, each a small function cited by section; kept together so the RFC and this
+file can be read side by side.
 """
 
 from __future__ import annotations

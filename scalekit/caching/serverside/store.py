@@ -32,6 +32,10 @@ Capacity counts keys, not bytes. Expired keys are removed lazily, as Redis does:
 an expired key is a miss and removes it; and before evicting a live key to make room, keys
 whose TTL has passed are dropped first (Redis's active expiry would have found them). Time
 comes from ``clock`` (seconds), so a simulation can run the cache on simulated time.
+
+One file of about 530 lines: the store and its eviction policies (Redis's names) share the
+entry bookkeeping and the sampled-eviction loop; split, each policy would reach into the
+store's private state.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
-"""A signed cookie taken apart on screen — a view of :mod:`scalekit.cookies`.
+"""A signed cookie taken apart on screen — a view of :mod:`scalekit.sessions.cookies`.
 
 :func:`show_cookie` returns an object that a notebook renders as HTML: the cookie with its
 three parts coloured (payload, timestamp, signature), a table saying what each part is,
 the payload decoded — which anyone can do, no key needed: signing is not encryption — the
-signing time, and, given a :class:`~scalekit.cookies.SessionSigner`, whether the cookie
+signing time, and, given a :class:`~scalekit.sessions.cookies.SessionSigner`, whether the cookie
 verifies and if not, why. Plain HTML, no matplotlib; every piece of text is escaped, so a
 session holding ``"<script>"`` shows as typed and runs nothing.
 """
@@ -14,7 +14,7 @@ import html
 import json
 from dataclasses import dataclass
 
-from scalekit import cookies
+from scalekit.sessions import cookies
 
 __all__ = ["CookieView", "show_cookie"]
 
@@ -58,7 +58,7 @@ def show_cookie(cookie: str, signer: cookies.SessionSigner | None = None) -> Coo
     """The anatomy of ``cookie`` (a cookie value, as ``SessionSigner.dumps`` or Flask make
     it), and, if ``signer`` is given, its verdict on it."""
     if signer is not None and not isinstance(signer, cookies.SessionSigner):
-        raise TypeError(f"signer must be a scalekit.cookies.SessionSigner or None, "
+        raise TypeError(f"signer must be a scalekit.sessions.cookies.SessionSigner or None, "
                         f"got {type(signer).__name__}")
     try:
         anatomy = cookies.parts(cookie)  # TypeError for a non-str passes through
