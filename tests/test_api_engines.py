@@ -141,7 +141,7 @@ SKIP |= {f"{E}.{m}": "a method of a started server: needs it running" for m in (
     "postgres.PostgresCluster.try_rejoin", "postgres.PostgresCluster.rewind",
     "traffic.Backends.crash", "traffic.Backends.restart", "valkey.ValkeyServer.client",
     "valkey.ValkeyServer.info", "valkey.Resp.pipeline", "valkey.Resp.send_raw",
-    "wheels.WheelPin.program")}
+    "wheels.WheelPin.program", "relay.Relay.lateness_s")}
 
 
 def _walk_here() -> dict:

@@ -366,7 +366,7 @@ def test_postgres_refuses_before_any_server(monkeypatch):
     calls, findings = _walk.walk_before_start(
         f"{P}.postgres.compare_partitioning", postgres.compare_partitioning,
         {"n_flights": 100}, {(f"{P}.postgres.compare_partitioning", "seed"): NONE_SEED})
-    assert calls == 24 and not findings, "\n".join(findings)
+    assert calls == 32 and not findings, "\n".join(findings)  # 4 parameters × 8 bad values
 
 
 def test_a_refused_write_leaves_every_file_as_it_was(monkeypatch, tmp_path):

@@ -49,7 +49,15 @@ def _comparison():
                                       scenario=balancing.scenario(servers=3, requests=200))
 
 
+@functools.cache
+def _flows():
+    from scalekit import balancing
+    return balancing.compare_policies(balancing.SEED_POLICIES, servers=3, load=0.8,
+                                      requests=60, seed=1)
+
+
 EXAMPLES = {
+    f"{V}.policies.animate_policies": lambda: {"comparison": _flows()},
     f"{V}.chokepoint.plot_chokepoint": lambda: {"sweep": _sweep()},
     f"{V}.failover.plot_failover": lambda: {"result": _failover()},
     f"{V}.failover.plot_failover_tradeoff": lambda: {"tradeoff": _tradeoff()},
@@ -81,6 +89,10 @@ SKIP = {
     **{f"{V}.engines.{name}": "takes a result only a real-HAProxy run builds (seconds); its "
                               "type check comes first (views._common.expect)"
        for name in ("plot_policies_on_haproxy", "plot_health_check_on_haproxy")},
+    **{f"{V}.engines.{name}": "starts real HAProxy and backends (seconds) to run the "
+                              "experiment of balancing.engines, whose parameters "
+                              "test_api_balancing.py walks; it passes them on unchanged"
+       for name in ("run_policies_on_haproxy", "run_health_check_on_haproxy")},
 }
 
 

@@ -24,6 +24,14 @@ def _comparison():
                                        real_store=False, seed=1)
 
 
+@functools.cache
+def _journeys():
+    from scalekit import flow, sessions
+    c = sessions.compare_strategies(server_fails_at=60.0, detection_s=6.0, seed=1)
+    user = c.user_to_follow()  # (notebook 03's run: one that has a user to follow)
+    return {k: flow.trace_sessions(r, follow=[user]) for k, r in c.results.items()}
+
+
 def _signer():
     from scalekit.sessions import cookies
     return cookies.SessionSigner(KEY, clock=lambda: 1.7e9)
@@ -34,6 +42,8 @@ def _cookie() -> str:
 
 
 EXAMPLES = {
+    f"{V}.journeys.plot_journeys": lambda: {"traces": _journeys()},
+    f"{V}.journeys.animate_journeys": lambda: {"traces": _journeys()},
     f"{V}.cookies.show_cookie": lambda: {"cookie": _cookie(), "signer": _signer()},
     f"{V}.sessions.plot_sessions": lambda: {"comparison": _comparison()},
 }

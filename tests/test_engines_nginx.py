@@ -11,6 +11,7 @@ not store it). PEP 376 (RECORD).
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 from _engines import record_digest, uid
@@ -102,6 +103,9 @@ def test_nginx_stops_with_its_worker(cache):
     origin, _nginx = cache
     before = set(engines.owned_processes())  # (the cached nginx's own helpers come and go)
     with ng.Nginx(origin.url, cache=False) as plain:
+        deadline = time.monotonic() + 5.0  # the master forks its worker just after it listens
+        while len(set(engines.owned_processes()) - before) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
         mine = set(engines.owned_processes()) - before
         assert len(mine) >= 2  # master and worker
         assert _status(plain, "/")[0] == ""  # no cache: no status

@@ -159,7 +159,12 @@ def test_lateness_is_recorded_for_delayed_chunks_only_and_cleared_on_request(ech
         for _ in range(5):
             s.sendall(b"y")
             assert _recv_exactly(s, 1) == b"y"
+        deadline = time.monotonic() + 2.0  # the relay records a chunk just after sending it
+        while len(relay.lateness_s()) < 10 and time.monotonic() < deadline:
+            time.sleep(0.005)
         late = relay.lateness_s(clear=True)
         assert len(late) == 10  # five chunks out, five echoes back
         assert all(x >= 0 for x in late)
+        with pytest.raises(TypeError, match="clear"):
+            relay.lateness_s(clear="yes")
         assert relay.lateness_s() == ()

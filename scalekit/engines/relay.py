@@ -119,6 +119,7 @@ class Relay:
         """How late (s) each delayed chunk was written after its due instant, since the
         relay started or the last ``clear=True`` (the last 100,000): on a busy machine the
         relay's thread wakes late, and a measurement through it carries that."""
+        clear = _check.boolean("clear", clear)
         with self._late_lock:
             readings = tuple(self._late)
             if clear:

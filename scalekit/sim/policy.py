@@ -34,11 +34,13 @@ class ClusterState:
     __slots__ = ("connections", "busy_until", "up", "down", "marks", "speeds", "now",
                  "request", "rng")
 
-    def __init__(self, speeds: Sequence[float], gen: np.random.Generator):
+    def __init__(self, speeds: Sequence[float], gen: np.random.Generator | None = None):
         speeds = _check.array("speeds", speeds, low=0.0, low_open=True, min_len=1).tolist()
+        if gen is None:  # trying a policy by hand: a fixed generator, so it repeats
+            gen = np.random.default_rng(0)
         if not isinstance(gen, np.random.Generator):
-            raise TypeError(f"gen must be a numpy random Generator (scalekit.sim.rng(seed)), "
-                            f"got {gen!r}")
+            raise TypeError(f"gen must be a numpy random Generator (scalekit.sim.rng(seed)) "
+                            f"or None (one seeded 0, for trying a policy by hand), got {gen!r}")
         self.connections = [0] * len(speeds)
         self.busy_until = [0.0] * len(speeds)
         self.up = [True] * len(speeds)
