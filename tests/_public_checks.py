@@ -29,10 +29,12 @@ def _source(cell: dict) -> str:
     return "".join(cell["source"])
 
 
-def public_tests(name: str) -> dict[str, tuple[str, str]]:
-    """Question → (its public test cell's code without the config, the config's text)."""
+def public_test_cells(path: Path) -> dict[str, str]:
+    """Question → the source of its one public test cell, in the master at ``path`` (the
+    otter-assign format: a raw "# BEGIN QUESTION" cell names it, "# BEGIN TESTS" … "# END
+    TESTS" hold its test cells, a hidden one says ``hidden: true``)."""
     found, question, in_tests = {}, None, False
-    for cell in _cells(name):
+    for cell in json.loads(Path(path).read_text())["cells"]:
         text = _source(cell).strip()
         if cell["cell_type"] == "raw":
             if text.startswith("# BEGIN QUESTION"):
@@ -41,9 +43,17 @@ def public_tests(name: str) -> dict[str, tuple[str, str]]:
                 in_tests and not text.startswith("# END TESTS"))
         elif in_tests and cell["cell_type"] == "code" and "hidden: true" not in text:
             assert question not in found, f"{question}: one public test cell"
-            match = _CONFIG.match(text + "\n")
-            config = match.group(1) if match else ""
-            found[question] = (text[match.end():] if match else text, config)
+            found[question] = text
+    return found
+
+
+def public_tests(name: str) -> dict[str, tuple[str, str]]:
+    """Question → (its public test cell's code without the config, the config's text)."""
+    found = {}
+    for question, text in public_test_cells(NOTEBOOKS / f"{name}.ipynb").items():
+        match = _CONFIG.match(text + "\n")
+        config = match.group(1) if match else ""
+        found[question] = (text[match.end():] if match else text, config)
     return found
 
 

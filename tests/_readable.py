@@ -4,7 +4,7 @@ crossed by a drawn line."""
 
 from __future__ import annotations
 
-import matplotlib.text as mtext
+import _screen
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
@@ -18,7 +18,7 @@ from scalekit.views.style import PNG_DPI
 SHOWN_PX = {"figure": 592, "panel": 588}
 #: CSS px per figure inch before scaling: a PNG at PNG_DPI; a panel's SVG is sized in points.
 PX_PER_IN = {"figure": PNG_DPI, "panel": 96}
-SMALLEST_TEXT_PX = 9.0
+SMALLEST_TEXT_PX = _screen.SMALLEST_TEXT_PX
 
 
 def _canvas(fig):
@@ -27,30 +27,11 @@ def _canvas(fig):
     return canvas.get_renderer()
 
 
-def _undrawn_tick_labels(fig) -> set[int]:
-    out = set()
-    for ax in fig.axes:
-        for axis in (ax.xaxis, ax.yaxis):
-            lo, hi = sorted(axis.get_view_interval())
-            pad = 1e-9 * (hi - lo)
-            for tick in axis.get_major_ticks() + axis.get_minor_ticks():
-                if not lo - pad <= tick.get_loc() <= hi + pad:
-                    out |= {id(tick.label1), id(tick.label2)}
-    return out
-
-
 def shown_text(fig, kind: str):
-    """(text, CSS px as shown at 1024×768, inside the figure) of every visible text."""
-    renderer = _canvas(fig)
-    scale = min(1.0, SHOWN_PX[kind] / (fig.get_figwidth() * PX_PER_IN[kind]))
-    width, height = fig.get_figwidth() * fig.dpi, fig.get_figheight() * fig.dpi
-    hidden = _undrawn_tick_labels(fig)
-    for text in fig.findobj(mtext.Text):
-        if not text.get_visible() or not text.get_text().strip() or id(text) in hidden:
-            continue
-        box = text.get_window_extent(renderer)
-        inside = box.x0 >= -1 and box.y0 >= -1 and box.x1 <= width + 1 and box.y1 <= height + 1
-        yield text.get_text(), text.get_fontsize() * PX_PER_IN[kind] / 72 * scale, inside
+    """(text, CSS px as shown at 1024×768, inside the figure) of every visible text, for a
+    ``kind`` of output ("figure": a PNG, "panel": a panel's SVG) — tests/_screen.py's
+    measure at the width JupyterLab gives that kind."""
+    return _screen.shown_text(fig, PX_PER_IN[kind], SHOWN_PX[kind])
 
 
 def _drawn_points(ax, artist) -> np.ndarray:

@@ -27,14 +27,14 @@ def _undrawn_tick_labels(fig) -> set[int]:
     return out
 
 
-def shown_text(fig, dpi: float):
-    """(text, size in CSS px as shown SHOWN_PX wide, inside the figure) of every visible
+def shown_text(fig, dpi: float, shown_px: float = SHOWN_PX):
+    """(text, size in CSS px as shown ``shown_px`` wide, inside the figure) of every visible
     text. ``dpi``: CSS px per figure inch before scaling (PNG_DPI for a still, SVG_PX_PER_IN
     for a panel's SVG)."""
     canvas = FigureCanvasAgg(fig)
     canvas.draw()
     renderer = canvas.get_renderer()
-    scale = min(1.0, SHOWN_PX / (fig.get_figwidth() * dpi))
+    scale = min(1.0, shown_px / (fig.get_figwidth() * dpi))
     width, height = fig.get_figwidth() * fig.dpi, fig.get_figheight() * fig.dpi
     hidden = _undrawn_tick_labels(fig)
     for text in fig.findobj(mtext.Text):

@@ -81,7 +81,7 @@ def test_views_draw(sequence, eviction):
 
 def _readable(fig):
     """Issue 19 §5 for the engine figures (the measure is tests/test_views_replication.py)."""
-    from test_views_replication import SMALLEST_TEXT_PX, shown_text
+    from _screen import SMALLEST_TEXT_PX, shown_text
 
     from scalekit.views.style import PNG_DPI
     texts = list(shown_text(fig, PNG_DPI))

@@ -20,6 +20,7 @@ import json
 from pathlib import Path
 
 import pytest
+from _public_checks import public_test_cells
 
 from scalekit import replication
 
@@ -36,18 +37,7 @@ def _source(cell: dict) -> str:
 
 def public_tests() -> dict[str, str]:
     """Question name → the source of its public test cell."""
-    found, question, in_tests = {}, None, False
-    for cell in _cells():
-        text = _source(cell).strip()
-        if cell["cell_type"] == "raw":
-            if text.startswith("# BEGIN QUESTION"):
-                question = text.split("name:")[1].split()[0]
-            in_tests = text.startswith("# BEGIN TESTS") or (in_tests and
-                                                           not text.startswith("# END TESTS"))
-        elif in_tests and cell["cell_type"] == "code" and "hidden: true" not in text:
-            assert question not in found, f"{question}: one public test cell"
-            found[question] = text
-    return found
+    return public_test_cells(NOTEBOOK)
 
 
 def solutions() -> dict:

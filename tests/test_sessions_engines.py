@@ -70,7 +70,7 @@ def test_the_view_is_readable_at_1024x768_and_its_title_states_the_moves(runs):
     """Issue 19 §5 for notebook 03's HAProxy figure (the measure is
     tests/test_views_replication.py): every word at least 9 px, none cut; the title names
     the share of survivors' clients each method moved."""
-    from test_views_replication import SMALLEST_TEXT_PX, shown_text
+    from _screen import SMALLEST_TEXT_PX, shown_text
 
     from scalekit.views.style import PNG_DPI
     fig = view.plot_stickiness_on_haproxy(runs)

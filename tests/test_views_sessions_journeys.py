@@ -5,7 +5,7 @@ the model's choice (SessionsResult.returning_users), checked against its definit
 
 import numpy as np
 import pytest
-from test_views_replication import SMALLEST_TEXT_PX, shown_text
+from _screen import SMALLEST_TEXT_PX, shown_text
 
 from scalekit import flow, sessions
 from scalekit.views import sessions as view

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 from _panels import PanelContract, assert_labelled
-from test_views_replication import SMALLEST_TEXT_PX, SVG_PX_PER_IN, shown_text
+from _screen import SMALLEST_TEXT_PX, SVG_PX_PER_IN, shown_text
 
 from scalekit import sessions
 from scalekit.views.sessions import sessions as view
