@@ -87,3 +87,25 @@ def test_views_refuse_what_is_not_a_result():
         view.plot_costs(np.zeros(3))
     with pytest.raises(TypeError, match="design"):
         view.explore_design(design="big")
+
+
+def test_every_figure_and_the_board_are_readable_at_1024x768(good):
+    """Issue 19 §5 for notebook 07: text at least 9 px where JupyterLab shows it at 1024×768
+    with the file browser open, none cut at the figure's edge; the board's controls in two
+    columns (three clipped the third at that size)."""
+    from _screen import SVG_PX_PER_IN, unreadable
+
+    from scalekit.views.style import PNG_DPI
+
+    board = view.explore_design()
+    figures = {"waterfall": (view.plot_waterfall(good), PNG_DPI),
+               "requests": (view.plot_requests(good), PNG_DPI),
+               "costs": (view.plot_costs({"a": good, "b": good}), PNG_DPI),
+               "board": (view.plot_board(good), PNG_DPI),
+               "panel": (board.figure, SVG_PX_PER_IN)}
+    for name, (fig, dpi) in figures.items():
+        small, cut = unreadable(fig, dpi)
+        assert not small, f"{name}: text under 9 px at 1024×768: {small}"
+        assert not cut, f"{name}: text cut at the figure's edge: {cut}"
+    assert "repeat(2, 1fr)" in str(board.children)
+    assert all(c.layout.width == "98%" for c in board.controls.values())

@@ -49,14 +49,14 @@ def _draw_waterfall(ax, r: model.DesignResult) -> None:
         bars = ax.barh(np.full(len(widths), y), widths, left=lefts, color=colors,
                        height=0.55, hatch=hatches)
         if y == 1:
-            ax.legend(bars.patches, model.TIERS, loc="upper center", ncols=6, fontsize=8.5,
+            ax.legend(bars.patches, model.TIERS, loc="upper center", ncols=3,
                       handlelength=1.2, columnspacing=1.0)
         ax.text(drawn, y, f"  {_ms(total)}", va="center", fontsize=9)
         end = max(end, drawn)
     ax.set_yticks([0, 1], ["p50 request", "p99 request"])
-    ax.set_ylim(-0.6, 2.3)  # room above the bars for the legend
+    ax.set_ylim(-0.6, 3.0)  # room above the bars for the legend (two rows)
     ax.set_xlim(0, end * 1.3)
-    ax.set_xlabel("time in each tier of the requests at that percentile (ms; hatched: no bound)")
+    ax.set_xlabel("ms in each tier at that percentile (hatched: no bound)")
     parts = r.breakdown_p99_ms
     worst = max(parts, key=lambda t: parts[t] if math.isfinite(parts[t]) else math.inf)
     if r.unstable:
@@ -72,7 +72,7 @@ def plot_waterfall(result: model.DesignResult):
     """Where the p50 and the p99 request spend their time, tier by tier (bars end to end:
     each request at that percentile's mean time in each tier)."""
     expect("result", result, model.DesignResult)
-    fig, ax = figure(height=2.9, left=0.13, bottom=0.2)
+    fig, ax = figure(width=7.2, height=3.4, left=0.17, bottom=0.17)
     _draw_waterfall(ax, result)
     return fig
 
@@ -95,7 +95,7 @@ def _draw_requests(ax, r: model.DesignResult) -> None:
 def plot_requests(result: model.DesignResult):
     """Requests per second reaching each tier at the worst moment of the day."""
     expect("result", result, model.DesignResult)
-    fig, ax = figure(height=3.0, left=0.17)
+    fig, ax = figure(width=7.2, height=3.4, left=0.22)
     _draw_requests(ax, result)
     return fig
 
@@ -142,7 +142,7 @@ def plot_costs(results):
         items = results_list("results", results, model.DesignResult)
         named = dict(results) if isinstance(results, dict) else {
             f"design {i + 1}": r for i, r in enumerate(items)}
-    fig, ax = figure(height=1.6 + 0.5 * len(named), left=0.16)
+    fig, ax = figure(width=7.2, height=1.8 + 0.5 * len(named), left=0.2)
     _draw_costs(ax, named)
     return fig
 
@@ -152,8 +152,8 @@ def plot_board(result: model.DesignResult):
     """The design board's figure: the latency waterfall and the cost per hour by tier (the
     same colours), side by side. Two axes only: the board redraws on every control."""
     expect("result", result, model.DesignResult)
-    fig, axes = figure(mosaic=[["waterfall", "cost"]], height=3.4, left=0.1, wspace=0.12,
-                       bottom=0.17, ratios={"width_ratios": [3.2, 1]})
+    fig, axes = figure(mosaic=[["waterfall", "cost"]], width=7.2, height=4.0, left=0.15,
+                       wspace=0.12, bottom=0.15, ratios={"width_ratios": [3.2, 1]})
     _draw_waterfall(axes["waterfall"], result)
     _draw_costs(axes["cost"], {"cost": result}, legend=False)
     axes["cost"].set_title(f"${result.cost_per_h:.2f} an hour", loc="left")
@@ -207,6 +207,8 @@ def explore_design(design: model.Design | None = None,
         "commit": widgets.Dropdown(options=model.COMMIT_MODES, value=start.commit,
                                    description="commit"),
     }
+    for control in controls.values():  # a control fills its column, readout included
+        control.layout = widgets.Layout(width="98%")
 
     def compute(**values):
         if values["replicas"] == 0:  # nothing to wait for: every commit is local
@@ -218,4 +220,5 @@ def explore_design(design: model.Design | None = None,
                 f"saturate: {r.first_to_saturate} at ×{r.growth_to_saturate:.2g} today's "
                 f"traffic. If one fails — {failure_text(r)}")
 
-    return Panel(controls, compute, plot_board, title="Design board", describe=describe)
+    return Panel(controls, compute, plot_board, title="Design board", describe=describe,
+                 columns=2)  # two columns of controls: they fit at 1024×768
