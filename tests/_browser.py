@@ -481,3 +481,21 @@ def close_notebook(page) -> None:
             if (!nb) return;
             await nb.sessionContext.shutdown();
             nb.dispose(); }""")
+
+
+@contextlib.contextmanager
+def ran_notebook(folder: Path, name: str, *, width: int = 1280, height: int = 1000,
+                 timeout_s: float = 120.0):
+    """JupyterLab over ``folder`` and a Chromium window ``width``×``height`` with notebook
+    ``name`` open and run all; yields (page, :func:`wait_for_widgets`'s per-cell outputs).
+    The notebook's kernel, the page, the browser and the server are stopped afterwards,
+    also when the body raises."""
+    with jupyter_lab(folder) as lab, chromium(width=width, height=height) as context:
+        page = context.new_page()
+        try:
+            open_notebook(page, lab, name)
+            run_all(page, timeout_s=timeout_s)
+            yield page, wait_for_widgets(page)
+        finally:
+            close_notebook(page)
+            page.close()

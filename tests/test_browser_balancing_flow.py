@@ -40,18 +40,10 @@ def page(tmp_path_factory):
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
     nbformat.write(nb, folder / "flows.ipynb")
-    with _browser.jupyter_lab(folder) as lab, _browser.chromium() as context:
-        page = context.new_page()
-        try:
-            _browser.open_notebook(page, lab, "flows.ipynb")
-            _browser.run_all(page, timeout_s=120)
-            cells = _browser.wait_for_widgets(page)
-            assert all(c["ran"] for c in cells)
-            assert [p for c in cells for p in c["problems"]] == []
-            yield page
-        finally:
-            _browser.close_notebook(page)
-            page.close()
+    with _browser.ran_notebook(folder, "flows.ipynb") as (page, cells):
+        assert all(c["ran"] for c in cells)
+        assert [p for c in cells for p in c["problems"]] == []
+        yield page
 
 
 def _views(page):

@@ -37,15 +37,8 @@ def notebook(tmp_path_factory):
     """(page, per-cell outputs) of the flow notebook, run all once for the module."""
     folder = tmp_path_factory.mktemp("flow")
     _browser_flow.write_flow_notebook(folder / "flow.ipynb")
-    with _browser.jupyter_lab(folder) as lab, _browser.chromium() as context:
-        page = context.new_page()
-        try:
-            _browser.open_notebook(page, lab, "flow.ipynb")
-            _browser.run_all(page, timeout_s=120)
-            yield page, _browser.wait_for_widgets(page)
-        finally:
-            _browser.close_notebook(page)
-            page.close()
+    with _browser.ran_notebook(folder, "flow.ipynb") as ran:
+        yield ran
 
 
 @pytest.fixture

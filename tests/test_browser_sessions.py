@@ -23,16 +23,9 @@ def notebook(tmp_path_factory):
     """(page, per-cell outputs) of notebook 03 run all once, in a 1024×768 window."""
     folder = tmp_path_factory.mktemp("sessions")
     _browser.copy_notebooks(folder, ["03_sessions.ipynb"])
-    with _browser.jupyter_lab(folder) as lab, _browser.chromium(width=1024,
-                                                                height=768) as context:
-        page = context.new_page()
-        try:
-            _browser.open_notebook(page, lab, "03_sessions.ipynb")
-            _browser.run_all(page, timeout_s=150)
-            yield page, _browser.wait_for_widgets(page)
-        finally:
-            _browser.close_notebook(page)
-            page.close()
+    with _browser.ran_notebook(folder, "03_sessions.ipynb", width=1024, height=768,
+                               timeout_s=150) as ran:
+        yield ran
 
 
 @pytest.fixture(scope="module")
