@@ -231,8 +231,10 @@ class TrafficTrace:
             raise ValueError(f"days × 86,400 / step_s = {duration / step:.3g} trace points, more "
                              f"than the {MAX_TRACE_POINTS:,} one trace allows; fewer days or "
                              f"a longer step_s")
-        t = np.arange(0.0, duration, step)
-        t = np.append(t, duration)  # the trace always ends at days × 86,400 s
+        # Instants by index, not np.arange's accumulated float: arange can round its last
+        # instant up to ``duration`` itself, which would repeat the closing point.
+        t = step * np.arange(math.ceil(duration / step))
+        t = np.append(t[t < duration], duration)  # the trace always ends at days × 86,400 s
         phase = 2 * np.pi * (t / 86_400.0 - hour / 24.0)
         rate = base + (peak - base) * 0.5 * (1.0 + np.cos(phase))
         if spike_at_s is None and spike_rps:
