@@ -57,6 +57,14 @@ class PanelContract:
         assert math.isfinite(panel.refresh_ms)
         assert panel.status.value  # a one-line summary under the controls
 
+    def test_controls_sit_in_two_columns_that_fill_them(self, panel):
+        """Issue 19 §5: at 1024×768 with the file browser open three columns, or a slider's
+        own 300 px plus its description, overflowed and were clipped."""
+        grid = next(c for c in panel.children
+                    if getattr(getattr(c, "layout", None), "grid_template_columns", None))
+        assert grid.layout.grid_template_columns == "repeat(2, 1fr)"
+        assert all(c.layout.width == "98%" for c in panel.controls.values())
+
     def test_every_control_changes_the_output(self, panel):
         for name, control in panel.controls.items():
             before_png, before_result, original = panel.picture, panel.result, control.value

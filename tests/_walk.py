@@ -135,7 +135,8 @@ def defined_here(module) -> Iterator[tuple[str, object]]:
         obj = getattr(module, name, None)
         if getattr(obj, "__module__", None) != module.__name__:
             continue  # re-exported: walked where it is defined
-        if inspect.isclass(obj) or inspect.isfunction(obj):
+        # functools.wraps and lru_cache keep the function under ``__wrapped__``
+        if inspect.isclass(obj) or inspect.isfunction(inspect.unwrap(obj)):
             yield f"{module.__name__}.{name}", obj
 
 
@@ -328,6 +329,26 @@ def _same(a, b) -> bool:
     return type(a) is type(b) and a == b
 
 
+def resolves(qualname: str) -> bool:
+    """Whether ``qualname`` (``package.module.Name`` or ``...Name.method``) names something
+    that exists: a SKIP entry left behind by a rename would otherwise hide nothing, silently."""
+    parts = qualname.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for name in parts[cut:]:
+            obj = getattr(obj, name, _MISSING)
+            if obj is _MISSING:
+                return False
+        return True
+    return False
+
+
+_MISSING = object()
+
+
 def walk(table) -> dict:
     """Call every target of ``table.PACKAGE`` with each bad value; the report as a dict."""
     examples = getattr(table, "EXAMPLES", {})
@@ -338,7 +359,7 @@ def walk(table) -> dict:
     found, unwalkable = targets(table.PACKAGE, instances, elsewhere)
     report = {"package": table.PACKAGE, "callables": 0, "calls": 0, "refused": 0,
               "accepted": 0, "findings": [], "no_baseline": [], "unwalkable": [],
-              "skipped": sorted(skip)}
+              "skipped": sorted(skip), "stale_skips": [q for q in skip if not resolves(q)]}
     report["unwalkable"] = [q for q in unwalkable if q not in skip]
     for target in found:
         if target.qualname in skip:
@@ -499,7 +520,9 @@ def assert_clean(table_file: str) -> dict:
     problems = [*report["findings"],
                 *(f"{q}: no valid call (add it to EXAMPLES)" for q in report["no_baseline"]),
                 *(f"{q}: methods not walked (add an INSTANCES factory)"
-                  for q in report["unwalkable"])]
+                  for q in report["unwalkable"]),
+                *(f"{q}: in SKIP but no such callable (renamed or removed?)"
+                  for q in report["stale_skips"])]
     summary = (f"{report['package']}: {report['callables']} callables, {report['calls']} bad "
                f"calls, {report['refused']} refused clearly, {report['accepted']} accepted "
                f"as listed")

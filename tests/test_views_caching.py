@@ -167,10 +167,3 @@ def test_no_policys_dots_hide_anothers():
     outer = [d.get_markersize() - d.get_markeredgewidth() for d in dots[:-1]]
     assert all(i < o for i, o in zip(inner, outer, strict=True))  # each fits inside the last
 
-
-@pytest.mark.parametrize("name", PANELS)
-def test_panel_controls_sit_in_two_columns_that_fill_them(name):
-    p = getattr(view, name)()
-    grid = next(c for c in p.children if getattr(c.layout, "grid_template_columns", None))
-    assert grid.layout.grid_template_columns == "repeat(2, 1fr)"
-    assert all(c.layout.width == "98%" for c in p.controls.values())

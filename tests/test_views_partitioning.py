@@ -284,9 +284,3 @@ def test_every_text_is_at_least_9_px_and_inside_the_figure_at_1024_by_768(kind, 
     assert not small, f"{name}: text under 9 px at 1024×768: {small}"
     assert not cut, f"{name}: text cut off at the figure's edge: {cut}"
 
-
-def test_panel_controls_shrink_to_their_column():
-    """Issue 19 §5: at 1024×768 a slider's fixed 300 px plus its description overflowed
-    its column and was clipped; each control now takes its column's width."""
-    for control in view.explore_sharding().controls.values():
-        assert control.layout.width == "98%"

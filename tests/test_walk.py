@@ -70,3 +70,15 @@ def test_each_method_call_gets_a_fresh_instance_and_closes_it():
     call = _walk._bound(Server, "handle")
     assert call(n=3) == 3 and call(n=4) == 4
     assert len(made) == 2 and all(s.closed for s in made)
+
+
+def test_wrapped_functions_are_walked_and_a_stale_skip_entry_is_caught():
+    """lru_cache'd public functions (scalekit.design.tiers) were invisible to the walk, so
+    their SKIP entries hid nothing; and a SKIP entry left behind by a rename must fail."""
+    from scalekit.design import tiers
+    walked = dict(_walk.defined_here(tiers))
+    assert "scalekit.design.tiers.http_tier" in walked  # functools.lru_cache around it
+    assert _walk.resolves("scalekit.design.tiers.http_tier")
+    assert _walk.resolves("scalekit.caching.CachingProxy.close")          # a method
+    assert not _walk.resolves("scalekit.design.tiers.no_such_step")       # renamed away
+    assert not _walk.resolves("scalekit.no_such_module.f")

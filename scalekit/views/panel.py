@@ -2,6 +2,9 @@
 
 Every ``explore_*`` view returns a :class:`Panel`. It shows the controls, a status line and
 the figure — an SVG image widget, so it renders the same in JupyterLab, Voilà and tests.
+The controls sit in a grid of ``columns`` (two by default: two fit JupyterLab at 1024×768
+with the file browser open, where three — or a slider's own 300 px — clip), each control
+filling its column, readout included.
 Sliders use ``continuous_update=False``: the model runs when the student lets go. Each
 refresh redraws into the panel's previous figure (:func:`~scalekit.views.style.drawing_into`)
 rather than building a new one.
@@ -35,7 +38,7 @@ class Panel(widgets.VBox):
         *,
         title: str = "",
         describe: Callable[[Any], str] | None = None,
-        columns: int = 3,
+        columns: int = 2,
     ):
         if not isinstance(controls, dict) or not controls:
             raise TypeError(f"controls must be a non-empty dict of name → ipywidgets control, "
@@ -62,6 +65,8 @@ class Panel(widgets.VBox):
             if hasattr(control, "continuous_update"):
                 control.continuous_update = False
             control.style = {"description_width": "initial"}
+            if not control.layout.width:  # fills its column and shrinks with the window
+                control.layout.width = "98%"
             control.observe(self._on_change, names="value")
         grid = widgets.GridBox(
             list(controls.values()),

@@ -188,7 +188,5 @@ def explore_chokepoint() -> Panel:
                                     sweep.balancer_capacity_rps, strict=True)]
         return " · ".join(parts) + f" · servers' capacity {sweep.servers_capacity_rps:,.0f}/s"
 
-    for control in controls.values():  # two columns that fit 1024 px
-        control.layout = widgets.Layout(width="98%")
     return Panel(controls, compute, _plot_panel, title="The balancer as a chokepoint",
-                 describe=describe, columns=2)
+                 describe=describe)

@@ -146,7 +146,5 @@ def explore_failover() -> Panel:
                 f"{t.false_failovers_per_day[j]:.3g} false failovers/day ≈ "
                 f"{t.false_failover_requests_per_day[j]:,.0f} failed requests/day")
 
-    for control in controls.values():  # two columns that fit 1024 px
-        control.layout = widgets.Layout(width="98%")
     return Panel(controls, compute, _plot_panel, title="Failover of an active–passive pair",
-                 describe=describe, columns=2)
+                 describe=describe)

@@ -114,7 +114,5 @@ def explore_backend_failure() -> Panel:
                 f"marked down · {r.retried:,} retried · {r.failed:,} failed "
                 f"({100 * r.failed_fraction:.1f} %) · p99 latency {r.p99_s * 1e3:.0f} ms")
 
-    for control in controls.values():  # two columns that fit 1024 px
-        control.layout = widgets.Layout(width="98%")
     return Panel(controls, compute, plot_backend_failure, title="A backend dies",
-                 describe=describe, columns=2)
+                 describe=describe)

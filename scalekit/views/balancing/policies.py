@@ -168,10 +168,8 @@ def explore_policies(requests: int = PANEL_REQUESTS) -> Panel:
     def draw(comp):
         return plot_policies(comp, utilisation=False)
 
-    for control in controls.values():  # two columns that fit 1024 px
-        control.layout = widgets.Layout(width="98%")
     return Panel(controls, compute, draw, title="Balancer policies, same requests",
-                 describe=describe, columns=2)
+                 describe=describe)
 
 
 # --------------------------------------------------------------------------- moving

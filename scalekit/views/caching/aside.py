@@ -113,9 +113,5 @@ def explore_cache(keys: int = 5000) -> Panel:
         return (f"{r.requests:,} reads, the first {r.warmup:,} to warm up · measured SQLite "
                 f"time {1e3 * r.db_time_s[0, 0]:.0f} ms for {r.db_reads[0, 0]:,} queries")
 
-    # two columns of controls, each filling its column (three clip at 1024 px with the file
-    # browser open)
-    for control in controls.values():
-        control.layout = widgets.Layout(width="98%")
     return Panel(controls, compute, draw, title="A cache in front of the database",
-                 describe=describe, columns=2)
+                 describe=describe)

@@ -155,9 +155,5 @@ def explore_browse() -> Panel:
                 f"{r.full_responses} full pages · {saved:.0f}% of the bytes saved · "
                 f"{r.stale_visits} outdated ({100 * r.stale_share:.0f}%){late}")
 
-    # two columns of controls, each filling its column (three clip at 1024 px with the file
-    # browser open)
-    for control in controls.values():
-        control.layout = widgets.Layout(width="98%")
     return Panel(controls, compute, plot_browse, title="A browser cache and max-age",
-                 describe=describe, columns=2)
+                 describe=describe)

@@ -92,9 +92,4 @@ def explore_ttl() -> Panel:
                 f"{r.theory_db_reads_per_s[i]:.0f} reads/s, "
                 f"{100 * r.theory_stale_share[i]:.1f}% stale")
 
-    # two columns of controls, each filling its column (three clip at 1024 px with the file
-    # browser open)
-    for control in controls.values():
-        control.layout = widgets.Layout(width="98%")
-    return Panel(controls, compute, draw, title="Choosing a TTL", describe=describe,
-                 columns=2)
+    return Panel(controls, compute, draw, title="Choosing a TTL", describe=describe)

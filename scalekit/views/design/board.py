@@ -207,8 +207,6 @@ def explore_design(design: model.Design | None = None,
         "commit": widgets.Dropdown(options=model.COMMIT_MODES, value=start.commit,
                                    description="commit"),
     }
-    for control in controls.values():  # a control fills its column, readout included
-        control.layout = widgets.Layout(width="98%")
 
     def compute(**values):
         if values["replicas"] == 0:  # nothing to wait for: every commit is local
@@ -220,5 +218,4 @@ def explore_design(design: model.Design | None = None,
                 f"saturate: {r.first_to_saturate} at ×{r.growth_to_saturate:.2g} today's "
                 f"traffic. If one fails — {failure_text(r)}")
 
-    return Panel(controls, compute, plot_board, title="Design board", describe=describe,
-                 columns=2)  # two columns of controls: they fit at 1024×768
+    return Panel(controls, compute, plot_board, title="Design board", describe=describe)

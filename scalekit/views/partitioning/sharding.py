@@ -106,10 +106,8 @@ def explore_sharding() -> Panel:
         return growth.shard_growth(strategy, shards, growth.origin_keys(_PANEL_ROWS, skew),
                                    vnodes=vnodes)
 
-    for control in controls.values():  # two columns that shrink with the window, not clip
-        control.layout = widgets.Layout(width="98%")
     return Panel(controls, compute, _draw_growth, title="Sharding flights by origin airport",
-                 describe=_describe, columns=2)
+                 describe=_describe)
 
 
 # --------------------------------------------------------------------------- static figures

@@ -79,9 +79,5 @@ def explore_conflicts() -> Panel:
         return (f"true total {r.true_total} · " + " · ".join(parts)
                 + f" · replicas identical: {r.identical_nodes}")
 
-    # two columns of controls, each filling its column (three clip at 1024 px with the file
-    # browser open, and a slider's default 300 px would too)
-    for control in controls.values():
-        control.layout = widgets.Layout(width="98%")
     return Panel(controls, compute, plot_conflicts, title="Multi-primary conflicts",
-                 describe=describe, columns=2)
+                 describe=describe)

@@ -205,9 +205,5 @@ def explore_replication() -> Panel:
                 f"stale · {r.lost_writes} acked writes lost · "
                 f"{'converged' if r.converged else 'NOT converged'}")
 
-    # two columns of controls, each filling its column (three clip at 1024 px with the file
-    # browser open, and a slider's default 300 px would too)
-    for control in controls.values():
-        control.layout = widgets.Layout(width="98%")
     return Panel(controls, compute, _plot_panel, title="Single-primary replication",
-                 describe=describe, columns=2)
+                 describe=describe)

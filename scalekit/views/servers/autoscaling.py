@@ -142,7 +142,5 @@ def explore_autoscaling() -> Panel:
                 f"{fixed.server_hours:.0f} server-hours, SLO missed "
                 f"{fixed.slo_violation_fraction:.1%}")
 
-    for control in controls.values():  # two columns that fit 1024 px
-        control.layout = widgets.Layout(width="98%")
     return Panel(controls, compute, lambda out: plot_autoscaling(*out, latency=False),
-                 title="Autoscaling a day of traffic", describe=describe, columns=2)
+                 title="Autoscaling a day of traffic", describe=describe)

@@ -113,10 +113,7 @@ def explore_saturation() -> Panel:
                 f"p99 {r.p99_s * 1e3:.1f} ms · still queued at the end: {r.in_system}"
                 + (" · UNSTABLE" if r.unstable else ""))
 
-    for control in controls.values():  # two columns that fit 1024 px
-        control.layout = widgets.Layout(width="98%")
-    return Panel(controls, compute, draw, title="Saturate a server", describe=describe,
-                 columns=2)
+    return Panel(controls, compute, draw, title="Saturate a server", describe=describe)
 
 
 # ----------------------------------------------------------------------------- load ramp
@@ -172,7 +169,5 @@ def explore_ramp() -> Panel:
         return (f"{len(r.steps)} steps run · capacity ≈ {r.capacity_rps:.0f} req/s · "
                 f"true capacity {r.true_capacity_rps:.0f} req/s · knee {r.knee_rps:.0f} req/s")
 
-    for control in controls.values():  # two columns that fit 1024 px
-        control.layout = widgets.Layout(width="98%")
     return Panel(controls, compute, plot_ramp, title="Benchmark by ramping the load",
-                 describe=describe, columns=2)
+                 describe=describe)

@@ -126,7 +126,5 @@ def explore_heartbeats() -> Panel:
                 f"mean detection {r.mean_detection_s:.2f} s · "
                 f"{r.false_suspicions_per_hour:.2f} false suspicions/hour per server")
 
-    for control in controls.values():  # two columns that fit 1024 px
-        control.layout = widgets.Layout(width="98%")
     return Panel(controls, compute, _plot_heartbeat_panel, title="Heartbeats and timeouts",
-                 describe=describe, columns=2)
+                 describe=describe)

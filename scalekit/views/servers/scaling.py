@@ -52,10 +52,8 @@ def explore_scaling() -> Panel:
     def describe(r):
         return " · ".join(f"{name}: {sim_s:.2f} (theory {th:.2f})" for name, sim_s, th in r.rows())
 
-    for control in controls.values():  # two columns that fit 1024 px
-        control.layout = widgets.Layout(width="98%")
     return Panel(controls, compute, plot_scaling, title="One big server or k small ones?",
-                 describe=describe, columns=2)
+                 describe=describe)
 
 
 @styled
@@ -132,10 +130,8 @@ def explore_usl() -> Panel:
         peak = theory.usl_peak(v[0], v[1])
         return f"peak at N* = √((1−σ)/κ) = {peak:.1f} nodes"
 
-    for control in controls.values():  # two columns that fit 1024 px
-        control.layout = widgets.Layout(width="98%")
     return Panel(controls, compute, lambda v: plot_usl(*v), title="Universal Scalability Law",
-                 describe=describe, columns=2)
+                 describe=describe)
 
 
 @styled

@@ -198,9 +198,5 @@ def explore_sessions() -> Panel:
             text += f" · sticky IP imbalance {ratio:.2f} {when}"
         return text
 
-    # two columns of controls, each filling its column (three clip at 1024 px with the file
-    # browser open)
-    for control in controls.values():
-        control.layout = widgets.Layout(width="98%")
     return Panel(controls, compute, plot_sessions, title="Sessions behind a balancer",
-                 describe=describe, columns=2)
+                 describe=describe)
