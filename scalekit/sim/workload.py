@@ -309,6 +309,10 @@ def check_expected_requests(what: str, expected: float) -> None:
     ValueError when ``expected`` exceeds :data:`MAX_REQUESTS`.
     """
     what = _check.text("what", what)
+    if isinstance(expected, float) and expected == math.inf:
+        # a product of finite values that overflowed: too many by far, said in their names
+        raise ValueError(f"{what} overflows a float: far more than the {MAX_REQUESTS:,} "
+                         "requests one run allows; shorten the horizon or lower the rate")
     expected = _check.non_negative("expected", expected)
     if expected > MAX_REQUESTS:
         raise ValueError(
