@@ -198,6 +198,28 @@ def test_a_304_updates_the_fields_it_carries_and_keeps_content_length():
     assert cache.fetch(get(), Origin(lambda r: ok())).outcome == "hit"
 
 
+def test_a_304_leaves_the_fields_that_describe_the_stored_bytes_as_they_were():
+    """RFC 9111 §3.2: a cache that keeps the content as received may leave out of the
+    update the fields "necessary to assure integrity of the stored response". The stored
+    body is in its stored Content-Encoding with its stored Content-MD5 (RFC 1864), so a
+    304 naming another coding or digest must not relabel those bytes. (The public HTTP
+    Caching Tests, http-cache-tests 0.4.5, require the same: 304-etag-update-response-*.)"""
+    clock = Clock()
+    cache = HttpCache(shared=True, clock=clock)
+    cache.fetch(get(), Origin(lambda r: ok(cc="max-age=1", ETag='"e"', A="1",
+                                             Content_Encoding="gzip",
+                                             Content_MD5="rL0Y20zC+Fzt72VPzMSk2A==")))
+    clock.t += 5
+    not_modified = Response(304, Headers([("ETag", '"e"'), ("A", "2"),
+                                          ("Content-Encoding", "br"),
+                                          ("Content-MD5", "N7UdGUp1E+RbVvZSTy1R8g==")]))
+    ex = cache.fetch(get(), Origin(lambda r: not_modified))
+    h = ex.response.headers
+    assert ex.outcome == "revalidated" and h.get("A") == "2"  # the others do update
+    assert (h.get("Content-Encoding"), h.get("Content-MD5")) == \
+        ("gzip", "rL0Y20zC+Fzt72VPzMSk2A==")
+
+
 # ---------------------------------------------------------------- RFC 5861
 
 def test_stale_while_revalidate_serves_stale_once_validates_in_background_never_after():

@@ -34,8 +34,10 @@ HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "te", "t
 #: extension one included, is unsafe and invalidates on success (RFC 9111 §4.4).
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 #: A 304 or 206 never replaces these stored fields (RFC 9111 §3.2, §3.4): they describe
-#: the stored content, not the new message.
-NOT_UPDATED = HOP_BY_HOP | {"content-length", "content-range"}
+#: the stored bytes — their length, range, content coding and digest — not the new message
+#: (§3.2 lets a cache keep the fields "necessary to assure integrity of the stored response").
+NOT_UPDATED = HOP_BY_HOP | {"content-length", "content-range", "content-encoding",
+                            "content-md5"}
 #: The client's conditions and range, which a cache answers itself when it validates.
 CONDITIONS = ("If-None-Match", "If-Modified-Since", "If-Range", "Range", "If-Match",
               "If-Unmodified-Since")
