@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.scalekit-installed
 # Notebooks, tests and benchmarks never need a display.
 export MPLBACKEND := Agg
 
-.PHONY: help setup lab lab-instructor test lint unit notebooks student publish links grade bench clean
+.PHONY: help setup lab lab-instructor test lint unit notebooks student publish links grade bench conformance clean
 
 # The student branch and the git remote that hand-out links and the install cells point at,
 # and the course's JupyterHub (for nbgitpuller links): make student REMOTE=public HUB=https://…
@@ -29,6 +29,7 @@ help:
 	@echo "make links [HUB=https://hub.example.edu]  print each notebook's Binder and nbgitpuller links"
 	@echo "make grade SUBMISSIONS=dir [NOTEBOOK=01_servers] [JOBS=2] [TIMEOUT_S=300]  grade into grades/"
 	@echo "make bench    speed comparisons against peers (SimPy), printed as ratios"
+	@echo "make conformance  the public HTTP Caching Tests (cache-tests.fyi) through the caching proxy"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +39,17 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 setup: $(STAMP)
+
+# The public HTTP Caching Tests (cache-tests.fyi, npm http-cache-tests), pinned by the lock
+# file, for the caching proxy's conformance test and `make conformance`. They need Node.js
+# and npm; without npm the conformance test skips, saying so.
+NPM := $(shell command -v npm 2>/dev/null)
+CACHE_TESTS := build/cache-tests/node_modules/http-cache-tests/package.json
+$(CACHE_TESTS): benchmarks/cache-tests/package.json benchmarks/cache-tests/package-lock.json
+	@mkdir -p build/cache-tests
+	cp benchmarks/cache-tests/package.json benchmarks/cache-tests/package-lock.json build/cache-tests/
+	cd build/cache-tests && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	@touch $@
 
 # (--allow-root only when run as root, e.g. in a container: Jupyter refuses root otherwise.)
 lab: $(STUDENT_STAMP)
@@ -70,7 +82,7 @@ CHROMIUM := $(firstword $(wildcard $(SCALEKIT_CHROMIUM) /usr/bin/chromium) \
 # browser tests share one worker, one at a time: tests/conftest.py). With Chromium the
 # browser tests run each notebook top to bottom in JupyterLab and fail on any error or
 # stderr output, so nbval's own run of the masters is left out; without it nbval runs them.
-test: setup lint
+test: setup lint $(if $(NPM),$(CACHE_TESTS),)
 	@if [ -n "$(CHROMIUM)" ]; then echo "browser tests: on, with $(CHROMIUM) (they run every notebook)"; \
 	else echo "browser tests: SKIPPED - no Chromium found (apt-get install chromium, or set SCALEKIT_CHROMIUM); nbval runs the notebooks"; fi
 	$(BIN)/python -m pytest -n 2 --dist loadscope --nbval-lax --nbval-current-env tests \
@@ -96,6 +108,9 @@ grade: setup
 
 bench: setup
 	$(BIN)/python -m benchmarks
+
+conformance: setup $(if $(NPM),$(CACHE_TESTS),)
+	$(BIN)/python -m benchmarks.cache_tests
 
 clean:
 	rm -rf student instructor build grades .pytest_cache .ruff_cache

@@ -144,6 +144,7 @@ EXAMPLES = {
     f"{H}.ranges.Pieces.covering": lambda: {"first": 0, "last": 4},
     f"{H}.rules.parse_cache_control": lambda: {"value": "max-age=60, public"},
     f"{H}.rules.parse_targeted": lambda: {"value": "max-age=60"},
+    f"{H}.rules.parse_surrogate_control": lambda: {"value": "max-age=60;scalekit"},
     f"{H}.rules.parse_http_date": lambda: {"value": "Sun, 06 Nov 1994 08:49:37 GMT"},
     f"{H}.rules.format_http_date": lambda: {"seconds": 784111777.0},
     f"{H}.rules.delta_seconds": lambda: {"value": "60"},
@@ -268,6 +269,10 @@ ACCEPTED = {
     (f"{H}.rules.parse_cache_control", "value"): {
         **NO_FIELD, "string": "an unknown directive is kept, as RFC 9111 §5.2 says"},
     (f"{H}.rules.parse_targeted", "value"): {**NO_FIELD, **IGNORED},
+    (f"{H}.rules.parse_surrogate_control", "value"): {
+        **NO_FIELD, "string": "an unknown directive is ignored, as the W3C Note says"},
+    (f"{H}.rules.parse_surrogate_control", "device"): {
+        "string": "any token names a device; directives for others are then ignored"},
     (f"{H}.rules.parse_http_date", "value"): {**NO_FIELD, **IGNORED},
     (f"{H}.rules.delta_seconds", "value"): {**NO_FIELD, **IGNORED},
     (f"{H}.rules.parse_http_date", "now"): INSTANT,

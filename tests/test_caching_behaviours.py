@@ -290,6 +290,33 @@ def test_cdn_cache_control_is_obeyed_over_cache_control_by_a_cdn_only(cdn, cc, h
     assert fetch_twice(()) is ("max-age=600" == cc)
 
 
+@pytest.mark.parametrize("surrogate, cc, hit", [
+    ("max-age=600", "no-store", True),            # for every surrogate: wins over CC
+    ("max-age=600;scalekit", "no-store", True),   # for this one by its device token
+    ("max-age=600;another", "max-age=0", False),  # for another device: CC governs
+    ("MaX-aGe=600", None, True),                  # names are case-insensitive
+    ("max-age=600+60", None, True),               # lifetime + stale allowance
+    ("max-age=0", "max-age=600", False),
+    ("no-store", "max-age=600", False),
+    ("foo, max-age=600", None, True),             # an extension directive is ignored
+    ("no-store-remote", "max-age=600", True),     # for surrogates far from the origin
+])
+def test_surrogate_control_is_obeyed_over_cache_control_by_a_surrogate_only(surrogate, cc,
+                                                                             hit):
+    """W3C Edge Architecture Specification 1.0 (2001), §3: a surrogate — a reverse proxy
+    acting for the origin — takes Surrogate-Control's directives meant for it (no device
+    token, or its own after ';') over Cache-Control and Expires."""
+    def fetch_twice(targets):
+        cache = HttpCache(shared=True, clock=Clock(), targets=targets)
+        origin = Origin(lambda r: ok(cc=cc, Surrogate_Control=surrogate,
+                                     Expires=format_http_date(T0 + 3600)))
+        cache.fetch(get(), origin)
+        return cache.fetch(get(), origin).outcome == "hit"
+
+    assert fetch_twice(("surrogate-control",)) is hit
+    assert fetch_twice(()) is (cc in ("max-age=600", None))  # Expires alone gives an hour
+
+
 # ---------------------------------------------------------------- §3 statuses, §5.2.2.3
 
 @pytest.mark.parametrize("status, cc, stored", [

@@ -4,7 +4,8 @@
     the origin web server (:class:`~scalekit.caching.http.origin.Origin`);
 ``python -m scalekit.caching proxy [--upstream http://127.0.0.1:PORT] [--port 0] [--cdn]``
     the caching proxy (:class:`~scalekit.caching.http.proxy.CachingProxy`; ``--cdn``: obey
-    ``CDN-Cache-Control``, RFC 9213);
+    ``CDN-Cache-Control``, RFC 9213; with ``--upstream``, a reverse proxy, it is a surrogate and
+    obeys ``Surrogate-Control`` first);
 ``python -m scalekit.caching demo``
     both, the proxy in front of the origin (as a reverse proxy, and as a forward proxy for
     ``curl -x``), with ``curl`` lines to try and the URL to open in a browser: the proxy's
@@ -64,7 +65,8 @@ def _parser() -> argparse.ArgumentParser:
     proxy.add_argument("--port", type=int, default=0, help="TCP port (default 0: any free)")
     proxy.add_argument("--upstream", default=None, metavar="URL",
                        help="origin for requests that carry only a path, e.g. "
-                            "http://127.0.0.1:8000 (reverse proxy)")
+                            "http://127.0.0.1:8000 (reverse proxy; as a surrogate it obeys "
+                            "Surrogate-Control before Cache-Control)")
     demo = commands.add_parser("demo", parents=[common, origin_args, proxy_args],
                                help="an origin and a caching proxy in front of it")
     demo.add_argument("--origin-port", type=int, default=0, help="default 0: any free")
@@ -84,7 +86,9 @@ def _servers(args: argparse.Namespace) -> list:
     from scalekit.caching.http.proxy import CachingProxy
 
     def proxy(upstream: str | None, port: int) -> CachingProxy:
-        targets = ("cdn-cache-control",) if args.cdn and not args.no_cache else ()
+        # a reverse proxy is a surrogate: Surrogate-Control first, then (a CDN) RFC 9213's
+        targets = ((("surrogate-control",) if upstream else ())
+                   + (("cdn-cache-control",) if args.cdn else ())) if not args.no_cache else ()
         return CachingProxy(upstream, caching=not args.no_cache, shared=not args.private_cache,
                             obey_private=not args.ignore_private, targets=targets, port=port,
                             max_lifetime_s=lifetime)

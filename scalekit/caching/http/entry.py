@@ -15,7 +15,10 @@ manner known to have identical semantics"). ``Vary: *`` never matches (None).
 
 Targeted fields (RFC 9213): an entry made with ``targets=("cdn-cache-control",)`` takes its
 directives from the first of those fields that is a valid Dictionary, and then ignores both
-``Cache-Control`` and ``Expires`` (§2.1); otherwise from ``Cache-Control``.
+``Cache-Control`` and ``Expires`` (§2.1); otherwise from ``Cache-Control``. The target
+``"surrogate-control"`` is read as ``Surrogate-Control`` is written (W3C Edge Architecture
+1.0: directives for this device, :func:`~scalekit.caching.http.rules.parse_surrogate_control`),
+not as a Dictionary, and takes precedence the same way.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from scalekit.caching.http.rules import (
     corrected_initial_age,
     freshness_lifetime,
     parse_cache_control,
+    parse_surrogate_control,
     parse_targeted,
     split_list,
 )
@@ -41,7 +45,8 @@ def policy_of(headers: Headers, targets: tuple[str, ...]) -> tuple[dict, Headers
     (RFC 9213 §2.1: the first valid targeted field wins, and then Cache-Control and Expires
     are ignored)."""
     for name in targets:
-        directives = parse_targeted(headers.get(name))
+        parse = parse_surrogate_control if name == "surrogate-control" else parse_targeted
+        directives = parse(headers.get(name))
         if directives:
             return directives, headers.without(("Expires",)), name
     return parse_cache_control(headers.get("Cache-Control")), headers, None

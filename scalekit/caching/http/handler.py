@@ -33,7 +33,7 @@ from collections.abc import Iterable
 
 from scalekit.caching.http.loopback import HOST, QuietHandler
 from scalekit.caching.http.messages import Headers, Interim, OriginUnreachable, Request, Response
-from scalekit.caching.http.rules import is_token
+from scalekit.caching.http.rules import SURROGATE_DEVICE, is_token
 from scalekit.caching.http.wire import BadGateway, UpstreamConnection, encode_head
 
 __all__ = ["ProxyHandler", "Refused", "HOP_BY_HOP", "MAX_BODY_BYTES", "end_to_end",
@@ -294,6 +294,8 @@ class ProxyHandler(QuietHandler):
         fields.append(("Host", authority(parts)))
         # RFC 9110 §7.6.3: a proxy adds itself to Via on requests as well as responses
         fields.append(("Via", ", ".join(request.headers.get_all("Via") + ["1.1 scalekit"])))
+        if proxy.surrogate:  # W3C Edge Architecture §2.1: a surrogate says what it is
+            fields.append(("Surrogate-Capability", f'{SURROGATE_DEVICE}="Surrogate/1.0"'))
         if here:
             if self.upstream is None or (self.upstream.host, self.upstream.port) != key:
                 self._close_upstream()

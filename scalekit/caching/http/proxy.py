@@ -141,7 +141,10 @@ class CachingProxy(LoopbackServer):
     ``cache`` is the :class:`HttpCache` to use; without one, a new one is made with
     ``shared`` (a proxy is a shared cache: it may not store ``private`` pages),
     ``obey_private`` (False misconfigures it to store them anyway) and ``targets`` (the
-    targeted cache-control fields it obeys, e.g. ``("cdn-cache-control",)`` for a CDN).
+    targeted cache-control fields it obeys, in order: ``("cdn-cache-control",)`` for a CDN,
+    RFC 9213; ``"surrogate-control"`` for a reverse proxy that obeys ``Surrogate-Control`` —
+    it then sends ``Surrogate-Capability: scalekit="Surrogate/1.0"`` upstream, and a directive
+    ending ``;scalekit`` is for it).
     ``caching=False`` forwards everything (outcome ``pass``), to measure what the cache is worth.
     ``timeout_s`` (s) bounds each origin request; ``max_lifetime_s`` (s) the proxy's life;
     ``port`` 0 picks a free one; ``log_size`` is how many recent requests :attr:`log` keeps;
@@ -188,6 +191,9 @@ class CachingProxy(LoopbackServer):
         self.cache = cache if cache is not None or not self.caching else HttpCache(
             shared=_check.boolean("shared", shared),
             obey_private=_check.boolean("obey_private", obey_private), targets=targets)
+        #: A surrogate (a reverse proxy obeying Surrogate-Control) announces itself to the
+        #: origin with Surrogate-Capability.
+        self.surrogate = self.cache is not None and "surrogate-control" in self.cache.targets
         self.timeout_s = _check.positive("timeout_s", timeout_s)
         self.log: deque[ProxyLogEntry] = deque(
             maxlen=_check.integer("log_size", log_size, low=0))

@@ -57,7 +57,8 @@ from scalekit.caching.http.messages import (
 
 __all__ = [
     "Headers", "Request", "Response", "OriginUnreachable", "is_token", "parse_cache_control",
-    "parse_targeted", "parse_http_date", "format_http_date", "delta_seconds", "split_list",
+    "parse_targeted", "parse_surrogate_control", "SURROGATE_DEVICE",
+    "parse_http_date", "format_http_date", "delta_seconds", "split_list",
     "freshness_lifetime", "current_age", "corrected_initial_age", "storable", "understood",
     "weak_match", "strong_match", "if_none_match_matches", "HEURISTIC_STATUSES",
     "DELTA_SECONDS_CAP",
@@ -172,6 +173,49 @@ _SF_MEMBER = re.compile(
         (?P<params>(?:;[ ]*[a-z*][a-z0-9_\-.*]*
                       (?:=(?:-?[0-9.]+|"[^"]*"|[A-Za-z*][^;,\s]*|\?[01]))?)*)
     """, re.X)
+
+
+#: This cache's device token in ``Surrogate-Capability`` and ``Surrogate-Control``.
+SURROGATE_DEVICE = "scalekit"
+_SURROGATE_MAX_AGE = re.compile(r"(\d+)(?:\+\d+)?")
+
+
+def parse_surrogate_control(value: str | None, device: str = SURROGATE_DEVICE
+                            ) -> dict[str, str | None] | None:
+    """The directives of ``Surrogate-Control`` meant for this surrogate (W3C Edge
+    Architecture Specification 1.0, 2001: a reverse proxy's own cache-control field), or None
+    when the field is absent or holds none for it — then ``Cache-Control`` governs.
+
+    Each directive may name its surrogate after a semicolon (``max-age=60;scalekit``); one
+    naming another device is not for this one. Names are case-insensitive; ``max-age`` is
+    ``delta-seconds`` with an optional ``+`` and a stale allowance (only the lifetime is
+    kept), and any other form of it is ignored; ``no-store-remote`` is for surrogates far
+    from the origin, which a reverse proxy on 127.0.0.1 is not."""
+    if not isinstance(device, str) or not is_token(device):
+        raise TypeError(f"device must be a device token such as {SURROGATE_DEVICE!r}, got "
+                        f"{device!r}")
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"value must be a string or None, got {type(value).__name__}")
+    device = device.lower()
+    out: dict[str, str | None] = {}
+    for member in split_list(value):
+        directive, _, target = member.partition(";")
+        if target.strip() and target.strip().lower() != device:
+            continue
+        name, eq, arg = directive.partition("=")
+        name = name.strip().lower()
+        if not name or name == "no-store-remote":
+            continue
+        arg = arg.strip() if eq else None
+        if name == "max-age":
+            m = _SURROGATE_MAX_AGE.fullmatch(arg or "")
+            if m is None:
+                continue
+            arg = m[1]
+        out[name] = arg
+    return out or None
 
 
 def parse_targeted(value: str | None) -> dict[str, str | None] | None:
