@@ -1,5 +1,5 @@
 """Notebook 06's public checks, as a student meets them (issue 19 §2; the machinery is
-tests/_checks.py): set-up that leaves the answers alone, then one assert whose message names
+tests/_public_checks.py): set-up that leaves the answers alone, then one assert whose message names
 what is wrong — for an unanswered stub, for a neighbouring wrong answer — and the master's
 solution passes. And the hidden tests ask no more than the text: q2's request-side
 ``no-store`` is one of the rules the notebook states."""
@@ -7,10 +7,18 @@ solution passes. And the hidden tests ask no more than the text: q2's request-si
 from __future__ import annotations
 
 import collections
-import json
 
 import pytest
-from _checks import NOTEBOOKS, defined_names, public_tests, run, shape_problems, solution_cells
+from _public_checks import (
+    NOTEBOOKS,
+    cell_source,
+    defined_names,
+    notebook_cells,
+    public_test_cells,
+    run_check,
+    shape_problems,
+    solution_cells,
+)
 
 from scalekit import caching
 
@@ -96,7 +104,7 @@ WRONG = {  # (question, what is wrong) → (names, words the message must contai
 
 
 def test_every_question_has_one_public_check_that_prints_one_message():
-    tests = public_tests(NOTEBOOK)
+    tests = public_test_cells(NOTEBOOK)
     assert sorted(tests) == QUESTIONS
     answers = defined_names(solution_cells(NOTEBOOK))
     for name, source in tests.items():
@@ -106,7 +114,7 @@ def test_every_question_has_one_public_check_that_prints_one_message():
 @pytest.mark.parametrize("question", QUESTIONS)
 def test_an_unanswered_stub_gets_one_clear_message(question):
     with pytest.raises(AssertionError) as failed:
-        run(public_tests(NOTEBOOK)[question], {"caching": caching, **STUBS})
+        run_check(public_test_cells(NOTEBOOK)[question], {"caching": caching, **STUBS})
     assert "replace" in str(failed.value) and "..." in str(failed.value)
 
 
@@ -114,18 +122,18 @@ def test_an_unanswered_stub_gets_one_clear_message(question):
 def test_a_neighbouring_wrong_answer_fails_and_is_named(question, mistake):
     names, words = WRONG[question, mistake]
     with pytest.raises(AssertionError) as failed:
-        run(public_tests(NOTEBOOK)[question], {**solutions(), **names})
+        run_check(public_test_cells(NOTEBOOK)[question], {**solutions(), **names})
     assert words in str(failed.value)
 
 
 @pytest.mark.parametrize("question", QUESTIONS)
 def test_the_masters_solution_passes_its_public_check(question):
-    run(public_tests(NOTEBOOK)[question], solutions())
+    run_check(public_test_cells(NOTEBOOK)[question], solutions())
 
 
 def _markdown() -> str:
-    cells = json.loads(NOTEBOOK.read_text())["cells"]
-    return "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    return "\n".join(cell_source(c) for c in notebook_cells(NOTEBOOK)
+                     if c["cell_type"] == "markdown")
 
 
 def test_q2s_hidden_cases_follow_only_rules_the_text_states():
@@ -146,7 +154,7 @@ def test_the_nginx_and_valkey_parts_skip_in_one_sentence_each_where_they_cannot_
         monkeypatch, capsys):
     """Issue 23: a real-engine cell skips with one clear sentence, and the cells after it
     show nothing (no traceback, no half-drawn figure)."""
-    from _checks import code_cells_using, run_cells, without_engines
+    from _public_checks import code_cells_using, run_cells, without_engines
     without_engines(monkeypatch)
     nginx, valkey = code_cells_using(NOTEBOOK, "nginx"), code_cells_using(NOTEBOOK, "valkey")
     assert len(nginx) == 3 and "proxy_cache_on_nginx(" in nginx[0]

@@ -20,11 +20,11 @@ from __future__ import annotations
 import ast
 import bisect
 import functools
-import json
 import tempfile
 from pathlib import Path
 
 import pytest
+from _public_checks import cell_source, notebook_cells, section_code_cells
 
 from scalekit import partitioning
 from scalekit.partitioning import data
@@ -33,20 +33,12 @@ NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "04_partitioni
 QUESTIONS = ["q1", "q2", "q3", "q4"]
 
 
-def _cells() -> list[dict]:
-    return json.loads(NOTEBOOK.read_text())["cells"]
-
-
-def _source(cell: dict) -> str:
-    return "".join(cell["source"])
-
-
 def _blocks(kind: str) -> dict[str, list[str]]:
     """Question name → the sources of its code cells of ``kind``: "public" or "hidden"
     tests, or the "solution"."""
     found, question, block = {}, None, None
-    for cell in _cells():
-        text = _source(cell).strip()
+    for cell in notebook_cells(NOTEBOOK):
+        text = cell_source(cell).strip()
         if cell["cell_type"] == "raw":
             if text.startswith("# BEGIN QUESTION"):
                 question = text.split("name:")[1].split()[0]
@@ -61,6 +53,11 @@ def _blocks(kind: str) -> dict[str, list[str]]:
             if what == kind:
                 found.setdefault(question, []).append(text)
     return found
+
+
+def _exercise_text(n: int) -> str:
+    return next(cell_source(c) for c in notebook_cells(NOTEBOOK)
+                if f"**Exercise {n}" in cell_source(c))
 
 
 @functools.cache
@@ -188,7 +185,7 @@ def test_q3_grades_the_calculation_the_text_walks_through():
     stay = [h for h in range(20) if h % 4 == h % 5]
     assert stay == [0, 1, 2, 3]
     assert 1 - len(stay) / 20 == pytest.approx(0.8)
-    text = next(_source(c) for c in _cells() if "**Exercise 3" in _source(c))
+    text = _exercise_text(3)
     assert "calculate" in text.lower() and "predict" not in text.lower()
     assert "h mod 4 = h mod 5" in text and "graded later" in text
     hidden = _blocks("hidden")["q3"][0]
@@ -196,7 +193,7 @@ def test_q3_grades_the_calculation_the_text_walks_through():
 
 
 def test_q4_text_names_the_column_the_hidden_test_wants():
-    text = next(_source(c) for c in _cells() if "**Exercise 4" in _source(c))
+    text = _exercise_text(4)
     assert "booking reference" not in text and "by its `id`" in text
     assert 'shard_key == "id"' in _blocks("hidden")["q4"][0]
 
@@ -212,13 +209,7 @@ def test_postgres_section_skips_with_one_sentence_where_postgres_is_missing(monk
         raise EngineUnavailable("PostgreSQL is not installed here (a test)")
 
     monkeypatch.setattr(engine, "find_postgres", missing)
-    cells, inside = [], False
-    for cell in _cells():
-        text = _source(cell)
-        if cell["cell_type"] == "markdown" and text.startswith("## "):
-            inside = text.startswith("## 7. The same partitions on real PostgreSQL")
-        elif inside and cell["cell_type"] == "code":
-            cells.append((cell["id"], text))
+    cells = section_code_cells(NOTEBOOK, "## 7. The same partitions on real PostgreSQL")
     assert len(cells) >= 4
     namespace, said = {}, {}
     for cid, source in cells:

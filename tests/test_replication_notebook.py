@@ -16,23 +16,14 @@ The checks run the cells' code directly, in a namespace like the notebook's.
 from __future__ import annotations
 
 import ast
-import json
 from pathlib import Path
 
 import pytest
-from _public_checks import public_test_cells
+from _public_checks import public_test_cells, section_code_cells, solution_cells
 
 from scalekit import replication
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "05_replication.ipynb"
-
-
-def _cells() -> list[dict]:
-    return json.loads(NOTEBOOK.read_text())["cells"]
-
-
-def _source(cell: dict) -> str:
-    return "".join(cell["source"])
 
 
 def public_tests() -> dict[str, str]:
@@ -43,10 +34,8 @@ def public_tests() -> dict[str, str]:
 def solutions() -> dict:
     """The names the master's solution cells define (run as the notebook runs them)."""
     namespace = {"replication": replication}
-    cells = _cells()
-    for i, cell in enumerate(cells):
-        if cell["cell_type"] == "raw" and _source(cell).startswith("# BEGIN SOLUTION"):
-            exec(_source(cells[i + 1]), namespace)  # noqa: S102 — our own notebook
+    for source in solution_cells(NOTEBOOK):
+        exec(source, namespace)  # noqa: S102 — our own notebook
     return namespace
 
 
@@ -116,18 +105,6 @@ def test_q1_is_a_calculation_the_runs_agree_with():
 # --------------------------------------------------------------------------- section 5: PostgreSQL
 
 
-def _section_code(heading: str) -> list[tuple[str, str]]:
-    """(cell id, source) of the code cells from ``heading`` to the next ``## `` heading."""
-    out, inside = [], False
-    for cell in _cells():
-        text = _source(cell)
-        if cell["cell_type"] == "markdown" and text.startswith("## "):
-            inside = text.startswith(heading)
-        elif inside and cell["cell_type"] == "code":
-            out.append((cell["id"], text))
-    return out
-
-
 def test_postgres_section_skips_with_one_sentence_per_run_where_postgres_is_missing(
         monkeypatch, capsys):
     """Issue 13: where PostgreSQL cannot run, each real run says why in one sentence (the
@@ -139,7 +116,7 @@ def test_postgres_section_skips_with_one_sentence_per_run_where_postgres_is_miss
         raise EngineUnavailable("PostgreSQL is not installed here (a test)")
 
     monkeypatch.setattr(engine, "find_postgres", missing)
-    cells = _section_code("## 5. Streaming replication on real PostgreSQL")
+    cells = section_code_cells(NOTEBOOK, "## 5. Streaming replication on real PostgreSQL")
     assert len(cells) >= 6
     namespace, said = {"replication": replication}, {}
     for cid, source in cells:

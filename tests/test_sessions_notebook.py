@@ -1,12 +1,21 @@
 """Notebook 03's public checks, as a student meets them (issue 19 §2; the machinery is
-tests/_checks.py): set-up that leaves the answers alone, then one assert whose message names
+tests/_public_checks.py): set-up that leaves the answers alone, then one assert whose message names
 what is wrong — for an unanswered stub, for a neighbouring wrong answer — and the master's
 solution passes."""
 
 from __future__ import annotations
 
 import pytest
-from _checks import NOTEBOOKS, defined_names, public_tests, run, shape_problems, solution_cells
+from _public_checks import (
+    NOTEBOOKS,
+    cell_source,
+    defined_names,
+    notebook_cells,
+    public_test_cells,
+    run_check,
+    shape_problems,
+    solution_cells,
+)
 
 from scalekit import sessions
 from scalekit.sessions import cookies
@@ -86,7 +95,7 @@ WRONG = {  # (question, what is wrong) → (names, words the message must contai
 
 
 def test_every_question_has_one_public_check_that_prints_one_message():
-    tests = public_tests(NOTEBOOK)
+    tests = public_test_cells(NOTEBOOK)
     assert sorted(tests) == QUESTIONS
     answers = defined_names(solution_cells(NOTEBOOK))
     for name, source in tests.items():
@@ -96,7 +105,7 @@ def test_every_question_has_one_public_check_that_prints_one_message():
 @pytest.mark.parametrize("question", QUESTIONS)
 def test_an_unanswered_stub_gets_one_clear_message(question):
     with pytest.raises(AssertionError, match="replace ..."):
-        run(public_tests(NOTEBOOK)[question], {**context(), **STUBS})
+        run_check(public_test_cells(NOTEBOOK)[question], {**context(), **STUBS})
 
 
 @pytest.mark.parametrize(("question", "mistake"), list(WRONG))
@@ -104,27 +113,26 @@ def test_a_neighbouring_wrong_answer_fails_and_is_named(question, mistake):
     names, words = WRONG[question, mistake]
     namespace = {**context(), **solutions(), **names}
     with pytest.raises(AssertionError) as failed:
-        run(public_tests(NOTEBOOK)[question], namespace)
+        run_check(public_test_cells(NOTEBOOK)[question], namespace)
     assert words in str(failed.value)
 
 
 @pytest.mark.parametrize("question", QUESTIONS)
 def test_the_masters_solution_passes_its_public_check(question):
-    run(public_tests(NOTEBOOK)[question], solutions())
+    run_check(public_test_cells(NOTEBOOK)[question], solutions())
 
 
 def test_the_check_on_q4_leaves_the_other_constraints_to_grading():
     """The text says grader.check("q4") checks (a) only: the shared database loses no
     session either, so it passes the public check (and fails the hidden one on (b))."""
     db = sessions.simulate_sessions(strategy="database", server_fails_at=60.0, seed=1)
-    run(public_tests(NOTEBOOK)["q4"], {**context(), "choice": "database", "evidence": db})
+    run_check(public_test_cells(NOTEBOOK)["q4"],
+              {**context(), "choice": "database", "evidence": db})
 
 
 def test_the_store_cost_is_called_what_it_is_and_measured_beside_it():
     """Issue 19 §4: the text said "measured on this machine's SQLite" of a fixed default."""
-    import json
-    cells = json.loads(NOTEBOOK.read_text())["cells"]
-    text = "\n".join("".join(c["source"]) for c in cells)
+    text = "\n".join(cell_source(c) for c in notebook_cells(NOTEBOOK))
     assert "measured on this machine's SQLite" not in text
     assert "`sessions.DEFAULT_STORE_MS`" in text and "sessions.store_latency()" in text
     assert f"a fixed {sessions.DEFAULT_STORE_MS:g} ms" in text
@@ -133,7 +141,7 @@ def test_the_store_cost_is_called_what_it_is_and_measured_beside_it():
 def test_the_haproxy_part_skips_in_one_sentence_where_haproxy_cannot_run(monkeypatch, capsys):
     """Issue 23: a real-engine cell skips with one clear sentence, and the cells after it
     show nothing (no traceback, no half-drawn figure)."""
-    from _checks import code_cells_using, run_cells, without_engines
+    from _public_checks import code_cells_using, run_cells, without_engines
     without_engines(monkeypatch)
     cells = code_cells_using(NOTEBOOK, "haproxy")
     assert len(cells) == 3 and "stickiness_on_haproxy(" in cells[0]
