@@ -32,20 +32,23 @@ ROOT = Path(__file__).resolve().parent.parent
 SUITE_VERSION = "0.4.5"
 SUITE = ROOT / "build" / "cache-tests" / "node_modules" / "http-cache-tests"
 
-_AGE = ("RFC 9111 §5.1 says a cache SHOULD use the first member of a list-valued Age and "
-        "SHOULD ignore an invalid one; suite 0.4.5 wants the response treated as stale "
-        "(its own earlier versions expected it reused)")
-_CLOSE = ("the origin disconnects and the proxy answers 504 as §5.2.2.2 requires, but the "
-          "suite asserts the origin's Server-Request-Count header on that answer, which no "
-          "cache can carry: every implementation in the suite's published results fails it")
+#: Why the suite's malformed-Age tests are failed on purpose.
+AGE_REASON = ("RFC 9111 §5.1 says a cache SHOULD use the first member of a list-valued Age "
+              "and SHOULD ignore an invalid one; suite 0.4.5 wants the response treated as "
+              "stale (its own earlier versions expected it reused)")
+#: Why the stale-close tests cannot be passed by any cache.
+CLOSE_REASON = ("the origin disconnects and the proxy answers 504 as §5.2.2.2 requires, but "
+                "the suite asserts the origin's Server-Request-Count header on that answer, "
+                "which no cache can carry: every implementation in the suite's published "
+                "results fails it")
 
 #: Required tests the proxy fails on purpose, and why. A test here that starts passing
 #: fails tests/test_caching_cache_tests.py, so the list cannot go stale.
 DISAGREEMENTS: dict[str, str] = {
-    **{f"age-parse-{case}": _AGE for case in (
+    **{f"age-parse-{case}": AGE_REASON for case in (
         "nonnumeric", "negative", "float", "prefix-twoline", "dup-0", "dup-0-twoline",
         "dup-old", "parameter", "numeric-parameter")},
-    **{f"stale-close-{cc}": _CLOSE for cc in (
+    **{f"stale-close-{cc}": CLOSE_REASON for cc in (
         "must-revalidate", "proxy-revalidate", "no-cache", "s-maxage=2")},
     "304-etag-update-response-ETag": (
         "the 304 carries a different strong ETag, so by RFC 9111 §4.3.4 it selects no stored "

@@ -164,3 +164,16 @@ def test_the_nginx_and_valkey_parts_skip_in_one_sentence_each_where_they_cannot_
     assert not shown and len(lines) == 2
     assert lines[0].startswith("skipped: nginx is not installed here")
     assert lines[1].startswith("skipped: Valkey is not installed here")
+
+
+def test_the_notebook_states_the_conformance_figures_the_suite_list_gives():
+    """Notebook 06's sentence on the public HTTP Caching Tests says what
+    benchmarks/cache_tests.py holds (tests/test_caching_cache_tests.py runs the suite):
+    165 required, all but the listed disagreements pass, split by kind of reason."""
+    from benchmarks import cache_tests
+    listed = cache_tests.DISAGREEMENTS
+    unsendable = sum(reason == cache_tests.CLOSE_REASON for reason in listed.values())
+    text = _markdown()
+    assert f"Of the 165 tests it *requires* of a proxy, {165 - len(listed)} pass" in text
+    assert f"In {len(listed) - unsendable} of the\nothers" in text
+    assert f"the other {unsendable} check" in text
