@@ -34,8 +34,9 @@ SUITE = ROOT / "build" / "cache-tests" / "node_modules" / "http-cache-tests"
 
 #: Why the suite's malformed-Age tests are failed on purpose.
 AGE_REASON = ("RFC 9111 §5.1 says a cache SHOULD use the first member of a list-valued Age "
-              "and SHOULD ignore an invalid one; suite 0.4.5 wants the response treated as "
-              "stale (its own earlier versions expected it reused)")
+              "and SHOULD ignore an invalid one — the working group changed the draft's "
+              "'consider it stale' to 'ignore' before publication because nearly every cache "
+              "ignores it (httpwg/http-core issue 778, pull 781); suite 0.4.5 wants stale")
 #: Why the stale-close tests cannot be passed by any cache.
 CLOSE_REASON = ("the origin disconnects and the proxy answers 504 as §5.2.2.2 requires, but "
                 "the suite asserts the origin's Server-Request-Count header on that answer, "
