@@ -13,6 +13,7 @@ Gunther, *Guerrilla Capacity Planning* (Universal Scalability Law); Mitzenmacher
 from __future__ import annotations
 
 import math
+import sys
 
 from scalekit import _check
 
@@ -53,25 +54,34 @@ def _stable(arrival_rate: float, capacity: float, what: str) -> None:
         )
 
 
+def _finite(seconds: float, *names: str) -> float:
+    """``seconds`` if it is a float; else (it overflowed to ∞ from finite arguments, e.g. a
+    rate of 1e-310/s) a ValueError naming the arguments that made it."""
+    if math.isfinite(seconds):
+        return seconds
+    raise ValueError(f"the answer overflows a float (more than {sys.float_info.max:.3g} s): "
+                     f"{' and '.join(names)} are too extreme; measure in other units")
+
+
 def mm1_sojourn_s(arrival_rate: float, service_rate: float) -> float:
     """Mean time in system of an M/M/1 queue, W = 1/(μ − λ)."""
     lam = _check.positive("arrival_rate", arrival_rate)
     mu = _check.positive("service_rate", service_rate)
     _stable(lam, mu, "service_rate")
-    return 1.0 / (mu - lam)
+    return _finite(1.0 / (mu - lam), "arrival_rate", "service_rate")
 
 
 def mm1_wait_s(arrival_rate: float, service_rate: float) -> float:
     """Mean time waiting in queue of an M/M/1 queue, Wq = ρ/(μ − λ)."""
     w = mm1_sojourn_s(arrival_rate, service_rate)
-    return (arrival_rate / service_rate) * w
+    return _finite((arrival_rate / service_rate) * w, "arrival_rate", "service_rate")
 
 
 def mm1_quantile_s(arrival_rate: float, service_rate: float, q: float) -> float:
     """The q-quantile of M/M/1 time in system: it is exponential with rate μ − λ."""
     w = mm1_sojourn_s(arrival_rate, service_rate)
     q = _check.number("q", q, low=0.0, high=1.0, high_open=True)
-    return -math.log1p(-q) * w
+    return _finite(-math.log1p(-q) * w, "arrival_rate", "service_rate", "q")
 
 
 def erlang_c(servers: int, offered_erlangs: float) -> float:
@@ -99,12 +109,13 @@ def mmc_wait_s(arrival_rate: float, service_rate: float, servers: int) -> float:
     mu = _check.positive("service_rate", service_rate)
     c = _check.integer("servers", servers, low=1, high=MAX_SERVERS)
     _stable(lam, c * mu, "capacity servers*service_rate")
-    return erlang_c(c, lam / mu) / (c * mu - lam)
+    return _finite(erlang_c(c, lam / mu) / (c * mu - lam), "arrival_rate", "service_rate")
 
 
 def mmc_sojourn_s(arrival_rate: float, service_rate: float, servers: int) -> float:
     """Mean time in system of M/M/c with one shared FIFO queue: W = Wq + 1/μ."""
-    return mmc_wait_s(arrival_rate, service_rate, servers) + 1.0 / service_rate
+    return _finite(mmc_wait_s(arrival_rate, service_rate, servers) + 1.0 / service_rate,
+                   "arrival_rate", "service_rate")
 
 
 def mg1_sojourn_s(arrival_rate: float, mean_service_s: float, scv: float) -> float:
@@ -118,7 +129,7 @@ def mg1_sojourn_s(arrival_rate: float, mean_service_s: float, scv: float) -> flo
     scv = _check.non_negative("scv", scv)
     _stable(lam, 1.0 / s, "service_rate 1/mean_service_s")
     rho = lam * s
-    return rho * s * (1.0 + scv) / (2.0 * (1.0 - rho)) + s
+    return _finite(rho * s * (1.0 + scv) / (2.0 * (1.0 - rho)) + s, "mean_service_s", "scv")
 
 
 def mm1k_blocking(arrival_rate: float, service_rate: float, capacity: int) -> float:
@@ -235,7 +246,7 @@ def supermarket_sojourn_s(load: float, choices: int = 2, mean_service_s: float =
     d = _check.integer("choices", choices, low=1, high=64)
     s = _check.positive("mean_service_s", mean_service_s)
     if d == 1:
-        return s / (1.0 - lam)
+        return _finite(s / (1.0 - lam), "mean_service_s", "load")
     total, i = 0.0, 1
     while i < 64:
         exponent = (d**i - d) / (d - 1)
@@ -244,7 +255,7 @@ def supermarket_sojourn_s(load: float, choices: int = 2, mean_service_s: float =
         if term < 1e-17:
             break
         i += 1
-    return total * s
+    return _finite(total * s, "mean_service_s", "load")
 
 
 def round_robin_sojourn_s(load: float, servers: int, mean_service_s: float = 1.0) -> float:
@@ -276,7 +287,7 @@ def round_robin_sojourn_s(load: float, servers: int, mean_service_s: float = 1.0
         else:
             hi = mid
     sigma = (lo + hi) / 2
-    return s / (1.0 - sigma)
+    return _finite(s / (1.0 - sigma), "mean_service_s", "load")
 
 
 def balls_max_load(bins: int, choices: int = 1) -> float:
