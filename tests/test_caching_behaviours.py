@@ -300,6 +300,8 @@ def test_cdn_cache_control_is_obeyed_over_cache_control_by_a_cdn_only(cdn, cc, h
     ("no-store", "max-age=600", False),
     ("foo, max-age=600", None, True),             # an extension directive is ignored
     ("no-store-remote", "max-age=600", True),     # for surrogates far from the origin
+    ("max-age =600", "max-age=0", False),         # no space around "=": ignored
+    ("max-age= 600", "max-age=0", False),
 ])
 def test_surrogate_control_is_obeyed_over_cache_control_by_a_surrogate_only(surrogate, cc,
                                                                              hit):

@@ -189,8 +189,9 @@ def parse_surrogate_control(value: str | None, device: str = SURROGATE_DEVICE
     Each directive may name its surrogate after a semicolon (``max-age=60;scalekit``); one
     naming another device is not for this one. Names are case-insensitive; ``max-age`` is
     ``delta-seconds`` with an optional ``+`` and a stale allowance (only the lifetime is
-    kept), and any other form of it is ignored; ``no-store-remote`` is for surrogates far
-    from the origin, which a reverse proxy on 127.0.0.1 is not."""
+    kept), and any other form of it — spaces around ``=`` included — is ignored;
+    ``no-store-remote`` is for surrogates far from the origin, which a reverse proxy on
+    127.0.0.1 is not."""
     if not isinstance(device, str) or not is_token(device):
         raise TypeError(f"device must be a device token such as {SURROGATE_DEVICE!r}, got "
                         f"{device!r}")
@@ -204,8 +205,10 @@ def parse_surrogate_control(value: str | None, device: str = SURROGATE_DEVICE
         directive, _, target = member.partition(";")
         if target.strip() and target.strip().lower() != device:
             continue
-        name, eq, arg = directive.partition("=")
-        name = name.strip().lower()
+        name, eq, arg = directive.strip().partition("=")
+        if eq and (name != name.rstrip() or arg != arg.lstrip()):
+            continue  # "max-age = 60": no space around "=" in a directive (RFC 9111 §5.2)
+        name = name.lower()
         if not name or name == "no-store-remote":
             continue
         arg = arg.strip() if eq else None
