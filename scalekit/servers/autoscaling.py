@@ -430,6 +430,9 @@ def _setup(trace, step_s, mean_service_s, slo_s, seed, step_name):
 def _result(policy, step, times, weights, lam, requested, ready, backlog, s, slo, events):
     rho = lam * s / ready  # ready >= 1 on every step
     latency = _latency_s(lam, 1.0 / s, ready, backlog)
+    # overloaded is ρ >= 1 as the result reports it: λ/μ, which the latency's own stability
+    # test computes, can round just below the servers where λ·s/ready rounds to 1
+    latency[rho >= 1.0] = np.inf
     busy = np.where(backlog > 0, 1.0, np.minimum(rho, 1.0))
     total = float(weights.sum())
     series = dict(times_s=times, arrival_rps=lam, servers_requested=requested,
