@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.scalekit-installed
 # Notebooks, tests and benchmarks never need a display.
 export MPLBACKEND := Agg
 
-.PHONY: help setup lab lab-instructor test lint unit notebooks student publish links grade bench conformance clean
+.PHONY: help setup lab lab-instructor test lint unit notebooks student publish links grade bench conformance soak clean
 
 # The student branch and the git remote that hand-out links and the install cells point at,
 # and the course's JupyterHub (for nbgitpuller links): make student REMOTE=public HUB=https://…
@@ -30,6 +30,7 @@ help:
 	@echo "make grade SUBMISSIONS=dir [NOTEBOOK=01_servers] [JOBS=2] [TIMEOUT_S=300]  grade into grades/"
 	@echo "make bench    speed comparisons against peers (SimPy), printed as ratios"
 	@echo "make conformance  the public HTTP Caching Tests (cache-tests.fyi) through the caching proxy"
+	@echo "make soak [ROUNDS=10]  the property tests with fresh random examples, ROUNDS times"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -111,6 +112,16 @@ bench: setup
 
 conformance: setup $(if $(NPM),$(CACHE_TESTS),)
 	$(BIN)/python -m benchmarks.cache_tests
+
+# `make test` repeats the same Hypothesis examples every run (tests/conftest.py); this runs the
+# property tests ROUNDS times with new random ones, stopping at the first failure (Hypothesis
+# prints the failing case and how to reproduce it: keep it as an @example, then fix it).
+ROUNDS ?= 10
+PROPERTY_TESTS = $(shell grep -l "@given" tests/test_*.py)
+soak: setup
+	@for round in $$(seq 1 $(ROUNDS)); do echo "soak round $$round of $(ROUNDS)"; \
+		SCALEKIT_HYPOTHESIS=explore $(BIN)/python -m pytest -q -n 2 -p no:cacheprovider \
+			-k "not walk_api" $(PROPERTY_TESTS) || exit 1; done
 
 clean:
 	rm -rf student instructor build grades .pytest_cache .ruff_cache

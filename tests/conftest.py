@@ -1,7 +1,19 @@
 """The one fixture three test files share: a real PostgreSQL cluster per test module (a
-primary and one standby behind a relay), or a skip that says why there is none."""
+primary and one standby behind a relay), or a skip that says why there is none; the
+Hypothesis profile; and the scheduling of the real-server tests."""
+
+import os
 
 import pytest
+from hypothesis import settings
+
+# Property tests try the same examples on every run of `make test` (Hypothesis derives each
+# test's seed from the test itself): an instructor's run, or CI's, does not go red by the luck
+# of the draw. `make soak` runs them with fresh random examples, where new cases are found —
+# each one found is kept as an @example beside its test.
+settings.register_profile("repeatable", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("SCALEKIT_HYPOTHESIS", "repeatable"))
 
 
 @pytest.fixture(scope="module")
