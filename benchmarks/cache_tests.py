@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -109,6 +108,7 @@ def run(*, cdn: bool = False, timeout_s: float = 600.0) -> list[Outcome]:
     returns, on error too."""
     from scalekit.caching import CachingProxy
     from scalekit.engines import ManagedProcess, free_port
+    from scalekit.engines.traffic import wait_listening
 
     why = unavailable()
     if why:
@@ -121,7 +121,7 @@ def run(*, cdn: bool = False, timeout_s: float = 600.0) -> list[Outcome]:
                                 name="cache-tests server", env=env, as_service_user=False,
                                 cwd=SUITE)
         try:
-            _wait(port, server)
+            wait_listening(port, 20.0, server, "the HTTP Caching Tests' server")
             # as `python -m scalekit.caching proxy --upstream … [--cdn]` configures it
             targets = ("surrogate-control",) + (("cdn-cache-control",) if cdn else ())
             with CachingProxy(f"http://127.0.0.1:{port}", targets=targets) as proxy:
@@ -150,19 +150,6 @@ def run(*, cdn: bool = False, timeout_s: float = 600.0) -> list[Outcome]:
             outcomes.append(Outcome(test_id, suite, kind, str(got[0]),
                                     str(got[1]) if len(got) > 1 else ""))
     return outcomes
-
-
-def _wait(port: int, server) -> None:
-    deadline = time.monotonic() + 20.0
-    while time.monotonic() < deadline:
-        if not server.alive:
-            raise RuntimeError(f"the suite's server exited: see {server.log_path}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"the suite's server did not listen on port {port} in 20 s")
 
 
 def tally(outcomes: list[Outcome]) -> dict[str, tuple[int, int]]:

@@ -19,6 +19,7 @@ from _public_checks import (
     shape_problems,
     solution_cells,
 )
+from _public_checks import solutions as run_solutions
 
 from scalekit import caching
 
@@ -27,10 +28,7 @@ QUESTIONS = ["q1", "q2", "q3", "q4", "q5"]
 
 
 def solutions() -> dict:
-    namespace = {"caching": caching}
-    for source in solution_cells(NOTEBOOK):
-        exec(source, namespace)  # noqa: S102 — our own notebook
-    return namespace
+    return run_solutions(NOTEBOOK.stem, {"caching": caching})
 
 
 def _stub(*args):

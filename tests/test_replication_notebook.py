@@ -19,7 +19,8 @@ import ast
 from pathlib import Path
 
 import pytest
-from _public_checks import public_test_cells, section_code_cells, solution_cells
+from _public_checks import public_test_cells, section_code_cells
+from _public_checks import solutions as run_solutions
 
 from scalekit import replication
 
@@ -33,10 +34,7 @@ def public_tests() -> dict[str, str]:
 
 def solutions() -> dict:
     """The names the master's solution cells define (run as the notebook runs them)."""
-    namespace = {"replication": replication}
-    for source in solution_cells(NOTEBOOK):
-        exec(source, namespace)  # noqa: S102 — our own notebook
-    return namespace
+    return run_solutions(NOTEBOOK.stem, {"replication": replication})
 
 
 def _stub(*args):

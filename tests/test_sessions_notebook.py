@@ -16,6 +16,7 @@ from _public_checks import (
     shape_problems,
     solution_cells,
 )
+from _public_checks import solutions as run_solutions
 
 from scalekit import sessions
 from scalekit.sessions import cookies
@@ -36,10 +37,7 @@ def context() -> dict:
 
 
 def solutions() -> dict:
-    namespace = context()
-    for source in solution_cells(NOTEBOOK):
-        exec(source, namespace)  # noqa: S102 — our own notebook
-    return namespace
+    return run_solutions(NOTEBOOK.stem, context())
 
 
 class _Unwritten(sessions.Strategy):
