@@ -74,7 +74,7 @@ def mm1_sojourn_s(arrival_rate: float, service_rate: float) -> float:
 def mm1_wait_s(arrival_rate: float, service_rate: float) -> float:
     """Mean time waiting in queue of an M/M/1 queue, Wq = ρ/(μ − λ)."""
     w = mm1_sojourn_s(arrival_rate, service_rate)
-    return _finite((arrival_rate / service_rate) * w, "arrival_rate", "service_rate")
+    return (arrival_rate / service_rate) * w  # ρ < 1 times a finite W: finite
 
 
 def mm1_quantile_s(arrival_rate: float, service_rate: float, q: float) -> float:

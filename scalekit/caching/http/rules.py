@@ -203,7 +203,8 @@ def parse_surrogate_control(value: str | None, device: str = SURROGATE_DEVICE
     out: dict[str, str | None] = {}
     for member in split_list(value):
         directive, _, target = member.partition(";")
-        if target.strip() and target.strip().lower() != device:
+        target = target.strip().lower()
+        if target and target != device:
             continue
         name, eq, arg = directive.strip().partition("=")
         if eq and (name != name.rstrip() or arg != arg.lstrip()):
